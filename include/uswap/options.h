@@ -1,0 +1,77 @@
+// Config: everything a uswap Space is opened with. Every field has a reason
+// and a default.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace uswap {
+
+struct SwapAreaConfig {
+  std::string path;  // a file or block device formatted as a Linux swap area
+  int priority = INT32_MIN;  // INT32_MIN: assign -1, -2, ... in order (as the kernel)
+};
+
+enum class FaultDelivery {
+  // Handler threads read faults from the userfaultfd and resolve them.
+  // Correct for every access, including system calls (read(2) into a region).
+  kHandlerThreads,
+  // UFFD_FEATURE_SIGBUS: the faulting thread resolves its own fault in a
+  // SIGBUS handler (no cross-thread wake-up, ~2x faster minor faults).
+  // LIMIT: a system call that touches a non-resident page fails with EFAULT
+  // instead of faulting, and only one Space per process may use this mode.
+  kSigbus,
+};
+
+struct Config {
+  // RAM budget: resident pages of all regions stay within it (plus
+  // kBudgetSlackPages, see space.h). Must hold at least 64 pages.
+  size_t ram_budget_bytes = 256u << 20;
+  std::vector<SwapAreaConfig> swap_areas;
+  size_t page_size = 4096;  // only 4 KiB is supported today
+
+  // Watermarks in pages; 0 = derive from the budget in the kernel's shape
+  // (min ~1/64 of the budget, low = 1.25 min, high = 1.5 min, at least 16/20/24 pages).
+  // kswapd wakes below low and reclaims up to high; a fault that finds free
+  // frames below min reclaims directly.
+  size_t watermark_min_pages = 0;
+  size_t watermark_low_pages = 0;
+  size_t watermark_high_pages = 0;
+
+  // Swap-in readahead window in pages (virtually adjacent swapped pages read
+  // with the faulting one). 1 disables readahead. cf. page_cluster (2^3).
+  unsigned readahead_pages = 8;
+  // Resident-but-unmapped neighbours mapped with the faulting page.
+  unsigned fault_around_pages = 16;
+  // Write-back batch: pages reclaimed and written together (contiguous slots).
+  unsigned writeback_batch_pages = 64;
+  // Share of resident pages kept on the inactive (unmapped) list, in percent.
+  // Touching an inactive page costs a minor fault; too small a list makes
+  // reclaim evict recently used pages. cf. inactive_is_low().
+  unsigned inactive_percent = 25;
+
+  FaultDelivery fault_delivery = FaultDelivery::kHandlerThreads;
+  unsigned handler_threads = 2;  // kHandlerThreads mode only
+
+  // Block store kind for the swap areas: "file" (pread/pwrite), "uring"
+  // (io_uring, many requests in flight), or "" for the default.
+  std::string block_store;
+  bool direct_io = true;  // O_DIRECT: swap I/O bypasses the page cache, as kernel swap does
+
+  // Reclaim policy by name ("two-list" = the kernel's active/inactive lists).
+  std::string reclaim_policy = "two-list";
+
+  // What to do when reclaim cannot free a frame (swap full, all pinned):
+  // soft (default): grow past the budget, count and log the overshoot;
+  // hard: fail the faulting access with SIGBUS.
+  bool hard_limit = false;
+
+  // Per-page checksum (XXH3-64) kept in memory and verified on swap-in.
+  bool checksums = true;
+  // Encrypt pages (AES-256-GCM, random per-Space key) before they reach swap.
+  bool encrypt = false;
+};
+
+}  // namespace uswap

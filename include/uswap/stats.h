@@ -1,0 +1,53 @@
+// Stats: vmstat-style counters of a Space (cf. /proc/vmstat), a snapshot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace uswap {
+
+struct AreaStats {
+  std::string path;
+  int priority = 0;
+  uint64_t pages = 0;        // usable slots
+  uint64_t inuse_pages = 0;  // slots holding a page
+  uint64_t bad_pages = 0;
+};
+
+struct Stats {
+  uint64_t pgfault = 0;           // faults handled (all kinds)
+  uint64_t pgmajfault = 0;        // faults that waited for swap-in I/O
+  uint64_t pgminorfault = 0;      // re-touch of a resident, unmapped page
+  uint64_t zero_page_faults = 0;  // first touch (or all-zero page) filled with zeros
+  uint64_t wp_faults = 0;         // first write to a clean page that still owns a slot
+  uint64_t pswpin = 0;            // pages read from swap
+  uint64_t pswpout = 0;           // pages written to swap
+  uint64_t pgscan = 0;            // inactive pages examined by reclaim
+  uint64_t pgsteal = 0;           // frames freed by reclaim
+  uint64_t pgactivate = 0;        // inactive -> active
+  uint64_t pgdeactivate = 0;      // active -> inactive (unmapped)
+  uint64_t pgrotated = 0;         // referenced inactive pages given another round
+  uint64_t clean_drops = 0;       // frames freed without I/O (clean, slot still valid)
+  uint64_t zero_drops = 0;        // all-zero pages freed without a slot
+  uint64_t kswapd_wakeups = 0;
+  uint64_t direct_reclaims = 0;
+  uint64_t swap_cache_hits = 0;   // swap-in found the page already in the swap cache
+  uint64_t readahead_pages = 0;   // pages read ahead of a fault
+  uint64_t readahead_hits = 0;    // read-ahead pages later touched
+  uint64_t write_errors = 0;      // swap writes that failed (slot marked bad, page kept)
+  uint64_t read_errors = 0;       // swap-ins that failed for good (SIGBUS)
+  uint64_t checksum_errors = 0;   // swap-ins whose checksum did not match
+  uint64_t budget_overshoot_pages = 0;  // frames allocated past the budget (soft limit)
+  uint64_t resident_pages = 0;    // frames in use now
+  uint64_t free_frames = 0;       // budget - resident (0 when over)
+  uint64_t budget_pages = 0;
+  uint64_t swap_cache_pages = 0;  // entries in the swap cache now
+  std::vector<AreaStats> areas;
+
+  // "name value" lines, vmstat style.
+  std::string ToText() const;
+  std::string ToJson() const;
+};
+
+}  // namespace uswap

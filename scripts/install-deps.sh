@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs (as root, from Debian 12's packages) whatever uswap needs to build,
+# test and benchmark that is not on the machine yet. Idempotent and quiet
+# when everything is present.
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake pkg-config      # toolchain
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests, micro-benchmarks
+  liburing-dev                          # io_uring block store
+  libxxhash-dev                         # page checksums (XXH3)
+  libssl-dev                            # encrypted swap (AES-256-GCM)
+  clang libclang-rt-14-dev              # libFuzzer targets
+  util-linux fdisk                      # mkswap, swaplabel, blkid for compatibility tests
+  e2fsprogs                             # filefrag / hole checks on test files
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds uswap, and runs every test:
+#   1. the release build's suite (unit, compatibility, integration);
+#   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the same suite under ThreadSanitizer;
+#   4. each libFuzzer target for a bounded time (clang build).
+# Exits non-zero on the first failure. USWAP_QUICK=1 runs step 1 only.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+bash "$root/scripts/install-deps.sh"
+
+run_suite() {  # run_suite NAME [cmake args...]
+  local name=$1; shift
+  local dir="$root/build-tests-$name"
+  echo "== $name: build" >&2
+  bash "$root/scripts/build.sh" "$dir" -DUSWAP_BUILD_BENCHMARKS=ON "$@"
+  echo "== $name: ctest" >&2
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
+}
+
+run_suite release
+if [[ "${USWAP_QUICK:-0}" != 1 ]]; then
+  run_suite asan -DUSWAP_SANITIZE=address -DUSWAP_BUILD_BENCHMARKS=OFF
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    run_suite tsan -DUSWAP_SANITIZE=thread -DUSWAP_BUILD_BENCHMARKS=OFF
+  if [[ -f "$root/tests/fuzz/run-fuzzers.sh" ]]; then
+    echo "== fuzz" >&2
+    bash "$root/tests/fuzz/run-fuzzers.sh" "$root/build-fuzz"
+  fi
+fi
+echo "all test stages passed" >&2

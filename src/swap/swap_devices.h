@@ -1,0 +1,102 @@
+// SwapDevices: the table of active swap areas of one uswap Space.
+// cf. swap_info[MAX_SWAPFILES], swap_active_head / swap_avail_heads ordered
+// by priority, sys_swapon(), sys_swapoff(), get_swap_pages().
+//
+// Up to kMaxSwapFiles (32) areas. Allocation takes the highest-priority area
+// with free slots, round-robin among areas of equal priority. Priorities not
+// given are assigned -1, -2, ... in swapon order, as the kernel does.
+//
+// Swapon opens and validates the area: a missing or invalid header, a file
+// with holes (as swapon(8) refuses), a symlink, an area the kernel uses
+// (listed in /proc/swaps), or one another uswap process holds (exclusive
+// flock) is refused with an error naming the path and the reason. A file
+// readable by group or others gets a warning (Log).
+//
+// Swapoff is two-phase because only the engine knows which pages use an
+// area: BeginSwapoff() stops allocation from it (cf. clearing SWP_WRITEOK);
+// the engine then reads every page back or moves it; FinishSwapoff()
+// removes the area, and requires it to have no slot in use.
+//
+// Thread-safety: all methods may be called concurrently. Allocate/Free/
+// Duplicate take only a shared lock on the table plus the area's cluster lock.
+// Lock order: table lock before any SwapArea lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "io/block_store.h"
+#include "swap/swap_area.h"
+#include "swap/swap_entry.h"
+#include "swap/swap_header.h"
+#include "uswap/status.h"
+
+namespace uswap {
+
+struct SwapDeviceInfo {
+  std::string path;
+  unsigned type = 0;        // index in the table (SwapEntry::type())
+  int prio = 0;
+  size_t page_size = 0;
+  uint64_t pages = 0;       // slots including the header
+  uint64_t usable_pages = 0;
+  uint64_t inuse_pages = 0;
+  uint64_t bad_pages = 0;
+  bool writable = true;     // false once BeginSwapoff() was called
+  std::string store;        // block store kind
+};
+
+class SwapDevices {
+ public:
+  static constexpr int kNoPriority = INT32_MIN;  // "assign -1, -2, ..."
+
+  // `page_size`: the page size every area must have (the engine's).
+  explicit SwapDevices(size_t page_size, BlockStoreOptions store_options = {});
+  ~SwapDevices();  // closes every area (releases the flocks); files stay.
+  SwapDevices(const SwapDevices&) = delete;
+  SwapDevices& operator=(const SwapDevices&) = delete;
+
+  // Adds an area; returns its type. prio in [-32768, 32767] or kNoPriority.
+  Result<unsigned> Swapon(const std::string& path, int prio = kNoPriority);
+  Status BeginSwapoff(unsigned type);
+  // Undoes BeginSwapoff (the engine could not empty the area).
+  Status CancelSwapoff(unsigned type);
+  // REQUIRES: the area's inuse_pages() == 0 (else Busy).
+  Status FinishSwapoff(unsigned type);
+  // The type of the active area opened from `path` (compared by device and
+  // inode), or NotFound.
+  Result<unsigned> Find(const std::string& path) const;
+
+  // One slot from the best area; nullopt when every writable area is full.
+  std::optional<SwapEntry> Allocate();
+  // Up to `max` contiguous slots from the best area: {first entry, n}.
+  std::optional<std::pair<SwapEntry, uint32_t>> AllocateUpTo(uint32_t max);
+  Status Duplicate(SwapEntry e);
+  Result<bool> Free(SwapEntry e);
+  Status MarkBad(SwapEntry e);
+
+  // The store of an active area (stable until FinishSwapoff), or nullptr.
+  BlockStore* store(unsigned type) const;
+  // The slot map of an active area, or nullptr.
+  SwapArea* area(unsigned type) const;
+
+  std::vector<SwapDeviceInfo> List() const;
+  size_t page_size() const { return page_size_; }
+  // Total free slots over writable areas.
+  uint64_t free_slots() const;
+
+ private:
+  struct Device;
+  const size_t page_size_;
+  const BlockStoreOptions store_options_;
+  mutable std::shared_mutex mu_;  // guards the table below
+  std::unique_ptr<Device> devices_[kMaxSwapFiles];
+  int next_default_prio_ = -1;
+  unsigned rr_cursor_ = 0;  // round-robin among equal priorities (atomic use inside)
+};
+
+}  // namespace uswap

@@ -1,0 +1,49 @@
+// SwapHeader: page 0 of a Linux swap area (SWAPSPACE2, version 1), read and
+// written byte-exact with util-linux mkswap. Format: swap_format.h.
+// cf. the kernel's read_swap_header() (mm/swapfile.c) and mkswap.c.
+//
+// Thread-safety: a value type.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "swap/swap_format.h"
+#include "uswap/status.h"
+
+namespace uswap {
+
+struct SwapHeader {
+  size_t page_size = 4096;        // 4096..65536, a power of two
+  uint32_t version = swap_format::kVersion;
+  uint32_t last_page = 0;         // index of the last usable slot (pages - 1)
+  std::array<uint8_t, 16> uuid{};  // all-zero = no UUID
+  std::string label;              // at most 15 bytes
+  std::vector<uint32_t> bad_pages;  // slot indices, each in [1, last_page]
+  bool foreign_byte_order = false;  // fields were stored in the other byte order
+
+  uint64_t pages() const { return uint64_t{last_page} + 1; }
+
+  // Parses page 0. `page` must hold at least the header page (callers pass
+  // kMaxPageSize bytes or the whole file if smaller); the page size is found
+  // from where the magic sits. `file_size` is the size of the file or device
+  // in bytes. Validates as read_swap_header() does; each failure is
+  // Corruption (or InvalidArgument) naming the field and its value.
+  static Result<SwapHeader> Parse(std::span<const uint8_t> page, uint64_t file_size);
+
+  // Validates this header's fields (without a file).
+  Status Validate(uint64_t file_size) const;
+
+  // Page 0 bytes (page_size of them) exactly as mkswap writes them, in host
+  // byte order (or foreign, if foreign_byte_order). bootbits zeroed.
+  std::vector<uint8_t> Serialize() const;
+};
+
+// Reads and parses the header of an open file or block device.
+Result<SwapHeader> ReadSwapHeader(int fd);
+
+}  // namespace uswap
