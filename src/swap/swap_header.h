@@ -18,11 +18,11 @@
 namespace uswap {
 
 struct SwapHeader {
-  size_t page_size = 4096;        // 4096..65536, a power of two
+  size_t page_size = 4096;  // 4096..65536, a power of two
   uint32_t version = swap_format::kVersion;
-  uint32_t last_page = 0;         // index of the last usable slot (pages - 1)
-  std::array<uint8_t, 16> uuid{};  // all-zero = no UUID
-  std::string label;              // at most 15 bytes
+  uint32_t last_page = 0;           // index of the last usable slot (pages - 1)
+  std::array<uint8_t, 16> uuid{};   // all-zero = no UUID
+  std::string label;                // written: at most 15 bytes; read: up to 16
   std::vector<uint32_t> bad_pages;  // slot indices, each in [1, last_page]
   bool foreign_byte_order = false;  // fields were stored in the other byte order
 
@@ -43,7 +43,33 @@ struct SwapHeader {
   std::vector<uint8_t> Serialize() const;
 };
 
-// Reads and parses the header of an open file or block device.
+// Reads and parses the header of an open file or block device: the first
+// min(size, kMaxPageSize) bytes (pread) and the size (SwapTargetSize).
 Result<SwapHeader> ReadSwapHeader(int fd);
+
+// A header decoded without being judged, for tools that must show a damaged
+// area (`uswap inspect`). `header` holds the fields as stored (byte order
+// undone); `nr_badpages` is the count as stored, of which `header.bad_pages`
+// keeps at most MaxBadpages(page_size); `validity` is exactly what Parse
+// would have returned (OK or the first failed check).
+struct SwapHeaderProbe {
+  SwapHeader header;
+  uint32_t nr_badpages = 0;
+  Status validity;
+};
+
+// Fails only when there is no header to decode: the bytes are shorter than
+// the smallest page or hold no SWAPSPACE2 signature (the same messages Parse
+// gives for those cases).
+Result<SwapHeaderProbe> ProbeSwapHeader(std::span<const uint8_t> page, uint64_t file_size);
+Result<SwapHeaderProbe> ProbeSwapHeader(int fd);
+
+// Up to `n` bytes from offset 0 of `fd` (fewer when the file is shorter),
+// read with pread and retried on short reads and EINTR.
+Result<std::vector<uint8_t>> ReadHeaderBytes(int fd, size_t n);
+
+// Size in bytes of an open regular file (st_size) or block device
+// (BLKGETSIZE64); InvalidArgument for any other kind of file.
+Result<uint64_t> SwapTargetSize(int fd);
 
 }  // namespace uswap
