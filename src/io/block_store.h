@@ -13,6 +13,14 @@
 // outcome in BlockIo::error, so a caller can tell which slot failed (a write
 // error marks only that slot bad).
 //
+// Validation happens once, in the non-virtual public calls: a batch with any
+// malformed request (slot 0, a run past nr_slots, nr == 0, a null buffer, or
+// a buffer not aligned to IoAlignment()) is refused whole, before any I/O:
+// the malformed requests get EINVAL, the others ECANCELED.
+//
+// Requests of one batch may complete in any order; a batch must not hold two
+// requests on the same slot when either is a write.
+//
 // Thread-safety: all methods may be called concurrently from any thread.
 // Subclasses implement SubmitImpl()/SyncImpl() and must keep that promise.
 #pragma once
@@ -33,18 +41,18 @@ namespace uswap {
 struct BlockIo {
   enum class Op : uint8_t { kRead, kWrite };
   Op op = Op::kRead;
-  uint64_t slot = 0;     // first slot of the run
-  uint32_t nr = 0;       // slots in the run (>= 1)
-  void* buf = nullptr;   // nr * page_size bytes, page-aligned
-  int error = 0;         // out: 0 on success, else an errno (short I/O reports EIO)
+  uint64_t slot = 0;    // first slot of the run
+  uint32_t nr = 0;      // slots in the run (>= 1)
+  void* buf = nullptr;  // nr * page_size bytes, page-aligned
+  int error = 0;        // out: 0 on success, else an errno (short I/O reports EIO)
 };
 
 struct BlockStoreStats {
-  uint64_t reads = 0;         // read requests completed without error
-  uint64_t writes = 0;        // write requests completed without error
+  uint64_t reads = 0;   // read requests completed without error
+  uint64_t writes = 0;  // write requests completed without error
   uint64_t slots_read = 0;
   uint64_t slots_written = 0;
-  uint64_t errors = 0;        // requests that failed
+  uint64_t errors = 0;  // requests that failed
 };
 
 class BlockStore {
@@ -73,6 +81,11 @@ class BlockStore {
 
   size_t page_size() const { return page_size_; }
   uint64_t nr_slots() const { return nr_slots_; }
+  // Every buffer passed in must be aligned to this: min(page_size, 4096), the
+  // DMA alignment O_DIRECT needs on any device with sectors up to 4 KiB. The
+  // check is made for every store, so code tested on MemStore also runs on a
+  // file opened with O_DIRECT.
+  size_t IoAlignment() const { return page_size_ < 4096 ? page_size_ : 4096; }
   BlockStoreStats stats() const;
 
  protected:
@@ -88,8 +101,8 @@ class BlockStore {
 
 // How a swap area's file is opened for page I/O.
 struct BlockStoreOptions {
-  std::string kind = "";    // "file", "uring", or "" for the measured default
-  bool direct_io = true;    // O_DIRECT where the file system allows it (falls back silently)
+  std::string kind = "";      // "file", "uring", or "" for the measured default
+  bool direct_io = true;      // O_DIRECT where the file system allows it (falls back silently)
   unsigned queue_depth = 64;  // io_uring: entries per ring
 };
 
@@ -102,6 +115,8 @@ Result<std::unique_ptr<BlockStore>> OpenBlockStore(const std::string& path, size
 
 // Names of the store kinds this build can open, default first.
 std::vector<std::string> AvailableBlockStores();
+// The kind OpenBlockStore() uses for kind == "": chosen from measurements on
+// our disk (see its definition), and always one of AvailableBlockStores().
 std::string DefaultBlockStore();
 
 }  // namespace uswap

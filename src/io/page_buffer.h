@@ -1,0 +1,42 @@
+// PageBuffer: an owned, zero-filled buffer aligned for block I/O (the
+// alignment BlockStore::IoAlignment() asks for, 4096 by default), for tools,
+// tests and bounce copies. Move-only.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <span>
+
+#include "base/check.h"
+
+namespace uswap {
+
+class PageBuffer {
+ public:
+  PageBuffer() = default;
+  // REQUIRES: align is a power of two, multiple of sizeof(void*).
+  explicit PageBuffer(size_t bytes, size_t align = 4096) : size_(bytes) {
+    const size_t rounded = (bytes + align - 1) / align * align;
+    if (rounded == 0) return;
+    data_.reset(static_cast<std::byte*>(std::aligned_alloc(align, rounded)));
+    USWAP_CHECK_MSG(data_ != nullptr, "PageBuffer: out of memory");
+    std::memset(data_.get(), 0, rounded);
+  }
+
+  std::byte* data() { return data_.get(); }
+  const std::byte* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  std::span<std::byte> span() { return {data_.get(), size_}; }
+  std::span<const std::byte> span() const { return {data_.get(), size_}; }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, Free> data_;
+  size_t size_ = 0;
+};
+
+}  // namespace uswap
