@@ -108,7 +108,9 @@ struct BlockStoreOptions {
 
 // Opens `path` for page I/O (O_RDWR | O_NOFOLLOW | O_CLOEXEC, plus O_DIRECT
 // when asked and supported). Fails with NotSupported for an unknown or
-// unavailable kind, naming it.
+// unavailable kind, naming it; with InvalidArgument unless page_size is a
+// power of two >= 512 and 1 <= nr_slots with nr_slots * page_size addressable.
+// The file's size is not checked: a read past its end fails with EIO.
 Result<std::unique_ptr<BlockStore>> OpenBlockStore(const std::string& path, size_t page_size,
                                                    uint64_t nr_slots,
                                                    const BlockStoreOptions& options);

@@ -335,22 +335,25 @@ class FileStoresTest : public ::testing::TestWithParam<const char*> {
 TEST_P(FileStoresTest, ReadPastEndOfShortFileIsEio) {
   if (!Available()) GTEST_SKIP() << GetParam() << " not built";
   const std::string path = dir_.File("short");
-  CreateAreaFile(path, 8);  // the store believes in 16 slots
+  CreateAreaFile(path, 8);                                  // the store believes in 16 slots
+  ASSERT_EQ(::truncate(path.c_str(), 8 * kPage + 100), 0);  // slot 8 is a 100-byte stub
   auto store = Open(path, 16);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  PageBuffer buf(2 * kPage);
+  PageBuffer buf(3 * kPage);
   BlockIo ios[] = {
-      {.op = BlockIo::Op::kRead, .slot = 7, .nr = 1, .buf = buf.data()},           // inside
-      {.op = BlockIo::Op::kRead, .slot = 10, .nr = 1, .buf = buf.data() + kPage},  // past EOF
+      {.op = BlockIo::Op::kRead, .slot = 7, .nr = 1, .buf = buf.data()},              // inside
+      {.op = BlockIo::Op::kRead, .slot = 10, .nr = 1, .buf = buf.data() + kPage},     // past EOF
+      {.op = BlockIo::Op::kRead, .slot = 8, .nr = 1, .buf = buf.data() + 2 * kPage},  // stub
   };
   Status s = (*store)->Submit(ios);
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
   EXPECT_EQ(ios[0].error, 0);
   EXPECT_EQ(ios[1].error, EIO);
+  EXPECT_EQ(ios[2].error, EIO);
   // A run straddling the end: the first slot reads, the rest is short.
   Status straddle = (*store)->Read(7, 2, buf.data());
   EXPECT_TRUE(straddle.IsIOError()) << straddle.ToString();
-  EXPECT_EQ((*store)->stats().errors, 2u);
+  EXPECT_EQ((*store)->stats().errors, 3u);
 }
 
 TEST_P(FileStoresTest, DirectIoOnTmpfsWorksWithOrWithoutODirect) {

@@ -26,13 +26,16 @@ Result<PageFile> OpenPageFile(const std::string& path, bool direct_io, OpenSysca
 }
 
 int TransferAll(int fd, BlockIo::Op op, void* buf, size_t len, off_t offset) {
-  auto* p = static_cast<char*>(buf);
+  auto* const start = static_cast<char*>(buf);
+  char* p = start;
   while (len > 0) {
     const ssize_t n =
         op == BlockIo::Op::kRead ? ::pread(fd, p, len, offset) : ::pwrite(fd, p, len, offset);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno;
+      // After a partial transfer, a refused continuation (an unaligned
+      // O_DIRECT offset at end of file) is still a short transfer.
+      return (errno == EINVAL && p != start) ? EIO : errno;
     }
     if (n == 0) return EIO;  // end of file, or a device that takes nothing
     p += n;
