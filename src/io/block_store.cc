@@ -151,18 +151,23 @@ constexpr StoreKind kStoreKinds[] = {
 
 }  // namespace
 
-// Measured with bench/block_store_bench.cc (O_DIRECT, 1 GiB file on /var/tmp,
-// ext4 on the virtio disk of DESIGN §4; 2 vCPUs; 3 repetitions, medians):
+// Measured with bench/block_store_bench.cc (O_DIRECT, 1 GiB written file on
+// /var/tmp, ext4 on the virtio disk of DESIGN §4, 2 vCPUs shared with four
+// parallel builds: load average 3-4). Medians of 3 repetitions; each cell
+// gives the least loaded of four runs, then the range over all four.
 //
-//   workload                          file             uring
-//   4 KiB random read, QD1            TBD              TBD
-//   32 x 4 KiB random reads, 1 batch  TBD              TBD
-//   64-slot (256 KiB) write           TBD              TBD
+//   workload                           file                   uring
+//   4 KiB random read, QD1             114 us (114-308)       149 us (149-334)
+//   32 x 4 KiB random reads, 1 batch   2.70 ms, 11.9k IOPS    347 us, 92.3k IOPS
+//                                      (2.7-8.1 ms)           (347-719 us)
+//   64-slot (256 KiB) write            178 us (178-459)       279 us (279-384)
 //
-// The engine's hot I/O is batched: readahead windows and clusters of
-// write-back. "uring" keeps a batch in flight together, which the disk
-// rewards (DESIGN §4: 20.7k IOPS at QD1 vs 91.6k at QD32), so it is the
-// default whenever this build has it.
+// QD1 reads and single writes are one syscall either way: the two stores
+// tie within the noise of the loaded machine (each won two of four runs). A batch is where they
+// part: "uring" keeps its 32 reads in flight and reaches the disk's QD32 rate (fio: 91.6k IOPS),
+// 8-15x the file store, which waits for each read. The engine's hot I/O is batched (readahead
+// windows, swap-in bursts, cluster write-back), so "uring" is the default whenever this build has
+// it.
 std::string DefaultBlockStore() {
 #if HAVE_LIBURING
   return "uring";
