@@ -29,12 +29,12 @@
 #include <string>
 #include <vector>
 
+#include "bench/harness/engine.h"
+#include "bench/harness/report.h"
+#include "bench/harness/swap_file.h"
+#include "bench/harness/workload.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "harness/engine.h"
-#include "harness/report.h"
-#include "harness/swap_file.h"
-#include "harness/workload.h"
 
 namespace uswap::cli {
 namespace {
