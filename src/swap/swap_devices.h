@@ -39,15 +39,15 @@ namespace uswap {
 
 struct SwapDeviceInfo {
   std::string path;
-  unsigned type = 0;        // index in the table (SwapEntry::type())
+  unsigned type = 0;  // index in the table (SwapEntry::type())
   int prio = 0;
   size_t page_size = 0;
-  uint64_t pages = 0;       // slots including the header
+  uint64_t pages = 0;  // slots including the header
   uint64_t usable_pages = 0;
   uint64_t inuse_pages = 0;
   uint64_t bad_pages = 0;
-  bool writable = true;     // false once BeginSwapoff() was called
-  std::string store;        // block store kind
+  bool writable = true;  // false once BeginSwapoff() was called
+  std::string store;     // block store kind
 };
 
 class SwapDevices {
@@ -91,6 +91,11 @@ class SwapDevices {
 
  private:
   struct Device;
+  // Up to `max` slots (exactly one unless `up_to`) from the best writable
+  // area, as Allocate()/AllocateUpTo() promise.
+  std::optional<std::pair<SwapEntry, uint32_t>> AllocateFromBest(uint32_t max, bool up_to);
+  SwapArea* AreaOfLocked(SwapEntry e) const;  // REQUIRES: mu_ held (shared)
+
   const size_t page_size_;
   const BlockStoreOptions store_options_;
   mutable std::shared_mutex mu_;  // guards the table below
