@@ -244,6 +244,28 @@ Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset) {
   return Status::OK();
 }
 
-std::string KiB(uint64_t n) { return std::to_string(n / 1024) + " KiB"; }
+std::string HumanSize(uint64_t bytes) {
+  // The power of 1024 below `bytes`: 0 (B), 10 (KiB), 20 (MiB), ...
+  int exp = 0;
+  while (exp < 60 && bytes >= (uint64_t{1} << (exp + 10))) exp += 10;
+  static constexpr char kLetters[] = "BKMGTPE";
+  const char letter = kLetters[exp / 10];
+  std::string suffix = std::string(" ") + letter + (exp ? "iB" : "");
+  uint64_t whole = bytes >> exp;
+  uint64_t frac = exp ? bytes & ((uint64_t{1} << exp) - 1) : 0;
+  if (frac) {
+    // Three digits, then rounded to one, as util-linux does (the 4/5 rule
+    // applied to the truncated thousandths).
+    frac = frac >= UINT64_MAX / 1000 ? (frac / 1024) * 1000 / (uint64_t{1} << (exp - 10))
+                                     : frac * 1000 / (uint64_t{1} << exp);
+    frac = (frac + 50) / 100;
+    if (frac == 10) {
+      ++whole;
+      frac = 0;
+    }
+  }
+  if (frac) return std::to_string(whole) + "." + std::to_string(frac) + suffix;
+  return std::to_string(whole) + suffix;
+}
 
 }  // namespace uswap::cli

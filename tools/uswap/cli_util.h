@@ -62,7 +62,8 @@ int BadOption(std::string_view cmd, int c, char** argv);
 // Writes all `n` bytes at `offset`, retrying short writes and EINTR.
 Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset);
 
-// `n` bytes as "N KiB" (rounded down), the unit mkswap(8) reports in.
-std::string KiB(uint64_t n);
+// `bytes` as util-linux prints sizes (size_to_human_string() with a space
+// and three-letter suffixes): "1020 KiB", "2.4 MiB", "512 B".
+std::string HumanSize(uint64_t bytes);
 
 }  // namespace uswap::cli

@@ -65,7 +65,7 @@ void PrintText(const Report& r) {
     std::printf("page size:   %zu\n", h.page_size);
     std::printf("pages:       %" PRIu64 " (last_page %" PRIu32 ")\n", h.pages(), h.last_page);
     std::printf("usable size: %" PRIu64 " bytes (%s)\n", UsableBytes(p),
-                KiB(UsableBytes(p)).c_str());
+                HumanSize(UsableBytes(p)).c_str());
     std::printf("label:       %s\n", h.label.empty() ? "(none)" : JsonQuote(h.label).c_str());
     std::printf("uuid:        %s\n", IsNullUuid(h.uuid) ? "(none)" : FormatUuid(h.uuid).c_str());
     std::printf("bad pages:   %" PRIu32, p.nr_badpages);
