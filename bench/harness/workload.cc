@@ -209,17 +209,27 @@ void Runner::Access(unsigned t, ThreadTally& tally) {
   if (Info(spec_.pattern).sequential && slice.begin == slice.end) return;
   uint64_t cursor = slice.begin;
   Rng rng(spec_.seed + t);
-  if (ops != UINT64_MAX) tally.latency_ns.reserve(ops / kSampleEvery + 1);
+  // Which accesses are timed: gaps drawn uniformly from [1, 2 kSampleEvery)
+  // by a second generator (the access stream stays that of seed + t). A fixed
+  // stride would, in seq patterns, always time the same offset within a
+  // readahead window (say, always its faulting first page).
+  Rng sampler(~(spec_.seed + t));
+  uint64_t next_sample = sampler.Below(kSampleEvery);
+  if (ops != UINT64_MAX) tally.latency_ns.reserve(ops / kSampleEvery + 16);
+  const bool has_deadline = deadline_ != Clock::time_point::max();
   for (uint64_t i = 0; i < ops; ++i) {
-    const bool timed = i % kSampleEvery == 0;
-    Clock::time_point t0;
-    if (timed) {
-      t0 = Clock::now();
-      if (Stopped() || t0 >= deadline_) {
+    if (i % kSampleEvery == 0) {
+      if (Stopped() || (has_deadline && Clock::now() >= deadline_)) {
         tally.interrupted = Stopped();
         break;
       }
       progress_.fetch_add(kSampleEvery, std::memory_order_relaxed);
+    }
+    const bool timed = i == next_sample;
+    Clock::time_point t0;
+    if (timed) {
+      t0 = Clock::now();
+      next_sample = i + 1 + sampler.Below(2 * kSampleEvery - 1);
     }
     uint64_t page = 0;
     bool write = false;

@@ -52,8 +52,9 @@ namespace uswap::bench {
 
 inline constexpr size_t kPageSize = 4096;
 inline constexpr size_t kWordsPerPage = kPageSize / sizeof(uint64_t);
-// One access in this many per thread is timed (latency percentiles) - timing
-// every access would add two clock reads to a ~0.1 us RAM access.
+// About one access in this many per thread is timed (latency percentiles;
+// random gaps, see Runner::Access) - timing every access would add two clock
+// reads to a ~0.1 us RAM access. Stop and progress checks also run this often.
 inline constexpr uint64_t kSampleEvery = 64;
 // One access in this many per thread verifies the whole page, not only its
 // header and trailer words (a full check costs ~1 us).
