@@ -5,15 +5,10 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 
 #include "base/unique_fd.h"
-
-// tests/fuzz/swap_header_fuzz.cc, linked in to replay its inputs.
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+#include "fuzz/fuzz_replay.h"
 
 namespace uswap {
 namespace {
@@ -277,27 +272,17 @@ TEST_F(SwapHeaderTest, ReadSwapHeaderRejectsPipes) {
 // (a failure aborts). The valid_* seeds must parse, so the replay is not
 // just of rejections.
 TEST(SwapHeaderFuzzReplay, CorpusAndRegressionsPass) {
-  namespace fs = std::filesystem;
-  int replayed = 0;
-  for (const char* sub : {"corpus/swap_header_fuzz", "regress/swap_header_fuzz"}) {
-    const fs::path dir = fs::path(USWAP_FUZZ_DIR) / sub;
-    if (!fs::exists(dir)) continue;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-      std::ifstream f(e.path(), std::ios::binary);
-      const std::vector<uint8_t> input((std::istreambuf_iterator<char>(f)),
-                                       std::istreambuf_iterator<char>());
-      LLVMFuzzerTestOneInput(input.data(), input.size());
-      ++replayed;
-      if (e.path().filename().string().rfind("valid_", 0) == 0) {
-        uint64_t size;
-        ASSERT_GE(input.size(), sizeof(size));
-        std::memcpy(&size, input.data(), sizeof(size));
-        Result<SwapHeader> r =
-            SwapHeader::Parse(std::span<const uint8_t>(input).subspan(sizeof(size)), size);
-        EXPECT_TRUE(r.ok()) << e.path() << ": " << r.status().ToString();
-      }
-    }
-  }
+  const int replayed =
+      fuzz::ReplayFuzzInputs(USWAP_FUZZ_DIR, "swap_header_fuzz",
+                             [](const std::string& name, const std::vector<uint8_t>& input) {
+                               if (name.rfind("valid_", 0) != 0) return;
+                               uint64_t size;
+                               ASSERT_GE(input.size(), sizeof(size));
+                               std::memcpy(&size, input.data(), sizeof(size));
+                               Result<SwapHeader> r = SwapHeader::Parse(
+                                   std::span<const uint8_t>(input).subspan(sizeof(size)), size);
+                               EXPECT_TRUE(r.ok()) << name << ": " << r.status().ToString();
+                             });
   EXPECT_GE(replayed, 5) << "seeds missing from " << USWAP_FUZZ_DIR;
 }
 

@@ -244,6 +244,18 @@ Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset) {
   return Status::OK();
 }
 
+int HelpOrUsageError(std::string_view cmd, int c, char** argv, const char* help) {
+  if (c != 'h') return BadOption(cmd, c, argv);
+  std::fputs(help, stdout);
+  return 0;
+}
+
+std::optional<std::string> OneFileOperand(std::string_view cmd, int argc, char** argv) {
+  if (optind + 1 == argc) return std::string(argv[optind]);
+  UsageError(cmd, optind == argc ? "no FILE given" : "more than one FILE given");
+  return std::nullopt;
+}
+
 std::string HumanSize(uint64_t bytes) {
   // The power of 1024 below `bytes`: 0 (B), 10 (KiB), 20 (MiB), ...
   int exp = 0;

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -58,6 +59,13 @@ int UsageError(std::string_view cmd, std::string_view message);
 // For getopt_long run with opterr = 0 and an optstring opening with ':':
 // the UsageError for its '?' (unknown option) or ':' (missing value) `c`.
 int BadOption(std::string_view cmd, int c, char** argv);
+// The `default:` of a getopt_long loop run with opterr = 0, an optstring
+// opening with ':' and 'h' for --help: prints `help` for 'h' (exit code 0),
+// else the UsageError for '?' (unknown option) or ':' (missing value).
+int HelpOrUsageError(std::string_view cmd, int c, char** argv, const char* help);
+// The one FILE operand left after getopt_long; nullopt (after printing the
+// UsageError: exit code 2) when there is none or more than one.
+std::optional<std::string> OneFileOperand(std::string_view cmd, int argc, char** argv);
 
 // Writes all `n` bytes at `offset`, retrying short writes and EINTR.
 Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset);

@@ -2,13 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <vector>
-
-// tests/fuzz/cli_parse_fuzz.cc, linked in to replay its inputs.
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+#include "fuzz/fuzz_replay.h"
 
 namespace uswap::cli {
 namespace {
@@ -106,20 +100,8 @@ TEST(HumanSizeTest, MatchesUtilLinuxSizeStrings) {
 // Every seed and every input that once broke the fuzzer passes its checks
 // (a failure aborts).
 TEST(CliParseFuzzReplay, CorpusAndRegressionsPass) {
-  namespace fs = std::filesystem;
-  int replayed = 0;
-  for (const char* sub : {"corpus/cli_parse_fuzz", "regress/cli_parse_fuzz"}) {
-    const fs::path dir = fs::path(USWAP_FUZZ_DIR) / sub;
-    if (!fs::exists(dir)) continue;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-      std::ifstream f(e.path(), std::ios::binary);
-      const std::vector<uint8_t> input((std::istreambuf_iterator<char>(f)),
-                                       std::istreambuf_iterator<char>());
-      LLVMFuzzerTestOneInput(input.data(), input.size());
-      ++replayed;
-    }
-  }
-  EXPECT_GE(replayed, 5) << "seeds missing from " << USWAP_FUZZ_DIR;
+  EXPECT_GE(fuzz::ReplayFuzzInputs(USWAP_FUZZ_DIR, "cli_parse_fuzz"), 5)
+      << "seeds missing from " << USWAP_FUZZ_DIR;
 }
 
 }  // namespace

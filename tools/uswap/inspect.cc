@@ -128,18 +128,14 @@ int InspectMain(int argc, char** argv) {
       case 'j':
         json = true;
         break;
-      case 'h':
-        std::fputs(kHelp, stdout);
-        return 0;
       default:
-        return BadOption(kCmd, c, argv);
+        return HelpOrUsageError(kCmd, c, argv, kHelp);
     }
   }
-  if (optind + 1 != argc) {
-    return UsageError(kCmd, optind == argc ? "no FILE given" : "more than one FILE given");
-  }
+  std::optional<std::string> path = OneFileOperand(kCmd, argc, argv);
+  if (!path) return 2;
   Report r;
-  r.path = argv[optind];
+  r.path = *path;
   UniqueFd fd(::open(r.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Fail(kCmd, r.path, Status::FromErrno("open", errno).message());
   Result<uint64_t> size = SwapTargetSize(fd.get());

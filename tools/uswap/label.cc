@@ -65,17 +65,13 @@ int LabelMain(int argc, char** argv) {
         uuid = *u;
         break;
       }
-      case 'h':
-        std::fputs(kHelp, stdout);
-        return 0;
       default:
-        return BadOption(kCmd, c, argv);
+        return HelpOrUsageError(kCmd, c, argv, kHelp);
     }
   }
-  if (optind + 1 != argc) {
-    return UsageError(kCmd, optind == argc ? "no FILE given" : "more than one FILE given");
-  }
-  const std::string path = argv[optind];
+  const std::optional<std::string> file = OneFileOperand(kCmd, argc, argv);
+  if (!file) return 2;
+  const std::string& path = *file;
   const bool write = label || uuid;
 
   UniqueFd fd(::open(path.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC));

@@ -98,17 +98,13 @@ std::optional<int> ParseArgs(int argc, char** argv, Options& opts) {
       case 'f':
         opts.force = true;
         break;
-      case 'h':
-        std::fputs(kHelp, stdout);
-        return 0;
       default:
-        return BadOption(kCmd, c, argv);
+        return HelpOrUsageError(kCmd, c, argv, kHelp);
     }
   }
-  if (optind + 1 != argc) {
-    return UsageError(kCmd, optind == argc ? "no FILE given" : "more than one FILE given");
-  }
-  opts.path = argv[optind];
+  std::optional<std::string> path = OneFileOperand(kCmd, argc, argv);
+  if (!path) return 2;
+  opts.path = *path;
   if (opts.page_size == 0) {
     const long ps = ::sysconf(_SC_PAGESIZE);
     opts.page_size = ps > 0 ? static_cast<size_t>(ps) : sf::kMinPageSize;
