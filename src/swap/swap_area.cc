@@ -418,6 +418,10 @@ int64_t SwapArea::Impl::InUse() const {
 
 namespace {
 std::string SlotName(uint64_t slot) { return "swap slot " + std::to_string(slot); }
+Status OutOfRange(const char* op, uint64_t slot, uint64_t pages) {
+  return Status::InvalidArgument(std::string(op) + ": " + SlotName(slot) +
+                                 " out of range (area has " + std::to_string(pages) + " slots)");
+}
 }  // namespace
 
 SwapArea::SwapArea(uint64_t pages, std::span<const uint32_t> bad_slots) : pages_(pages) {
@@ -448,10 +452,7 @@ std::optional<std::pair<uint64_t, uint32_t>> SwapArea::AllocateUpTo(uint32_t max
 
 // cf. swap_duplicate() / __swap_duplicate().
 Status SwapArea::Duplicate(uint64_t slot) {
-  if (slot >= pages_) {
-    return Status::InvalidArgument("Duplicate: " + SlotName(slot) + " out of range (area has " +
-                                   std::to_string(pages_) + " slots)");
-  }
+  if (slot >= pages_) return OutOfRange("Duplicate", slot, pages_);
   std::lock_guard<std::mutex> l(impl_->ClusterOf(slot).lock);
   const uint8_t v = impl_->Map(slot);
   if (v == 0) return Status::InvalidArgument("Duplicate: " + SlotName(slot) + " is free");
@@ -468,10 +469,7 @@ Status SwapArea::Duplicate(uint64_t slot) {
 // gives it back to its cluster and, for an unowned cluster, may move the
 // cluster to the nonfull or free list.
 Result<bool> SwapArea::Free(uint64_t slot) {
-  if (slot >= pages_) {
-    return Status::InvalidArgument("Free: " + SlotName(slot) + " out of range (area has " +
-                                   std::to_string(pages_) + " slots)");
-  }
+  if (slot >= pages_) return OutOfRange("Free", slot, pages_);
   const uint32_t ci = static_cast<uint32_t>(slot / kClusterSlots);
   Cluster& c = impl_->clusters[ci];
   std::lock_guard<std::mutex> l(c.lock);
@@ -488,10 +486,7 @@ Result<bool> SwapArea::Free(uint64_t slot) {
 }
 
 Status SwapArea::MarkBad(uint64_t slot) {
-  if (slot >= pages_) {
-    return Status::InvalidArgument("MarkBad: " + SlotName(slot) + " out of range (area has " +
-                                   std::to_string(pages_) + " slots)");
-  }
+  if (slot >= pages_) return OutOfRange("MarkBad", slot, pages_);
   const uint32_t ci = static_cast<uint32_t>(slot / kClusterSlots);
   Cluster& c = impl_->clusters[ci];
   std::lock_guard<std::mutex> l(c.lock);

@@ -211,6 +211,11 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   Result<std::unique_ptr<BlockStore>> store =
       OpenBlockStore(path, page_size_, pages, store_options_);
   if (!store.ok()) return store.status();
+  // The store opened `path` by name: make sure it is still the file checked
+  // above (O_NOFOLLOW already refused a symlink planted meanwhile).
+  if (::lstat(path.c_str(), &st) != 0 || IdOf(st) != id) {
+    return Status::Busy(path + ": replaced by another file during swapon");
+  }
   dev->store = std::move(*store);
   dev->fd = std::move(fd);
 
@@ -229,32 +234,30 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   return type;
 }
 
-Status SwapDevices::BeginSwapoff(unsigned type) {
+namespace {
+Status NoSuchType(unsigned type) {
+  return Status::NotFound("no active swap area of type " + std::to_string(type));
+}
+}  // namespace
+
+// cf. SWP_WRITEOK, cleared by swapoff before try_to_unuse() and set again
+// by reinsert_swap_info() when that fails.
+Status SwapDevices::SetWritable(unsigned type, bool writable) {
   std::shared_lock<std::shared_mutex> l(mu_);
-  if (type >= kMaxSwapFiles || !devices_[type]) {
-    return Status::NotFound("no active swap area of type " + std::to_string(type));
-  }
-  devices_[type]->writable.store(false);
+  if (type >= kMaxSwapFiles || !devices_[type]) return NoSuchType(type);
+  devices_[type]->writable.store(writable);
   return Status::OK();
 }
 
-Status SwapDevices::CancelSwapoff(unsigned type) {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  if (type >= kMaxSwapFiles || !devices_[type]) {
-    return Status::NotFound("no active swap area of type " + std::to_string(type));
-  }
-  devices_[type]->writable.store(true);
-  return Status::OK();
-}
+Status SwapDevices::BeginSwapoff(unsigned type) { return SetWritable(type, false); }
+Status SwapDevices::CancelSwapoff(unsigned type) { return SetWritable(type, true); }
 
 // cf. the end of sys_swapoff(): only once try_to_unuse() emptied the area.
 Status SwapDevices::FinishSwapoff(unsigned type) {
   std::unique_ptr<Device> gone;
   {
     std::unique_lock<std::shared_mutex> l(mu_);
-    if (type >= kMaxSwapFiles || !devices_[type]) {
-      return Status::NotFound("no active swap area of type " + std::to_string(type));
-    }
+    if (type >= kMaxSwapFiles || !devices_[type]) return NoSuchType(type);
     Device& d = *devices_[type];
     if (const uint64_t n = d.area->inuse_pages(); n != 0) {
       return Status::Busy(d.path + ": " + std::to_string(n) + " slots still in use");

@@ -95,6 +95,7 @@ class SwapDevices {
   // area, as Allocate()/AllocateUpTo() promise.
   std::optional<std::pair<SwapEntry, uint32_t>> AllocateFromBest(uint32_t max, bool up_to);
   SwapArea* AreaOfLocked(SwapEntry e) const;  // REQUIRES: mu_ held (shared)
+  Status SetWritable(unsigned type, bool writable);
 
   const size_t page_size_;
   const BlockStoreOptions store_options_;
