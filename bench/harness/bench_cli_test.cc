@@ -159,7 +159,7 @@ TEST(BenchCliTest, BadUsageExitsWith2) {
 TEST(BenchCliTest, UswapEngineRandWriteHasNoMismatches) {
   TempDir dir;
   BenchProcess bench({"--engine", "uswap", "--pattern", "rand-write", "--region", "64M", "--ram",
-                      "16M", "--ops", "50000", "--json"},
+                      "16M", "--ops", "20000", "--json"},
                      dir.path());
   int rc = bench.Wait();
   const std::string& out = bench.Output();
@@ -167,6 +167,23 @@ TEST(BenchCliTest, UswapEngineRandWriteHasNoMismatches) {
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(JsonNumber(out, "mismatches"), 0) << out;
   EXPECT_GT(JsonNumber(out, "fill_pswpout"), 0) << out;
+  EXPECT_TRUE(dir.Files().empty()) << "the default swap file must be removed";
+}
+
+TEST(BenchCliTest, UswapEngineRemovesItsSwapFileOnSigint) {
+  TempDir dir;
+  BenchProcess bench({"--engine", "uswap", "--pattern", "rand-read", "--region", "64M", "--ram",
+                      "16M", "--seconds", "300", "--json"},
+                     dir.path());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (dir.Files().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // into the fill
+  ::kill(bench.pid(), SIGINT);
+  int rc = bench.Wait(std::chrono::seconds(60));
+  if (bench.Output().find("\"skipped\":true") != std::string::npos) GTEST_SKIP();
+  EXPECT_EQ(rc, 130) << bench.Output();
   EXPECT_TRUE(dir.Files().empty()) << "the default swap file must be removed";
 }
 

@@ -117,11 +117,17 @@ class KernelEngine final : public Engine {
     }
     const std::string tag = "uswap-bench-" + std::to_string(::getpid());
     const std::string swap_path = config_.swap_dir + "/" + tag + ".kswap";
+    const int other_areas = CountKernelSwapAreas();  // ours is preferred by priority
     USWAP_ASSIGN_OR_RETURN(auto file, SwapFile::Create(swap_path, config_.swap_bytes));
     USWAP_ASSIGN_OR_RETURN(auto swapon, KernelSwapon::On(swap_path, kSwapPriority));
     USWAP_ASSIGN_OR_RETURN(auto cgroup, MemoryCgroup::Create(tag, config_.ram_bytes));
     if (InterruptFlag().load()) return Interrupted();
-    return RunChild(*cgroup, spec);
+    Result<EngineResult> r = RunChild(*cgroup, spec);
+    if (r.ok() && other_areas > 0) {
+      r->note += (r->note.empty() ? "" : "; ") + std::to_string(other_areas) +
+                 " other kernel swap area(s) active";
+    }
+    return r;
   }
 
  private:

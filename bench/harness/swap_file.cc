@@ -5,10 +5,12 @@
 #include <sys/swap.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "base/log.h"
 #include "base/unique_fd.h"
@@ -87,17 +89,27 @@ KernelSwapon::~KernelSwapon() {
   if (rc != 0) Log(LogLevel::kError, "swapoff %s: %s", path_.c_str(), std::strerror(errno));
 }
 
-bool KernelSwapActive(const std::string& path) {
+namespace {
+// The first field (the path) of every /proc/swaps entry.
+std::vector<std::string> KernelSwapAreas() {
+  std::vector<std::string> out;
   std::ifstream in("/proc/swaps");
   std::string line;
   std::getline(in, line);  // "Filename Type Size Used Priority"
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string name;
-    fields >> name;
-    if (name == path) return true;
+    if (fields >> name) out.push_back(name);
   }
-  return false;
+  return out;
 }
+}  // namespace
+
+bool KernelSwapActive(const std::string& path) {
+  std::vector<std::string> areas = KernelSwapAreas();
+  return std::find(areas.begin(), areas.end(), path) != areas.end();
+}
+
+int CountKernelSwapAreas() { return static_cast<int>(KernelSwapAreas().size()); }
 
 }  // namespace uswap::bench

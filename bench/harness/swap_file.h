@@ -63,5 +63,7 @@ class KernelSwapon {
 
 // True when /proc/swaps lists `path` (an absolute path) as an active swap area.
 bool KernelSwapActive(const std::string& path);
+// Number of active kernel swap areas (entries of /proc/swaps).
+int CountKernelSwapAreas();
 
 }  // namespace uswap::bench

@@ -119,6 +119,8 @@ class Runner {
   uint8_t* Page(uint64_t p) const { return base_ + p * kPageSize; }
   bool Stopped() const { return stop_ && stop_->load(std::memory_order_relaxed); }
   uint64_t OpsFor(unsigned t) const;
+  template <typename Fn>
+  void SweepSlice(unsigned t, ThreadTally& tally, Fn fn);
   void Fill(unsigned t, ThreadTally& tally);
   void Access(unsigned t, ThreadTally& tally);
   void Verify(unsigned t, ThreadTally& tally);
@@ -188,7 +190,10 @@ void Runner::Read(uint64_t page, bool full, ThreadTally& tally) {
   UnlockPage(word, version);
 }
 
-void Runner::Fill(unsigned t, ThreadTally& tally) {
+// Calls fn(page) for every page of thread t's slice in order, polling the
+// stop flag and publishing progress every kSampleEvery pages.
+template <typename Fn>
+void Runner::SweepSlice(unsigned t, ThreadTally& tally, Fn fn) {
   PageRange r = SeqSlice(pages_, spec_.threads, t);
   for (uint64_t p = r.begin; p < r.end; ++p) {
     if ((p - r.begin) % kSampleEvery == 0) {
@@ -198,9 +203,15 @@ void Runner::Fill(unsigned t, ThreadTally& tally) {
       }
       progress_.fetch_add(kSampleEvery, std::memory_order_relaxed);
     }
+    fn(p);
+  }
+}
+
+void Runner::Fill(unsigned t, ThreadTally& tally) {
+  SweepSlice(t, tally, [&](uint64_t p) {
     FillPage(Page(p), spec_.data, spec_.seed, p, 0);
     ++tally.writes;
-  }
+  });
 }
 
 void Runner::Access(unsigned t, ThreadTally& tally) {
@@ -265,18 +276,10 @@ void Runner::Access(unsigned t, ThreadTally& tally) {
 }
 
 void Runner::Verify(unsigned t, ThreadTally& tally) {
-  PageRange r = SeqSlice(pages_, spec_.threads, t);
-  for (uint64_t p = r.begin; p < r.end; ++p) {
-    if ((p - r.begin) % kSampleEvery == 0) {
-      if (Stopped()) {
-        tally.interrupted = true;
-        return;
-      }
-      progress_.fetch_add(kSampleEvery, std::memory_order_relaxed);
-    }
+  SweepSlice(t, tally, [&](uint64_t p) {
     CheckRead(p, versions_[p].load(std::memory_order_relaxed), p % kFullCheckEvery == 0, tally);
     ++tally.accesses;
-  }
+  });
 }
 
 std::vector<ThreadTally> Runner::RunPhase(Phase phase) {
