@@ -10,6 +10,7 @@
 // fails the test rather than skipping it.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,11 +91,14 @@ class SwapCompatTest : public ::testing::Test {
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
-  // Runs argv[0] (a full path) with stdout and stderr captured.
-  Output Run(const std::vector<std::string>& argv) {
+  // Runs argv[0] (a full path) with stdout and stderr captured; with
+  // `max_file_bytes`, under that RLIMIT_FSIZE.
+  Output Run(const std::vector<std::string>& argv, rlim_t max_file_bytes = RLIM_INFINITY) {
     const std::string out = Path(".stdout"), err = Path(".stderr");
     pid_t pid = fork();
     if (pid == 0) {
+      const rlimit limit = {max_file_bytes, max_file_bytes};
+      if (max_file_bytes != RLIM_INFINITY && setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(127);
       int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) _exit(127);
@@ -113,9 +117,9 @@ class SwapCompatTest : public ::testing::Test {
     r.err = ReadFile(err);
     return r;
   }
-  Output Uswap(std::vector<std::string> args) {
+  Output Uswap(std::vector<std::string> args, rlim_t max_file_bytes = RLIM_INFINITY) {
     args.insert(args.begin(), USWAP_CLI);
-    return Run(args);
+    return Run(args, max_file_bytes);
   }
   Output Tool(const std::string& tool, std::vector<std::string> args) {
     args.insert(args.begin(), tools_.at(tool));
@@ -388,6 +392,13 @@ TEST_F(SwapCompatTest, CreateWithSizeIsPrivateAllocatedAndRecognised) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("too small"), std::string::npos) << r.err;
   EXPECT_EQ(Uswap({"mkswap", "-s", "12Q", g}).status, 2);
+  EXPECT_FALSE(std::filesystem::exists(g));
+  // Allocation fails (RLIMIT_FSIZE stands in for a full disk): one line,
+  // and the file it had created is gone.
+  r = Uswap({"mkswap", "-s", "1M", g}, 64 << 10);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("posix_fallocate"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_FALSE(std::filesystem::exists(g));
   // A symlink is not followed.
   const std::string link = Path("link.swap");

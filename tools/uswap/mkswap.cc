@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -232,6 +233,10 @@ int Run(const Options& opts) {
                     " pages of " + std::to_string(opts.page_size) + " bytes (" +
                     std::to_string(min_bytes) + " bytes)");
   }
+
+  // Past RLIMIT_FSIZE, posix_fallocate must fail with EFBIG (and the file
+  // be removed) rather than SIGXFSZ kill us with a partial file left.
+  if (opts.size) std::signal(SIGXFSZ, SIG_IGN);
 
   // Open (or create) the target.
   CreatedFile created;
