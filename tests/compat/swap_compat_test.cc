@@ -357,6 +357,7 @@ TEST_F(SwapCompatTest, LabelRewritesTheSameBytesAsSwaplabel) {
     EXPECT_EQ(FirstDifference(ReadFile(ours), ReadFile(theirs)), -1) << args[0] << " " << args[1];
   }
   EXPECT_EQ(ReadFile(ours).substr(8192, 4), "junk");
+  EXPECT_EQ(ReadFile(ours).substr(kLabelOffset, 16), std::string(16, '\0'));  // -L ""
   EXPECT_EQ(Blkid(ours).count("LABEL"), 0u);
   EXPECT_EQ(Blkid(ours)["UUID"], kUuid);
 
