@@ -10,7 +10,7 @@
 namespace uswap {
 
 struct SwapAreaConfig {
-  std::string path;  // a file or block device formatted as a Linux swap area
+  std::string path;          // a file or block device formatted as a Linux swap area
   int priority = INT32_MIN;  // INT32_MIN: assign -1, -2, ... in order (as the kernel)
 };
 

@@ -32,15 +32,16 @@ struct Stats {
   uint64_t zero_drops = 0;        // all-zero pages freed without a slot
   uint64_t kswapd_wakeups = 0;
   uint64_t direct_reclaims = 0;
-  uint64_t swap_cache_hits = 0;   // swap-in found the page already in the swap cache
-  uint64_t readahead_pages = 0;   // pages read ahead of a fault
-  uint64_t readahead_hits = 0;    // read-ahead pages later touched
-  uint64_t write_errors = 0;      // swap writes that failed (slot marked bad, page kept)
-  uint64_t read_errors = 0;       // swap-ins that failed for good (SIGBUS)
-  uint64_t checksum_errors = 0;   // swap-ins whose checksum did not match
+  uint64_t swap_cache_hits = 0;    // swap-in found the page already in the swap cache
+  uint64_t readahead_pages = 0;    // pages read ahead of a fault
+  uint64_t readahead_hits = 0;     // read-ahead pages later touched
+  uint64_t write_errors = 0;       // swap writes that failed (slot marked bad, page kept)
+  uint64_t read_errors = 0;        // swap-ins that failed for good (SIGBUS)
+  uint64_t checksum_errors = 0;    // swap-ins whose checksum did not match
+  uint64_t hard_limit_faults = 0;  // accesses failed with SIGBUS: no frame under the hard limit
   uint64_t budget_overshoot_pages = 0;  // frames allocated past the budget (soft limit)
-  uint64_t resident_pages = 0;    // frames in use now
-  uint64_t free_frames = 0;       // budget - resident (0 when over)
+  uint64_t resident_pages = 0;          // frames in use now
+  uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
   std::vector<AreaStats> areas;

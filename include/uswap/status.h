@@ -94,7 +94,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(v_).ok()) v_ = Status::InvalidArgument("Result built from an OK Status");
   }
@@ -120,10 +120,10 @@ class [[nodiscard]] Result {
 }  // namespace uswap
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define USWAP_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::uswap::Status _st = (expr);            \
-    if (!_st.ok()) return _st;               \
+#define USWAP_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::uswap::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #define USWAP_CONCAT_INNER_(a, b) a##b

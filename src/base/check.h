@@ -12,15 +12,15 @@ namespace uswap::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* cond, const char* msg);
 }  // namespace uswap::internal
 
-#define USWAP_CHECK(cond)                                                            \
-  do {                                                                               \
-    if (__builtin_expect(!(cond), 0))                                                \
-      ::uswap::internal::CheckFailed(__FILE__, __LINE__, #cond, nullptr);            \
+#define USWAP_CHECK(cond)                                                 \
+  do {                                                                    \
+    if (__builtin_expect(!(cond), 0))                                     \
+      ::uswap::internal::CheckFailed(__FILE__, __LINE__, #cond, nullptr); \
   } while (0)
-#define USWAP_CHECK_MSG(cond, msg)                                                   \
-  do {                                                                               \
-    if (__builtin_expect(!(cond), 0))                                                \
-      ::uswap::internal::CheckFailed(__FILE__, __LINE__, #cond, msg);                \
+#define USWAP_CHECK_MSG(cond, msg)                                    \
+  do {                                                                \
+    if (__builtin_expect(!(cond), 0))                                 \
+      ::uswap::internal::CheckFailed(__FILE__, __LINE__, #cond, msg); \
   } while (0)
 
 #ifndef NDEBUG

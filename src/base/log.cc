@@ -15,7 +15,9 @@ std::function<void(LogLevel, const std::string&)> g_sink;
 
 void Log(LogLevel level, const char* fmt, ...) {
   char buf[1024];
-  const char* tag = level == LogLevel::kError ? "error: " : level == LogLevel::kWarning ? "warning: " : "";
+  const char* tag = level == LogLevel::kError     ? "error: "
+                    : level == LogLevel::kWarning ? "warning: "
+                                                  : "";
   int n = std::snprintf(buf, sizeof buf, "uswap: %s", tag);
   va_list ap;
   va_start(ap, fmt);

@@ -7,14 +7,22 @@ namespace uswap {
 namespace {
 const char* CodeName(Status::Code c) {
   switch (c) {
-    case Status::Code::kOk: return "OK";
-    case Status::Code::kNotFound: return "NotFound";
-    case Status::Code::kCorruption: return "Corruption";
-    case Status::Code::kInvalidArgument: return "InvalidArgument";
-    case Status::Code::kIOError: return "IOError";
-    case Status::Code::kNoSpace: return "NoSpace";
-    case Status::Code::kNotSupported: return "NotSupported";
-    case Status::Code::kBusy: return "Busy";
+    case Status::Code::kOk:
+      return "OK";
+    case Status::Code::kNotFound:
+      return "NotFound";
+    case Status::Code::kCorruption:
+      return "Corruption";
+    case Status::Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Status::Code::kIOError:
+      return "IOError";
+    case Status::Code::kNoSpace:
+      return "NoSpace";
+    case Status::Code::kNotSupported:
+      return "NotSupported";
+    case Status::Code::kBusy:
+      return "Busy";
   }
   return "Unknown";
 }
@@ -25,14 +33,20 @@ Status Status::FromErrno(std::string_view context, int err) {
   msg += ": ";
   msg += std::strerror(err);
   switch (err) {
-    case ENOENT: return NotFound(msg);
-    case ENOSPC: return NoSpace(msg);
+    case ENOENT:
+      return NotFound(msg);
+    case ENOSPC:
+      return NoSpace(msg);
     case EBUSY:
-    case EWOULDBLOCK: return Busy(msg);
-    case EINVAL: return InvalidArgument(msg);
+    case EWOULDBLOCK:
+      return Busy(msg);
+    case EINVAL:
+      return InvalidArgument(msg);
     case ENOSYS:
-    case EOPNOTSUPP: return NotSupported(msg);
-    default: return IOError(msg);
+    case EOPNOTSUPP:
+      return NotSupported(msg);
+    default:
+      return IOError(msg);
   }
 }
 

@@ -3,6 +3,7 @@
 // tests and bounce copies. Move-only.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -38,5 +39,18 @@ class PageBuffer {
   std::unique_ptr<std::byte, Free> data_;
   size_t size_ = 0;
 };
+
+// A per-thread I/O buffer of at least `bytes` bytes, reused across calls
+// (contents unspecified). Large buffers from malloc come from mmap and go
+// back with munmap, which flushes TLBs on every CPU the process runs on;
+// on the hot paths of reclaim and swap-in that costs more than the I/O.
+// `slot` separates users that may nest on one thread (0: mm, 1: page I/O).
+// Valid until the next call with the same slot on the same thread.
+inline std::byte* ThreadScratch(unsigned slot, size_t bytes) {
+  static thread_local PageBuffer buffers[2];
+  USWAP_CHECK(slot < 2);
+  if (buffers[slot].size() < bytes) buffers[slot] = PageBuffer(std::max<size_t>(bytes, 64 << 10));
+  return buffers[slot].data();
+}
 
 }  // namespace uswap

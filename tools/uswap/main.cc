@@ -15,6 +15,7 @@ struct Command {
 const Command kCommands[] = {
     // COMMANDS-TABLE (one line per subcommand; keep sorted by name)
     {"bench", uswap::cli::BenchMain, "compare uswap, kernel swap and RAM on one workload"},
+    {"demo", uswap::cli::DemoMain, "run a region larger than its RAM budget and show the counters"},
     {"inspect", uswap::cli::InspectMain, "show a swap area's header and whether it is valid"},
     {"label", uswap::cli::LabelMain, "show or change a swap area's label and UUID"},
     {"mkswap", uswap::cli::MkswapMain, "set up a swap area on a file or block device"},

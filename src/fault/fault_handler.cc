@@ -1,0 +1,420 @@
+#include "fault/fault_handler.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/test_hook.h"
+#include "io/page_buffer.h"
+
+namespace uswap {
+
+FaultHandler::FaultHandler(MemoryNode* node, Userfaultfd* uffd, const FaultOptions& options)
+    : node_(node),
+      uffd_(uffd),
+      options_(options),
+      page_size_(node->devices().page_size()),
+      ra_window_(std::max(1u, options.readahead_pages)) {}
+
+FaultResult FaultHandler::Handle(const UffdFault& fault) {
+  std::shared_lock<std::shared_mutex> rl(node_->regions_mu());
+  MmRegion* r = node_->FindRegionLocked(fault.address);
+  if (!r) {
+    // Not ours (any more): let the thread retry; it faults normally.
+    (void)uffd_->Wake(fault.address & ~(page_size_ - 1), page_size_);
+    return FaultResult::kResolved;
+  }
+  return HandleLocked(r, r->IndexOf(fault.address), fault.write, fault.wp);
+}
+
+FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp) {
+  Count(node_->vmstat().pgfault);
+  if (wp) return DoWpPage(r, index);
+  for (;;) {
+    SwapEntry wait_on;
+    {
+      std::unique_lock<std::mutex> l(r->block_lock(index));
+      PageEntry& p = r->pte(index);
+      switch (p.state) {
+        case PageState::kResident:
+          return DoResident(r, index, write);
+        case PageState::kPoisoned:
+          (void)uffd_->Poison(r->user_addr(index), page_size_);
+          return FaultResult::kPoisoned;
+        case PageState::kSwapIn:
+          // Another thread is reading this slot: meet it in the swap cache.
+          if (node_->swap_cache().Ref(p.entry)) wait_on = p.entry;
+          break;
+        case PageState::kNone:
+          l.unlock();
+          return DoAnonymousPage(r, index);
+        case PageState::kSwapped:
+          l.unlock();
+          return DoSwapPage(r, index, write);
+      }
+    }
+    if (wait_on) {
+      node_->swap_cache().Wait(wait_on);
+      Count(node_->vmstat().swap_cache_hits);
+    }
+  }
+}
+
+FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
+  PageEntry& p = r->pte(index);
+  const uintptr_t addr = r->user_addr(index);
+  if (p.flags & kMapped) {
+    // Mapped already (a racing fault on the same page resolved it).
+    (void)uffd_->Wake(addr, page_size_);
+    return FaultResult::kResolved;
+  }
+  bool wp_map;
+  if (p.flags & kWriteback) {
+    // Being written out: serve it from memory, write-protected so that a
+    // write waits for the write-back to finish (seed 000, figure d).
+    wp_map = true;
+  } else if (write) {
+    if (p.entry) (void)node_->devices().Free(p.entry);
+    p.entry = SwapEntry();
+    p.flags |= kDirty;
+    wp_map = false;
+  } else {
+    wp_map = !(p.flags & kDirty) && p.entry;
+  }
+  if (p.flags & kReadahead) Count(node_->vmstat().readahead_hits);
+  p.flags &= ~kReadahead;
+  Status st = uffd_->Continue(addr, page_size_, wp_map).status();
+  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+  p.flags |= kMapped;
+  if (wp_map)
+    p.flags |= kWriteProtected;
+  else
+    p.flags &= ~kWriteProtected;
+  if (node_->policy().MarkAccessed(p.frame)) Count(node_->vmstat().pgactivate);
+  Count(node_->vmstat().pgminorfault);
+  if (StreamWindow(r, index)) {
+    // A sequential stream through pages read ahead: map the rest of them
+    // now (fault-around) instead of taking one minor fault each.
+    uint64_t j = index + 1;
+    const uint64_t end = r->block_end(index);
+    while (j < end && r->pte(j).state == PageState::kResident &&
+           (r->pte(j).flags & (kReadahead | kMapped | kWriteback)) == kReadahead)
+      j++;
+    if (j > index + 1) {
+      st = uffd_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, true).status();
+      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+      for (uint64_t k = index + 1; k < j; k++) {
+        PageEntry& q = r->pte(k);
+        q.flags = (q.flags & ~kReadahead) | kMapped | kWriteProtected;
+        Count(node_->vmstat().readahead_hits);
+        node_->policy().MarkAccessed(q.frame);
+      }
+    }
+    StreamAdvance(r, index, j, static_cast<unsigned>(j - index));
+  } else {
+    StreamAdvance(r, index, index + 1, 1);
+  }
+  return FaultResult::kResolved;
+}
+
+FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
+  const uintptr_t addr = r->user_addr(index);
+  for (;;) {
+    SwapEntry wait_on;
+    {
+      std::lock_guard<std::mutex> l(r->block_lock(index));
+      PageEntry& p = r->pte(index);
+      if (p.state != PageState::kResident || !(p.flags & kMapped)) {
+        // Unmapped meanwhile (aged, or evicted): the retry takes the normal path.
+        (void)uffd_->Wake(addr, page_size_);
+        return FaultResult::kResolved;
+      }
+      if (p.flags & kWriteback) {
+        if (node_->swap_cache().Ref(p.entry)) wait_on = p.entry;
+      } else {
+        // cf. do_wp_page() on a swap-cache page: the slot's copy goes stale.
+        if (p.entry) (void)node_->devices().Free(p.entry);
+        p.entry = SwapEntry();
+        p.flags |= kDirty;
+        p.flags &= ~kWriteProtected;
+        Status st = uffd_->Unprotect(addr, page_size_);
+        USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+        Count(node_->vmstat().wp_faults);
+        return FaultResult::kResolved;
+      }
+    }
+    if (wait_on) node_->swap_cache().Wait(wait_on);
+  }
+}
+
+FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index) {
+  // A stream of first touches gets the following untouched pages as well.
+  unsigned window = StreamWindow(r, index) ? options_.fault_around_pages : 1;
+  uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
+  uint64_t want = end - index;
+  if (!node_->ChargeFramesLocked(want)) return NoFrame(r, index);
+  std::unique_lock<std::mutex> l(r->block_lock(index));
+  if (r->pte(index).state != PageState::kNone) {
+    // Someone else resolved it meanwhile; start over.
+    node_->frames().Uncharge(want);
+    l.unlock();
+    return HandleLocked(r, index, false, false);
+  }
+  uint64_t n = 1;
+  while (index + n < end && r->pte(index + n).state == PageState::kNone) n++;
+  Status st = r->AllocateZeroed(index, n);
+  if (!st.ok()) {
+    node_->frames().Uncharge(want);
+    return PoisonLocked(r, index, st.ToString().c_str());
+  }
+  for (uint64_t i = index; i < index + n; i++) {
+    PageEntry& p = r->pte(i);
+    p.state = PageState::kResident;
+    p.flags = kMapped | kDirty;
+    node_->InstallFrame(r, i, true);
+  }
+  if (want > n) node_->frames().Uncharge(want - n);
+  st = uffd_->Continue(r->user_addr(index), n * page_size_, false).status();
+  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+  Count(node_->vmstat().zero_page_faults, n);
+  StreamAdvance(r, index, index + n, static_cast<unsigned>(n));
+  return FaultResult::kResolved;
+}
+
+FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
+  VmStat& vm = node_->vmstat();
+  // Window: a sequential stream reads ahead of the fault; random access
+  // reads an aligned window around it, sized by recent readahead hits.
+  unsigned seq = StreamWindow(r, index);
+  uint64_t start, end;
+  if (seq) {
+    start = index;
+    end = std::min(r->block_end(index), index + seq);
+  } else {
+    unsigned w = RandomWindow();
+    start = std::max(r->block_start(index), index - index % w);
+    end = std::min(r->block_end(index), start + w);
+  }
+  uint64_t want = 0;
+  {
+    std::lock_guard<std::mutex> l(r->block_lock(index));
+    for (uint64_t i = start; i < end; i++)
+      if (r->pte(i).state == PageState::kSwapped) want++;
+  }
+  if (want == 0) want = 1;
+  if (!node_->ChargeFramesLocked(want)) return NoFrame(r, index);
+
+  std::vector<uint64_t> pages;
+  std::vector<PageRead> reads;
+  uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, want * page_size_));
+  {
+    std::unique_lock<std::mutex> l(r->block_lock(index));
+    if (r->pte(index).state != PageState::kSwapped) {
+      node_->frames().Uncharge(want);
+      l.unlock();
+      return HandleLocked(r, index, write, false);
+    }
+    // The faulting page, plus swapped neighbours in the window, in order.
+    pages.push_back(index);
+    for (uint64_t i = start; i < end && pages.size() < want; i++)
+      if (i != index && r->pte(i).state == PageState::kSwapped) pages.push_back(i);
+    std::sort(pages.begin(), pages.end());
+    for (uint64_t i : pages) {
+      PageEntry& p = r->pte(i);
+      p.state = PageState::kSwapIn;
+      node_->swap_cache().Add(p.entry, SwapCache::IoKind::kRead);
+      reads.push_back({p.entry, copies + reads.size() * page_size_});
+    }
+  }
+  if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
+
+  std::vector<bool> ok;
+  TestPoint("swapin_before_io");
+  node_->ReadPages(reads, ok);
+  const size_t me = std::find(pages.begin(), pages.end(), index) - pages.begin();
+  for (unsigned attempt = 0; !ok[me] && attempt < options_.read_retries; attempt++) {
+    std::vector<bool> again;
+    node_->ReadPages(std::span<const PageRead>(&reads[me], 1), again);
+    ok[me] = again[0];
+  }
+  // Into the page cache while the pages are kSwapIn (nobody else touches
+  // them); contiguous pages go in one pwrite.
+  for (size_t k = 0; k < pages.size();) {
+    size_t j = k + 1;
+    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k]) j++;
+    if (ok[k] && !r->CopyIn(pages[k], j - k, reads[k].buf).ok())
+      for (size_t m = k; m < j; m++) ok[m] = false;
+    k = j;
+  }
+  Count(vm.pgmajfault);
+  if (pages.size() > 1) {
+    Count(vm.readahead_pages, pages.size() - 1);
+    ra_issued_.fetch_add(pages.size() - 1, std::memory_order_relaxed);
+  }
+
+  // A read fault keeps the slot: the page stays a clean copy of it and
+  // can be dropped without I/O (cf. the swap cache keeping the page).
+  SwapDevices& dev = node_->devices();
+  std::unique_lock<std::mutex> l(r->block_lock(index));
+  FaultResult result = FaultResult::kResolved;
+  uint64_t map_from = UINT64_MAX, map_to = 0;  // readahead run mapped with the fault (streams)
+  for (size_t k = 0; k < pages.size(); k++) {
+    const uint64_t i = pages[k];
+    PageEntry& p = r->pte(i);
+    const SwapEntry e = p.entry;
+    USWAP_CHECK(p.state == PageState::kSwapIn);
+    if (!ok[k]) {
+      (void)r->PunchHole(i, 1);
+      node_->frames().Uncharge(1);
+      node_->swap_cache().Complete(e, false);
+      if (i == index) {
+        p.state = PageState::kSwapped;
+        result = PoisonLocked(r, i, "cannot read the page back from swap");
+      } else {
+        p.state = PageState::kSwapped;  // a later fault retries it
+      }
+      continue;
+    }
+    p.state = PageState::kResident;
+    bool mapped = (i == index) || seq;
+    // Complete before any Free: once free, the slot may be reallocated.
+    node_->swap_cache().Complete(e, true);
+    if (i == index && write) {
+      (void)dev.Free(e);
+      p.entry = SwapEntry();
+      p.flags = kDirty;
+    } else {
+      p.flags = 0;  // clean, owns its slot
+    }
+    if (!mapped) p.flags |= kReadahead;
+    node_->InstallFrame(r, i, mapped);
+    if (mapped && i != index) {
+      map_from = std::min(map_from, i);
+      map_to = std::max(map_to, i + 1);
+    }
+  }
+  if (result == FaultResult::kResolved) {
+    PageEntry& p = r->pte(index);
+    bool wp = !(p.flags & kDirty);
+    Status st = uffd_->Continue(r->user_addr(index), page_size_, wp).status();
+    USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+    p.flags |= kMapped | (wp ? kWriteProtected : 0);
+  }
+  if (map_to > map_from) {
+    // Stream: map the pages read ahead now (they are about to be touched),
+    // one CONTINUE per run of pages that made it.
+    uint64_t i = map_from;
+    while (i < map_to) {
+      if (r->pte(i).state != PageState::kResident || (r->pte(i).flags & kMapped) || i == index) {
+        i++;
+        continue;
+      }
+      uint64_t j = i;
+      while (j < map_to && j != index && r->pte(j).state == PageState::kResident &&
+             !(r->pte(j).flags & kMapped))
+        j++;
+      Status st = uffd_->Continue(r->user_addr(i), (j - i) * page_size_, true).status();
+      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+      for (uint64_t k = i; k < j; k++) r->pte(k).flags |= kMapped | kWriteProtected;
+      i = j;
+    }
+  }
+  l.unlock();
+  StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
+  return result;
+}
+
+FaultResult FaultHandler::NoFrame(MmRegion* r, uint64_t index) {
+  // Hard limit: reclaim could not free a frame (swap full, all pinned), so
+  // the access fails with SIGBUS. The poison marker stays on the page until
+  // the region is unmapped: a program that catches the SIGBUS cannot retry.
+  Count(node_->vmstat().hard_limit_faults);
+  Log(LogLevel::kError,
+      "hard RAM limit: no frame for the page at region offset %llu (swap full or every page "
+      "pinned); the access gets SIGBUS",
+      static_cast<unsigned long long>(index * page_size_));
+  Status st = uffd_->Poison(r->user_addr(index), page_size_);
+  if (!st.ok()) (void)uffd_->Wake(r->user_addr(index), page_size_);
+  return FaultResult::kPoisoned;
+}
+
+FaultResult FaultHandler::PoisonLocked(MmRegion* r, uint64_t index, const char* why) {
+  PageEntry& p = r->pte(index);
+  Count(node_->vmstat().read_errors);
+  Log(LogLevel::kError, "page at region offset %llu lost: %s; accesses get SIGBUS",
+      static_cast<unsigned long long>(index * page_size_), why);
+  if (p.entry) (void)node_->devices().Free(p.entry);
+  p.entry = SwapEntry();
+  if (p.state == PageState::kResident) {
+    (void)r->PunchHole(index, 1);
+    node_->ReleaseFrame(p);
+  }
+  p.state = PageState::kPoisoned;
+  p.flags = 0;
+  Status st = uffd_->Poison(r->user_addr(index), page_size_);
+  if (!st.ok()) {
+    Log(LogLevel::kError, "%s", st.ToString().c_str());
+    (void)uffd_->Wake(r->user_addr(index), page_size_);
+  }
+  return FaultResult::kPoisoned;
+}
+
+unsigned FaultHandler::StreamWindow(MmRegion* r, uint64_t index) {
+  for (auto& s : r->streams) {
+    if (s.next.load(std::memory_order_relaxed) == index) {
+      unsigned w = s.window.load(std::memory_order_relaxed);
+      return std::clamp(w * 2, std::max(2u, options_.readahead_pages),
+                        options_.max_readahead_pages);
+    }
+  }
+  return 0;
+}
+
+void FaultHandler::StreamAdvance(MmRegion* r, uint64_t index, uint64_t next, unsigned window) {
+  for (auto& s : r->streams) {
+    if (s.next.load(std::memory_order_relaxed) == index) {
+      s.next.store(next, std::memory_order_relaxed);
+      s.window.store(window, std::memory_order_relaxed);
+      return;
+    }
+  }
+  // A new candidate stream replaces the oldest slot; it becomes a stream
+  // when the next fault lands right after this one.
+  unsigned v = r->stream_victim.fetch_add(1, std::memory_order_relaxed) % MmRegion::kStreams;
+  r->streams[v].next.store(index + 1, std::memory_order_relaxed);
+  r->streams[v].window.store(0, std::memory_order_relaxed);
+  (void)next;
+  (void)window;
+}
+
+unsigned FaultHandler::RandomWindow() {
+  // Every 256 pages read ahead, compare hits with pages read: shrink the
+  // window when most were wasted, grow it back when they are used.
+  const unsigned base = std::max(1u, options_.readahead_pages);
+  uint64_t issued = ra_issued_.load(std::memory_order_relaxed);
+  if (issued >= 256) {
+    uint64_t hits = node_->vmstat().readahead_hits.load(std::memory_order_relaxed);
+    uint64_t seen = ra_hits_seen_.exchange(hits, std::memory_order_relaxed);
+    ra_issued_.store(0, std::memory_order_relaxed);
+    uint64_t new_hits = hits - seen;
+    unsigned w = ra_window_.load(std::memory_order_relaxed);
+    if (new_hits * 4 < issued)
+      w = std::max(1u, w / 2);
+    else if (new_hits * 2 > issued)
+      w = std::min(base, w * 2);
+    ra_window_.store(w, std::memory_order_relaxed);
+  }
+  unsigned w = ra_window_.load(std::memory_order_relaxed);
+  if (w == 1 && issued == 0) {
+    // With no readahead there is nothing to measure: probe with the base
+    // window now and then (1 fault in 64) so the window can grow back.
+    static thread_local unsigned probe = 0;
+    if (++probe % 64 == 0) return base;
+  }
+  return w;
+}
+
+}  // namespace uswap

@@ -1,0 +1,210 @@
+#include "fault/uffd.h"
+
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <string>
+
+#include "base/log.h"
+
+namespace uswap {
+
+// Constants newer than Debian 12's headers (values from the kernel UAPI).
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+namespace {
+struct uffdio_poison_compat {
+  struct uffdio_range range;
+  __u64 mode;
+  __s64 updated;
+};
+constexpr unsigned long kUffdioPoison = _IOWR(UFFDIO, 0x08, struct uffdio_poison_compat);
+
+struct FeatureName {
+  uint64_t bit;
+  const char* name;
+};
+constexpr FeatureName kRequired[] = {
+    {UFFD_FEATURE_MISSING_SHMEM, "UFFD_FEATURE_MISSING_SHMEM"},
+    {UFFD_FEATURE_MINOR_SHMEM, "UFFD_FEATURE_MINOR_SHMEM (kernel >= 5.14)"},
+    {UFFD_FEATURE_WP_HUGETLBFS_SHMEM, "UFFD_FEATURE_WP_HUGETLBFS_SHMEM (kernel >= 5.19)"},
+};
+
+// Kernel-mode faults (a read(2) into region memory) are handled only by a
+// userfaultfd opened without UFFD_USER_MODE_ONLY, which needs privilege:
+// CAP_SYS_PTRACE, vm.unprivileged_userfaultfd=1, or access to
+// /dev/userfaultfd. Try those in turn; fall back to user-mode-only with a
+// warning (system calls touching non-resident pages then fail with EFAULT).
+Result<UniqueFd> OpenRaw() {
+  const int flags = O_CLOEXEC | O_NONBLOCK;
+  int fd = static_cast<int>(syscall(SYS_userfaultfd, flags));
+  if (fd >= 0) return UniqueFd(fd);
+  int err = errno;
+  if (err == EPERM) {
+    int dev = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    if (dev >= 0) {
+      constexpr unsigned long kUserfaultfdIocNew = _IO(0xAA, 0x00);  // USERFAULTFD_IOC_NEW
+      fd = ioctl(dev, kUserfaultfdIocNew, flags);
+      ::close(dev);
+      if (fd >= 0) return UniqueFd(fd);
+    }
+    fd = static_cast<int>(syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY));
+    if (fd >= 0) {
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true))
+        Log(LogLevel::kWarning,
+            "userfaultfd: user-mode faults only (no CAP_SYS_PTRACE, "
+            "vm.unprivileged_userfaultfd=0, no access to /dev/userfaultfd): system calls that "
+            "touch swapped-out region memory will fail with EFAULT");
+      return UniqueFd(fd);
+    }
+    return Status::NotSupported(
+        "userfaultfd: permission denied (set vm.unprivileged_userfaultfd=1, grant access to "
+        "/dev/userfaultfd, or run with CAP_SYS_PTRACE)");
+  }
+  return Status::FromErrno("userfaultfd", err).WithContext("cannot open userfaultfd");
+}
+}  // namespace
+
+Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
+  // First handshake asks for nothing and learns what the kernel offers
+  // (UFFDIO_API may be called once per fd, hence two fds).
+  uint64_t available = 0;
+  {
+    USWAP_ASSIGN_OR_RETURN(UniqueFd probe, OpenRaw());
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (ioctl(probe.get(), UFFDIO_API, &api) != 0)
+      return Status::FromErrno("UFFDIO_API", errno).WithContext("userfaultfd handshake failed");
+    available = api.features;
+  }
+  uint64_t want = 0;
+  for (const FeatureName& f : kRequired) {
+    if (!(available & f.bit))
+      return Status::NotSupported(std::string("userfaultfd lacks ") + f.name);
+    want |= f.bit;
+  }
+  if (sigbus) {
+    if (!(available & UFFD_FEATURE_SIGBUS))
+      return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_SIGBUS");
+    want |= UFFD_FEATURE_SIGBUS;
+  }
+  bool poison = available & UFFD_FEATURE_POISON;
+  if (poison) want |= UFFD_FEATURE_POISON;
+
+  USWAP_ASSIGN_OR_RETURN(UniqueFd fd, OpenRaw());
+  uffdio_api api{};
+  api.api = UFFD_API;
+  api.features = want;
+  if (ioctl(fd.get(), UFFDIO_API, &api) != 0)
+    return Status::FromErrno("UFFDIO_API", errno).WithContext("userfaultfd feature negotiation");
+  return Userfaultfd(std::move(fd), poison);
+}
+
+Status Userfaultfd::Register(void* addr, size_t len) {
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uintptr_t>(addr);
+  reg.range.len = len;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP;
+  if (ioctl(fd_.get(), UFFDIO_REGISTER, &reg) != 0)
+    return Status::FromErrno("UFFDIO_REGISTER", errno);
+  const uint64_t need = (uint64_t{1} << _UFFDIO_CONTINUE) | (uint64_t{1} << _UFFDIO_WRITEPROTECT);
+  if ((reg.ioctls & need) != need) {
+    (void)Unregister(addr, len);
+    return Status::NotSupported("userfaultfd: UFFDIO_CONTINUE/UFFDIO_WRITEPROTECT not offered");
+  }
+  return Status::OK();
+}
+
+Status Userfaultfd::Unregister(void* addr, size_t len) {
+  uffdio_range r{reinterpret_cast<uintptr_t>(addr), len};
+  if (ioctl(fd_.get(), UFFDIO_UNREGISTER, &r) != 0)
+    return Status::FromErrno("UFFDIO_UNREGISTER", errno);
+  return Status::OK();
+}
+
+Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_protect) {
+  size_t done = 0;
+  while (done < len) {
+    uffdio_continue c{};
+    c.range.start = addr + done;
+    c.range.len = len - done;
+    c.mode = write_protect ? UFFDIO_CONTINUE_MODE_WP : 0;
+    if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) == 0) return len;
+    int err = errno;
+    if (c.mapped > 0) done += static_cast<size_t>(c.mapped);
+    if (err == EAGAIN) continue;
+    if (err == EEXIST) {
+      // Already mapped (a racing fault on a neighbour): skip one page. The
+      // faulting thread may still wait, so wake it.
+      const size_t kPage = 4096;
+      (void)Wake(addr + done, kPage);
+      done += kPage;
+      continue;
+    }
+    return Status::FromErrno("UFFDIO_CONTINUE", err);
+  }
+  return len;
+}
+
+Status Userfaultfd::Unprotect(uintptr_t addr, size_t len) {
+  uffdio_writeprotect wp{};
+  wp.range.start = addr;
+  wp.range.len = len;
+  wp.mode = 0;
+  if (ioctl(fd_.get(), UFFDIO_WRITEPROTECT, &wp) != 0)
+    return Status::FromErrno("UFFDIO_WRITEPROTECT", errno);
+  return Status::OK();
+}
+
+Status Userfaultfd::Wake(uintptr_t addr, size_t len) {
+  uffdio_range r{addr, len};
+  if (ioctl(fd_.get(), UFFDIO_WAKE, &r) != 0) return Status::FromErrno("UFFDIO_WAKE", errno);
+  return Status::OK();
+}
+
+Status Userfaultfd::Poison(uintptr_t addr, size_t len) {
+  if (!has_poison_) return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_POISON");
+  uffdio_poison_compat p{};
+  p.range.start = addr;
+  p.range.len = len;
+  for (;;) {
+    if (ioctl(fd_.get(), kUffdioPoison, &p) == 0) return Status::OK();
+    if (errno != EAGAIN) return Status::FromErrno("UFFDIO_POISON", errno);
+  }
+}
+
+Result<size_t> Userfaultfd::ReadFaults(std::span<UffdFault> out) {
+  uffd_msg msgs[32];
+  size_t want = out.size() < 32 ? out.size() : 32;
+  ssize_t n = ::read(fd_.get(), msgs, want * sizeof(uffd_msg));
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return size_t{0};
+    return Status::FromErrno("read(userfaultfd)", errno);
+  }
+  size_t count = 0;
+  for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); i++) {
+    if (msgs[i].event != UFFD_EVENT_PAGEFAULT) continue;
+    const auto& pf = msgs[i].arg.pagefault;
+    out[count].address = pf.address;
+    out[count].write = pf.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+    out[count].wp = pf.flags & UFFD_PAGEFAULT_FLAG_WP;
+    out[count].minor = pf.flags & UFFD_PAGEFAULT_FLAG_MINOR;
+    count++;
+  }
+  return count;
+}
+
+}  // namespace uswap

@@ -1,0 +1,71 @@
+// Userfaultfd: RAII owner of one userfaultfd and its ioctls.
+// cf. fs/userfaultfd.c, mm/userfaultfd.c.
+//
+// Debian 12's <linux/userfaultfd.h> predates the kernel we run (6.18): the
+// newer constants (UFFDIO_CONTINUE_MODE_WP, UFFDIO_POISON, ...) are defined
+// here and every feature is probed with UFFDIO_API at Open(), so a kernel
+// that lacks one fails with a message naming it instead of misbehaving.
+//
+// Thread-safety: ioctls may be issued from any thread concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "base/unique_fd.h"
+#include "uswap/status.h"
+
+namespace uswap {
+
+struct UffdFault {
+  uintptr_t address = 0;  // faulting address (page-aligned by the reader)
+  bool write = false;     // the access was a write
+  bool wp = false;        // write-protect fault (write to a page mapped write-protected)
+  bool minor = false;     // page present in the page cache, PTE missing
+};
+
+class Userfaultfd {
+ public:
+  // Opens a userfaultfd (user-mode faults only, non-blocking) with the
+  // features uswap needs for shmem regions: MISSING_SHMEM, MINOR_SHMEM and
+  // WP_HUGETLBFS_SHMEM (write-protect on shmem), plus POISON when the
+  // kernel has it (read errors -> SIGBUS), plus SIGBUS when `sigbus` is set.
+  static Result<Userfaultfd> Open(bool sigbus);
+
+  Userfaultfd() = default;
+  Userfaultfd(Userfaultfd&&) noexcept = default;
+  Userfaultfd& operator=(Userfaultfd&&) noexcept = default;
+
+  int fd() const { return fd_.get(); }
+  bool has_poison() const { return has_poison_; }
+
+  // Registers [addr, addr+len) for MISSING, MINOR and WP faults.
+  Status Register(void* addr, size_t len);
+  Status Unregister(void* addr, size_t len);
+
+  // Maps page-cache pages already present into [addr, addr+len), optionally
+  // write-protected, and wakes the faulting threads. Returns the bytes
+  // mapped; EEXIST (already mapped) counts as success for that page
+  // (the range is retried page by page past it).
+  Result<size_t> Continue(uintptr_t addr, size_t len, bool write_protect);
+  // Clears write protection on [addr, addr+len) and wakes waiters.
+  Status Unprotect(uintptr_t addr, size_t len);
+  // Wakes threads waiting on faults in the range without resolving them.
+  Status Wake(uintptr_t addr, size_t len);
+  // Installs a poison marker: the next access raises SIGBUS. cf. UFFDIO_POISON.
+  Status Poison(uintptr_t addr, size_t len);
+
+  // Reads up to out.size() pending fault messages (non-blocking). Returns
+  // how many were read (0 when none are pending). Non-fault events are
+  // skipped.
+  Result<size_t> ReadFaults(std::span<UffdFault> out);
+
+ private:
+  explicit Userfaultfd(UniqueFd fd, bool has_poison)
+      : fd_(std::move(fd)), has_poison_(has_poison) {}
+  UniqueFd fd_;
+  bool has_poison_ = false;
+};
+
+}  // namespace uswap

@@ -1,0 +1,50 @@
+#include "mm/frame_pool.h"
+
+#include "base/check.h"
+
+namespace uswap {
+
+namespace {
+constexpr size_t kChunkFrames = 4096;
+}
+
+FramePool::FramePool(uint64_t budget_pages, Watermarks wm) : budget_(budget_pages), wm_(wm) {}
+FramePool::~FramePool() = default;
+
+bool FramePool::TryCharge(uint64_t n) {
+  uint64_t cur = charged_.load(std::memory_order_relaxed);
+  do {
+    if (cur + n > budget_) return false;
+  } while (!charged_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+  return true;
+}
+
+void FramePool::ForceCharge(uint64_t n) { charged_.fetch_add(n, std::memory_order_relaxed); }
+
+void FramePool::Uncharge(uint64_t n) {
+  uint64_t prev = charged_.fetch_sub(n, std::memory_order_relaxed);
+  USWAP_CHECK_MSG(prev >= n, "frame uncharge underflow");
+}
+
+PageFrame* FramePool::AllocFrame() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (free_.empty()) {
+    chunks_.push_back(std::make_unique<PageFrame[]>(kChunkFrames));
+    PageFrame* c = chunks_.back().get();
+    free_.reserve(free_.size() + kChunkFrames);
+    for (size_t i = kChunkFrames; i-- > 0;) free_.push_back(&c[i]);
+  }
+  PageFrame* f = free_.back();
+  free_.pop_back();
+  *f = PageFrame{};
+  return f;
+}
+
+void FramePool::FreeFrame(PageFrame* f) {
+  USWAP_DCHECK(f->list == 0);
+  f->owner = nullptr;
+  std::lock_guard<std::mutex> l(mu_);
+  free_.push_back(f);
+}
+
+}  // namespace uswap

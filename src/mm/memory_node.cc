@@ -1,0 +1,433 @@
+#include "mm/memory_node.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/test_hook.h"
+#include "io/page_buffer.h"
+
+namespace uswap {
+
+namespace {
+// Direct reclaim rounds before a charge gives up (then the soft limit
+// overshoots or the hard limit fails the access). Each round frees up to
+// kDirectReclaimBatch frames; a round that frees nothing ends the loop.
+constexpr int kDirectReclaimRounds = 16;
+constexpr size_t kDirectReclaimBatch = 32;
+
+bool ByPage(const PageFrame* a, const PageFrame* b) {
+  return a->owner != b->owner ? a->owner < b->owner : a->index < b->index;
+}
+}  // namespace
+
+MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, PageIo* page_io)
+    : options_(options),
+      devices_(devices),
+      page_io_(page_io),
+      frames_(options.budget_pages, options.watermarks),
+      policy_(CreateReclaimPolicy(options.policy, {options.inactive_percent})) {
+  USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
+}
+
+MemoryNode::~MemoryNode() = default;
+
+// ---------------------------------------------------------------------------
+// Frames
+
+bool MemoryNode::ChargeFramesLocked(uint64_t n) {
+  const Watermarks& wm = frames_.watermarks();
+  for (int round = 0;; round++) {
+    if (frames_.TryCharge(n)) {
+      uint64_t free = frames_.free_frames();
+      if (free < wm.low && wakeup_kswapd_) wakeup_kswapd_();
+      if (free < wm.min) {
+        // Below min: the allocating thread helps (cf. direct reclaim).
+        Count(vmstat_.direct_reclaims);
+        ReclaimLocked(kDirectReclaimBatch);
+      }
+      return true;
+    }
+    if (wakeup_kswapd_) wakeup_kswapd_();
+    if (round >= kDirectReclaimRounds) break;
+    Count(vmstat_.direct_reclaims);
+    if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) == 0 && round >= 2) break;
+  }
+  if (options_.hard_limit) return false;
+  frames_.ForceCharge(n);
+  Count(vmstat_.budget_overshoot_pages, n);
+  // One log line per doubling of the overshoot, not one per page.
+  uint64_t total = vmstat_.budget_overshoot_pages.load(std::memory_order_relaxed);
+  uint64_t logged = overshoot_logged_.load(std::memory_order_relaxed);
+  if (total >= 2 * logged + 1 &&
+      overshoot_logged_.compare_exchange_strong(logged, total, std::memory_order_relaxed)) {
+    Log(LogLevel::kWarning,
+        "RAM budget exceeded: reclaim could not free frames (swap full or pages pinned); "
+        "%llu page(s) charged past the budget so far (soft limit)",
+        static_cast<unsigned long long>(total));
+  }
+  return true;
+}
+
+PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
+  PageFrame* f = frames_.AllocFrame();
+  f->owner = r;
+  f->index = index;
+  r->pte(index).frame = f;
+  policy_->Add(f, mapped);
+  return f;
+}
+
+void MemoryNode::ReleaseFrame(PageEntry& p) {
+  USWAP_DCHECK(p.frame != nullptr);
+  policy_->Remove(p.frame);
+  frames_.FreeFrame(p.frame);
+  p.frame = nullptr;
+  frames_.Uncharge(1);
+}
+
+// ---------------------------------------------------------------------------
+// Reclaim
+
+size_t MemoryNode::RefillInactiveLocked(size_t n) {
+  std::vector<PageFrame*> frames;
+  policy_->Deactivate(n, frames);
+  if (frames.empty()) return 0;
+  std::sort(frames.begin(), frames.end(), ByPage);
+  // Lock every block of the batch in address order (the one place that
+  // holds several), so that the PTE zaps and the state change are atomic
+  // for faults, and all ranges go to the kernel in one call: one TLB
+  // flush for the batch instead of one per page.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (PageFrame* f : frames) {
+    std::mutex* m = &f->owner->block_lock(f->index);
+    if (locks.empty() || locks.back().mutex() != m) locks.emplace_back(*m);
+  }
+  std::vector<iovec> ranges;
+  const size_t ps = devices_->page_size();
+  size_t unmapped = 0;
+  for (PageFrame* f : frames) {
+    MmRegion* r = f->owner;
+    PageEntry& p = r->pte(f->index);
+    if (p.frame != f || p.state != PageState::kResident) continue;
+    if (p.pins) {
+      policy_->MarkAccessed(f);  // unevictable: straight back to active
+      continue;
+    }
+    if (!(p.flags & kMapped)) continue;
+    p.flags &= ~(kMapped | kWriteProtected);
+    uint8_t* addr = r->user_base() + f->index * ps;
+    if (!ranges.empty() &&
+        static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
+      ranges.back().iov_len += ps;
+    else
+      ranges.push_back({addr, ps});
+    unmapped++;
+  }
+  Status st = ZapRanges(ranges);
+  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+  Count(vmstat_.pgdeactivate, unmapped);
+  return unmapped;
+}
+
+size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
+  std::vector<PageFrame*> victims;
+  policy_->IsolateVictims(n, victims);
+  if (victims.empty()) return 0;
+  Count(vmstat_.pgscan, victims.size());
+  std::sort(victims.begin(), victims.end(), ByPage);
+
+  size_t freed = 0;
+  std::vector<WriteItem> writes;
+  bool swap_full = false;
+  const size_t ps = devices_->page_size();
+  // Dirty pages are copied out under their block lock into one buffer, in
+  // order, so that runs of contiguous slots are contiguous in memory too.
+  uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, victims.size() * ps));
+  auto copy_of = [&](size_t k) { return copies + k * ps; };
+  size_t i = 0;
+  while (i < victims.size()) {
+    MmRegion* r = victims[i]->owner;
+    std::lock_guard<std::mutex> l(r->block_lock(victims[i]->index));
+    const uint64_t end = r->block_end(victims[i]->index);
+    for (; i < victims.size() && victims[i]->owner == r && victims[i]->index < end; i++) {
+      PageFrame* f = victims[i];
+      PageEntry& p = r->pte(f->index);
+      USWAP_CHECK(p.frame == f && p.state == PageState::kResident);
+      if ((p.flags & kMapped) || p.pins || (p.flags & kWriteback)) {
+        Count(vmstat_.pgrotated);
+        policy_->Putback(f, true);
+        continue;
+      }
+      if (!(p.flags & kDirty) && p.entry) {
+        // Clean: the slot still holds these bytes. Drop without I/O.
+        (void)r->PunchHole(f->index, 1);
+        p.state = PageState::kSwapped;
+        p.flags = 0;
+        ReleaseFrame(p);
+        Count(vmstat_.clean_drops);
+        Count(vmstat_.pgsteal);
+        freed++;
+        continue;
+      }
+      uint8_t* copy = copy_of(writes.size());
+      Status cst = r->CopyOut(f->index, 1, copy);
+      USWAP_CHECK_MSG(cst.ok(), cst.ToString().c_str());
+      if (MmRegion::IsZero(copy, ps)) {
+        // All zero: free it, no slot needed; the next touch is a zero fault.
+        if (p.entry) (void)devices_->Free(p.entry);
+        p.entry = SwapEntry();
+        (void)r->PunchHole(f->index, 1);
+        p.state = PageState::kNone;
+        p.flags = 0;
+        ReleaseFrame(p);
+        Count(vmstat_.zero_drops);
+        Count(vmstat_.pgsteal);
+        freed++;
+        continue;
+      }
+      // Dirty: needs a slot. Slots come from the reclaiming thread's current
+      // cluster, so pages isolated together land contiguously on disk.
+      std::optional<SwapEntry> e = swap_full ? std::nullopt : devices_->Allocate();
+      if (!e) {
+        swap_full = true;
+        policy_->Putback(f, false);
+        continue;
+      }
+      if (p.entry) (void)devices_->Free(p.entry);  // stale copy of an older version
+      p.entry = *e;
+      p.flags |= kWriteback;
+      swap_cache_.Add(*e, SwapCache::IoKind::kWrite);
+      writes.push_back({r, f->index, f, *e, copy});
+    }
+  }
+  if (!writes.empty()) WritePages(writes, freed);
+  return freed;
+}
+
+void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
+  std::vector<PageWrite> pw(items.size());
+  for (size_t k = 0; k < items.size(); k++) pw[k] = {items[k].entry, items[k].copy};
+  std::vector<int> errors;
+  TestPoint("writeback_before_io");
+  page_io_->Write(pw, errors);
+
+  size_t i = 0;
+  while (i < items.size()) {
+    MmRegion* r = items[i].region;
+    std::lock_guard<std::mutex> l(r->block_lock(items[i].index));
+    const uint64_t end = r->block_end(items[i].index);
+    for (; i < items.size() && items[i].region == r && items[i].index < end; i++) {
+      WriteItem& w = items[i];
+      PageEntry& p = r->pte(w.index);
+      USWAP_CHECK(p.frame == w.frame && (p.flags & kWriteback) && p.entry == w.entry);
+      p.flags &= ~kWriteback;
+      if (errors[i]) {
+        // cf. end_swap_bio_write(): the slot is bad; keep the page, dirty,
+        // and let a later pass put it on another slot.
+        Count(vmstat_.write_errors);
+        Log(LogLevel::kError, "swap write failed on area %u slot %llu (%s); slot marked bad",
+            w.entry.type(), static_cast<unsigned long long>(w.entry.offset()),
+            std::strerror(errors[i]));
+        (void)devices_->MarkBad(w.entry);
+        p.entry = SwapEntry();
+        p.flags |= kDirty;
+        swap_cache_.Complete(w.entry, false);
+        policy_->Putback(w.frame, false);
+        continue;
+      }
+      Count(vmstat_.pswpout);
+      p.flags &= ~kDirty;  // the slot now holds exactly these bytes
+      if ((p.flags & kMapped) || p.pins) {
+        // Touched during write-back (mapped write-protected, so unchanged):
+        // it stays resident as a clean page that owns its slot.
+        swap_cache_.Complete(w.entry, true);
+        policy_->Putback(w.frame, true);
+        continue;
+      }
+      (void)r->PunchHole(w.index, 1);
+      p.state = PageState::kSwapped;
+      p.flags = 0;
+      ReleaseFrame(p);
+      Count(vmstat_.pgsteal);
+      freed++;
+      swap_cache_.Complete(w.entry, true);
+    }
+  }
+}
+
+size_t MemoryNode::ReclaimLocked(size_t n) {
+  size_t target = policy_->DeactivateTarget();
+  if (target) RefillInactiveLocked(std::min<size_t>(std::max(target, n), 4 * n));
+  size_t freed = 0;
+  // A pass may free less than it isolated (rotated pages); retry a little.
+  for (int pass = 0; pass < 4 && freed < n; pass++) {
+    size_t got = ShrinkInactiveLocked(n - freed);
+    freed += got;
+    if (got == 0) {
+      // Nothing evictable on the inactive side: age more and try once more.
+      if (RefillInactiveLocked(n) == 0) break;
+    }
+  }
+  return freed;
+}
+
+bool MemoryNode::NeedsBalance() const { return frames_.free_frames() < frames_.watermarks().high; }
+
+size_t MemoryNode::BalanceOnce() {
+  std::shared_lock<std::shared_mutex> rl(regions_mu_);
+  size_t total = 0;
+  while (NeedsBalance()) {
+    size_t want = frames_.watermarks().high - frames_.free_frames();
+    size_t got = ReclaimLocked(std::min<size_t>(want, options_.writeback_batch));
+    if (got == 0) break;
+    total += got;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------
+// Swap-in
+
+void MemoryNode::ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok) {
+  std::vector<int> errors;
+  page_io_->Read(reads, errors);
+  ok.assign(reads.size(), true);
+  for (size_t i = 0; i < reads.size(); i++) {
+    if (!errors[i]) continue;
+    ok[i] = false;
+    if (errors[i] == EBADMSG) Count(vmstat_.checksum_errors);
+  }
+  Count(vmstat_.pswpin, std::count(ok.begin(), ok.end(), true));
+}
+
+// ---------------------------------------------------------------------------
+// Regions
+
+void MemoryNode::AddRegion(MmRegion* r) {
+  std::unique_lock<std::shared_mutex> rl(regions_mu_);
+  regions_[reinterpret_cast<uintptr_t>(r->user_base())] = r;
+}
+
+MmRegion* MemoryNode::FindRegionLocked(uintptr_t addr) const {
+  auto it = regions_.upper_bound(addr);
+  if (it == regions_.begin()) return nullptr;
+  --it;
+  return it->second->Contains(addr) ? it->second : nullptr;
+}
+
+std::vector<MmRegion*> MemoryNode::RegionsLocked() const {
+  std::vector<MmRegion*> out;
+  for (const auto& [base, r] : regions_) out.push_back(r);
+  return out;
+}
+
+void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach) {
+  r->dying.store(true);
+  std::unique_lock<std::shared_mutex> rl(regions_mu_);
+  regions_.erase(reinterpret_cast<uintptr_t>(r->user_base()));
+  if (detach) detach();
+  for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
+    std::lock_guard<std::mutex> l(r->block_lock(b));
+    for (uint64_t i = b; i < r->block_end(b); i++) {
+      PageEntry& p = r->pte(i);
+      USWAP_CHECK(p.state != PageState::kSwapIn && !(p.flags & kWriteback));
+      if (p.entry) (void)devices_->Free(p.entry);
+      p.entry = SwapEntry();
+      if (p.state == PageState::kResident) ReleaseFrame(p);
+      p.state = PageState::kNone;
+      p.flags = 0;
+    }
+  }
+}
+
+Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
+  std::vector<uint64_t> todo;
+  std::vector<PageRead> reads;
+  std::vector<bool> ok;
+  for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
+    const uint64_t end = r->block_end(b);
+    for (int attempt = 0;; attempt++) {
+      // Pass 1 (locked): clean copies lose their slot; count what must be read.
+      SwapEntry wait_on;
+      uint64_t need = 0;
+      {
+        std::lock_guard<std::mutex> l(r->block_lock(b));
+        for (uint64_t i = b; i < end; i++) {
+          PageEntry& p = r->pte(i);
+          if (!p.entry || p.entry.type() != type) continue;
+          if (p.state == PageState::kSwapIn || (p.flags & kWriteback)) {
+            if (swap_cache_.Ref(p.entry)) wait_on = p.entry;
+            break;
+          }
+          if (p.state == PageState::kResident) {
+            (void)devices_->Free(p.entry);
+            p.entry = SwapEntry();
+            p.flags |= kDirty;
+          } else if (p.state == PageState::kSwapped) {
+            need++;
+          }
+        }
+      }
+      if (wait_on) {
+        swap_cache_.Wait(wait_on);
+        continue;
+      }
+      if (need == 0) break;
+      // Pass 2: charge frames (may push other pages out to other areas),
+      // then read every page of this block still on the area.
+      if (!ChargeFramesLocked(need))
+        return Status::NoSpace("swapoff: no frame for a page coming back (hard RAM limit)");
+      todo.clear();
+      reads.clear();
+      uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, need * devices_->page_size()));
+      {
+        std::lock_guard<std::mutex> l(r->block_lock(b));
+        for (uint64_t i = b; i < end && todo.size() < need; i++) {
+          PageEntry& p = r->pte(i);
+          if (p.state != PageState::kSwapped || p.entry.type() != type) continue;
+          p.state = PageState::kSwapIn;
+          swap_cache_.Add(p.entry, SwapCache::IoKind::kRead);
+          reads.push_back({p.entry, copies + todo.size() * devices_->page_size()});
+          todo.push_back(i);
+        }
+      }
+      if (todo.size() < need) frames_.Uncharge(need - todo.size());
+      ReadPages(reads, ok);
+      for (size_t k = 0; k < todo.size(); k++)
+        if (ok[k] && !r->CopyIn(todo[k], 1, reads[k].buf).ok()) ok[k] = false;
+      Status result;
+      {
+        std::lock_guard<std::mutex> l(r->block_lock(b));
+        for (size_t k = 0; k < todo.size(); k++) {
+          PageEntry& p = r->pte(todo[k]);
+          SwapEntry e = p.entry;
+          if (!ok[k]) {
+            (void)r->PunchHole(todo[k], 1);
+            p.state = PageState::kSwapped;
+            frames_.Uncharge(1);
+            swap_cache_.Complete(e, false);
+            result = Status::IOError("swapoff: cannot read slot " + std::to_string(e.offset()) +
+                                     " back; the area stays on");
+            continue;
+          }
+          // Complete before Free: once free, the slot may be reallocated.
+          swap_cache_.Complete(e, true);
+          (void)devices_->Free(e);
+          p.entry = SwapEntry();
+          p.state = PageState::kResident;
+          p.flags = kDirty;
+          InstallFrame(r, todo[k], false);
+        }
+      }
+      USWAP_RETURN_IF_ERROR(result);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace uswap

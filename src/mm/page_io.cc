@@ -1,0 +1,206 @@
+#include "mm/page_io.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/check.h"
+#include "io/page_buffer.h"
+#include "uswap/config.h"
+
+#if HAVE_XXHASH
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#endif
+#if HAVE_OPENSSL
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#endif
+
+namespace uswap {
+
+namespace {
+
+uint64_t PageChecksum(const uint8_t* p, size_t n) {
+#if HAVE_XXHASH
+  return XXH3_64bits(p, n);
+#else
+  // FNV-1a over 64-bit words: weaker, used only when libxxhash is absent.
+  uint64_t h = 0xcbf29ce484222325ull;
+  const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
+  for (size_t i = 0; i < n / 8; i++) h = (h ^ w[i]) * 0x100000001b3ull;
+  return h;
+#endif
+}
+
+}  // namespace
+
+// Per-slot integrity metadata of one area, indexed by slot.
+struct PageIo::AreaMeta {
+  uint64_t slots = 0;
+  std::unique_ptr<uint64_t[]> sums;    // checksum mode: XXH3 of the page
+  std::unique_ptr<uint8_t[]> tags;     // encrypt mode: 16-byte GCM tag per slot
+  std::unique_ptr<uint64_t[]> nonces;  // encrypt mode: IV counter used for the slot
+};
+
+struct PageIo::Cipher {
+#if HAVE_OPENSSL
+  uint8_t key[32];
+  std::atomic<uint64_t> counter{1};
+  ~Cipher() { OPENSSL_cleanse(key, sizeof key); }
+#endif
+};
+
+PageIo::PageIo(SwapDevices* devices, const PageIoOptions& options)
+    : devices_(devices), options_(options) {
+#if HAVE_OPENSSL
+  if (options_.encrypt) {
+    cipher_ = std::make_unique<Cipher>();
+    USWAP_CHECK_MSG(RAND_bytes(cipher_->key, sizeof cipher_->key) == 1,
+                    "cannot draw a random swap encryption key");
+  }
+#endif
+}
+
+PageIo::~PageIo() = default;
+
+Status PageIo::AttachArea(unsigned type) {
+#if !HAVE_OPENSSL
+  if (options_.encrypt) return Status::NotSupported("encrypted swap needs OpenSSL (libssl-dev)");
+#endif
+  SwapArea* a = devices_->area(type);
+  if (!a) return Status::NotFound("no swap area of type " + std::to_string(type));
+  auto m = std::make_unique<AreaMeta>();
+  m->slots = a->pages();
+  if (options_.encrypt) {
+    m->tags = std::make_unique<uint8_t[]>(m->slots * 16);
+    m->nonces = std::make_unique<uint64_t[]>(m->slots);
+  } else if (options_.checksums) {
+    m->sums = std::make_unique<uint64_t[]>(m->slots);
+  }
+  areas_[type] = std::move(m);
+  return Status::OK();
+}
+
+void PageIo::DetachArea(unsigned type) { areas_[type].reset(); }
+
+template <typename Page>
+void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int>& errors,
+                    std::span<uint8_t* const> bufs) {
+  const size_t ps = devices_->page_size();
+  // Merge runs: same area, consecutive slots, consecutive buffers.
+  std::vector<BlockIo> ios;
+  std::vector<size_t> first;  // index of each request's first page
+  for (size_t i = 0; i < pages.size(); i++) {
+    // The last request always ends at page i-1: extend it when page i
+    // continues it on disk and in memory.
+    if (!ios.empty()) {
+      BlockIo& last = ios.back();
+      if (pages[i - 1].entry.type() == pages[i].entry.type() &&
+          pages[i].entry.offset() == last.slot + last.nr &&
+          bufs[i] == static_cast<uint8_t*>(last.buf) + last.nr * ps) {
+        last.nr++;
+        continue;
+      }
+    }
+    BlockIo io;
+    io.op = op;
+    io.slot = pages[i].entry.offset();
+    io.nr = 1;
+    io.buf = bufs[i];
+    ios.push_back(io);
+    first.push_back(i);
+  }
+  // One batch per area.
+  size_t start = 0;
+  while (start < ios.size()) {
+    unsigned type = pages[first[start]].entry.type();
+    size_t end = start;
+    while (end < ios.size() && pages[first[end]].entry.type() == type) end++;
+    BlockStore* store = devices_->store(type);
+    std::span<BlockIo> batch(ios.data() + start, end - start);
+    if (!store) {
+      for (BlockIo& io : batch) io.error = ENODEV;
+    } else {
+      (void)store->Submit(batch);  // per-request errors below
+    }
+    for (size_t k = start; k < end; k++)
+      for (uint32_t j = 0; j < ios[k].nr; j++) errors[first[k] + j] = ios[k].error;
+    start = end;
+  }
+}
+
+void PageIo::Write(std::span<const PageWrite> pages, std::vector<int>& errors) {
+  const size_t ps = devices_->page_size();
+  errors.assign(pages.size(), 0);
+  std::vector<uint8_t*> bufs(pages.size());
+  uint8_t* bounce =
+      options_.encrypt ? reinterpret_cast<uint8_t*>(ThreadScratch(1, pages.size() * ps)) : nullptr;
+  for (size_t i = 0; i < pages.size(); i++) {
+    AreaMeta* m = meta(pages[i].entry.type());
+    USWAP_CHECK(m && pages[i].entry.offset() < m->slots);
+    bufs[i] = const_cast<uint8_t*>(pages[i].buf);
+    if (options_.encrypt) {
+#if HAVE_OPENSSL
+      uint64_t slot = pages[i].entry.offset();
+      uint64_t n = cipher_->counter.fetch_add(1, std::memory_order_relaxed);
+      uint8_t iv[12] = {};
+      std::memcpy(iv, &n, sizeof n);
+      uint64_t aad = pages[i].entry.value();
+      uint8_t* out = bounce + i * ps;
+      EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+      int len = 0;
+      bool ok =
+          ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, cipher_->key, iv) &&
+          EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<uint8_t*>(&aad), sizeof aad) &&
+          EVP_EncryptUpdate(ctx, out, &len, pages[i].buf, static_cast<int>(ps)) &&
+          EVP_EncryptFinal_ex(ctx, out + len, &len) &&
+          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, m->tags.get() + slot * 16);
+      EVP_CIPHER_CTX_free(ctx);
+      USWAP_CHECK_MSG(ok, "AES-256-GCM encryption failed");
+      m->nonces[slot] = n;
+      bufs[i] = out;
+#endif
+    } else if (options_.checksums) {
+      m->sums[pages[i].entry.offset()] = PageChecksum(pages[i].buf, ps);
+    }
+  }
+  Submit<PageWrite>(pages, BlockIo::Op::kWrite, errors, bufs);
+}
+
+void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
+  const size_t ps = devices_->page_size();
+  errors.assign(pages.size(), 0);
+  std::vector<uint8_t*> bufs(pages.size());
+  for (size_t i = 0; i < pages.size(); i++) bufs[i] = pages[i].buf;
+  Submit<PageRead>(pages, BlockIo::Op::kRead, errors, bufs);
+  for (size_t i = 0; i < pages.size(); i++) {
+    if (errors[i]) continue;
+    AreaMeta* m = meta(pages[i].entry.type());
+    USWAP_CHECK(m && pages[i].entry.offset() < m->slots);
+    uint64_t slot = pages[i].entry.offset();
+    if (options_.encrypt) {
+#if HAVE_OPENSSL
+      uint8_t iv[12] = {};
+      uint64_t n = m->nonces[slot];
+      std::memcpy(iv, &n, sizeof n);
+      uint64_t aad = pages[i].entry.value();
+      uint8_t tag[16];
+      std::memcpy(tag, m->tags.get() + slot * 16, 16);
+      EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+      int len = 0;
+      bool ok =
+          ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, cipher_->key, iv) &&
+          EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<uint8_t*>(&aad), sizeof aad) &&
+          EVP_DecryptUpdate(ctx, pages[i].buf, &len, pages[i].buf, static_cast<int>(ps)) &&
+          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) &&
+          EVP_DecryptFinal_ex(ctx, pages[i].buf + len, &len) > 0;
+      EVP_CIPHER_CTX_free(ctx);
+      if (!ok) errors[i] = EBADMSG;
+#endif
+    } else if (options_.checksums) {
+      if (PageChecksum(pages[i].buf, ps) != m->sums[slot]) errors[i] = EBADMSG;
+    }
+  }
+}
+
+}  // namespace uswap

@@ -1,0 +1,73 @@
+// ReclaimPolicy: decides which resident pages to unmap (age) and which to
+// evict. CacheLib's MM-container vocabulary behind navy's virtual
+// interface: the policy sees PageFrames only — never slots, stores or
+// userfaultfd — so it can be tested and replaced alone.
+//
+// The engine's reference bit: a resident page is either mapped (its PTE is
+// present; touching it costs nothing and tells us nothing) or unmapped (PTE
+// zapped; the next touch is a minor fault, reported as MarkAccessed). Aging
+// is therefore "unmap and see if it comes back" (cf. Linux 2.4 swap_out()
+// feeding refill_inactive_scan()/page_launder(), seeds 003/004).
+//
+// Lists a policy may keep are numbered 1..7 in PageFrame::list (0 = on no
+// list: isolated or new).
+//
+// Thread-safety: every method may be called concurrently; implementations
+// keep one internal lock (cf. lru_lock). Callers may hold page-table block
+// locks when calling (lock order: block lock -> policy lock), never the
+// reverse.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mm/page_frame.h"
+
+namespace uswap {
+
+struct ReclaimPolicyStats {
+  uint64_t active = 0;    // frames the policy considers hot (mapped)
+  uint64_t inactive = 0;  // frames awaiting eviction (unmapped)
+};
+
+class ReclaimPolicy {
+ public:
+  virtual ~ReclaimPolicy() = default;
+  virtual const char* name() const = 0;
+
+  // A frame became resident. `mapped`: the faulting page (hot) vs a page
+  // read ahead or faulted around without an access (cold).
+  virtual void Add(PageFrame* f, bool mapped) = 0;
+  // The frame leaves (evicted, region unmapped). No-op when isolated.
+  virtual void Remove(PageFrame* f) = 0;
+  // An unmapped page was touched (minor fault). cf. mark_page_accessed().
+  // Returns true if the frame was activated.
+  virtual bool MarkAccessed(PageFrame* f) = 0;
+  // Chooses up to n mapped frames to unmap, moves them to the inactive side
+  // and appends them to out (they stay on the policy's lists).
+  // cf. refill_inactive_scan() / shrink_active_list().
+  virtual size_t Deactivate(size_t n, std::vector<PageFrame*>& out) = 0;
+  // Takes up to n eviction candidates off the lists (isolated: list = 0),
+  // coldest first. cf. isolate_lru_pages().
+  virtual size_t IsolateVictims(size_t n, std::vector<PageFrame*>& out) = 0;
+  // Returns an isolated frame: to the hot side (`active`) or back among the
+  // eviction candidates.
+  virtual void Putback(PageFrame* f, bool active) = 0;
+  // How many frames should be unmapped now for the inactive side to reach
+  // its target (given the current sizes).
+  virtual size_t DeactivateTarget() const = 0;
+  virtual ReclaimPolicyStats Stats() const = 0;
+};
+
+struct ReclaimPolicyOptions {
+  unsigned inactive_percent = 25;  // see Config::inactive_percent
+};
+
+// "two-list": the kernel's active/inactive lists. nullptr for an unknown name.
+std::unique_ptr<ReclaimPolicy> CreateReclaimPolicy(const std::string& name,
+                                                   const ReclaimPolicyOptions& options);
+
+}  // namespace uswap

@@ -1,0 +1,310 @@
+// Behaviour of the paging engine through the public API.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "engine_test_util.h"
+
+namespace uswap::testing {
+namespace {
+
+constexpr size_t kPage = 4096;
+
+class EngineTest : public EngineFixture {};
+
+uint64_t AreaInuse(const Space& s) {
+  uint64_t n = 0;
+  for (const AreaStats& a : s.stats().areas) n += a.inuse_pages;
+  return n;
+}
+
+TEST_F(EngineTest, OpenRejectsBadConfig) {
+  Config cfg;
+  cfg.ram_budget_bytes = 16 * kPage;  // below the minimum
+  auto s = Space::Open(cfg);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("too small"), std::string::npos) << s.status().ToString();
+
+  cfg = SmallConfig(256, dir_.File("missing.swap"));
+  s = Space::Open(cfg);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("missing.swap"), std::string::npos) << s.status().ToString();
+
+  cfg = SmallConfig(256, "");
+  cfg.reclaim_policy = "no-such-policy";
+  s = Space::Open(cfg);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(s.status().IsInvalidArgument());
+}
+
+TEST_F(EngineTest, NewMemoryIsZeroAndZeroPagesTakeNoSlots) {
+  auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
+  ASSERT_TRUE(space);
+  auto region = space->Map(1024 * kPage);  // 4x the budget
+  ASSERT_TRUE(region.ok());
+  const uint8_t* p = static_cast<const uint8_t*>((*region)->data());
+  for (size_t i = 0; i < (*region)->size(); i += 512) ASSERT_EQ(p[i], 0) << i;
+  Stats st = space->stats();
+  EXPECT_GT(st.zero_page_faults, 0u);
+  EXPECT_EQ(st.pswpout, 0u);
+  EXPECT_GT(st.zero_drops, 0u);
+  EXPECT_EQ(AreaInuse(*space), 0u);
+  EXPECT_LE(st.resident_pages, st.budget_pages + kBudgetSlackPages);
+}
+
+TEST_F(EngineTest, PagesSurviveSwapOutAndIn) {
+  auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
+  ASSERT_TRUE(space);
+  const uint64_t pages = 1024;
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
+  Stats mid = space->stats();
+  EXPECT_GT(mid.pswpout, 0u);
+  for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << i;
+  Stats end = space->stats();
+  EXPECT_GT(end.pswpin, 0u);
+  EXPECT_GT(end.pgmajfault, 0u);
+  // Every page written out went through a slot write.
+  EXPECT_GE(end.pswpout, pages - end.budget_pages - kBudgetSlackPages);
+  // Unmapping returns every slot and frame.
+  region->reset();
+  EXPECT_EQ(AreaInuse(*space), 0u);
+  EXPECT_EQ(space->stats().resident_pages, 0u);
+}
+
+TEST_F(EngineTest, CleanPagesAreDroppedWithoutIo) {
+  auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
+  ASSERT_TRUE(space);
+  const uint64_t pages = 1024;
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 7);
+  for (int pass = 0; pass < 2; pass++)
+    for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 7)) << i;
+  Stats st = space->stats();
+  // The read passes evict pages that are clean copies of their slots.
+  EXPECT_GT(st.clean_drops, pages / 2);
+  // A write to a clean page takes a write-protect fault and loses the slot.
+  uint64_t wp_before = st.wp_faults;
+  for (uint64_t i = pages - 8; i < pages; i++) WritePage(base + i * kPage, i, 8);
+  for (uint64_t i = pages - 8; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 8));
+  EXPECT_GT(space->stats().wp_faults, wp_before);
+  for (uint64_t i = 0; i < pages - 8; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 7)) << i;
+}
+
+TEST_F(EngineTest, PinnedPagesAreNeverSwappedOut) {
+  auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
+  ASSERT_TRUE(space);
+  auto region = space->Map(1024 * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < 32; i++) WritePage(base + i * kPage, i, 3);
+  ASSERT_TRUE((*region)->Pin(0, 32 * kPage).ok());
+  for (int pass = 0; pass < 3; pass++)
+    for (uint64_t i = 32; i < 1024; i++) WritePage(base + i * kPage, i, pass);
+  MmRegion* mm = (*region)->impl()->mm();
+  for (uint64_t i = 0; i < 32; i++) {
+    std::lock_guard<std::mutex> l(mm->block_lock(i));
+    EXPECT_EQ(mm->pte(i).state, PageState::kResident) << i;
+  }
+  for (uint64_t i = 0; i < 32; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 3));
+  EXPECT_TRUE((*region)->Unpin(0, 32 * kPage).ok());
+  EXPECT_FALSE((*region)->Unpin(0, kPage).ok());  // not pinned any more
+  EXPECT_FALSE((*region)->Pin((*region)->size(), 1).ok());
+}
+
+TEST_F(EngineTest, ReadSyscallIntoSwappedOutBuffer) {
+  auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
+  ASSERT_TRUE(space);
+  const uint64_t pages = 1024;
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
+  // Pages 0..15 are swapped out by now; the kernel writes into them.
+  std::string src = dir_.File("data");
+  {
+    std::vector<uint8_t> buf(16 * kPage);
+    for (uint64_t i = 0; i < 16; i++) WritePage(buf.data() + i * kPage, 5000 + i, 9);
+    int fd = ::open(src.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, buf.data(), buf.size()), static_cast<ssize_t>(buf.size()));
+    ::close(fd);
+  }
+  MmRegion* mm = (*region)->impl()->mm();
+  {
+    std::lock_guard<std::mutex> l(mm->block_lock(0));
+    EXPECT_EQ(mm->pte(0).state, PageState::kSwapped);
+  }
+  int fd = ::open(src.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::read(fd, base, 16 * kPage), static_cast<ssize_t>(16 * kPage));
+  ::close(fd);
+  for (uint64_t i = 0; i < 16; i++) EXPECT_TRUE(CheckPage(base + i * kPage, 5000 + i, 9)) << i;
+  for (uint64_t i = 16; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << i;
+}
+
+// The acceptance model test: a region 4x the budget, a million random reads
+// and writes by several threads, every read checked against a model, then
+// every page; the kernel-measured resident memory (the memfd's allocated
+// blocks) is sampled against the budget throughout.
+TEST_F(EngineTest, RandomAccessMatchesModelWithinBudget) {
+  const uint64_t budget = 512, pages = 4 * budget;
+  auto space = OpenSpace(SmallConfig(budget, NewSwapFile("a.swap", pages * 2)));
+  ASSERT_TRUE(space);
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  MmRegion* mm = (*region)->impl()->mm();
+
+  const int kThreads = 3;
+  const uint64_t kAccessesPerThread = 1'000'000 / kThreads + 1;
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> max_resident{0}, samples{0};
+  std::thread monitor([&] {
+    while (!done.load()) {
+      uint64_t r = mm->ResidentBytes() / kPage;
+      uint64_t m = max_resident.load();
+      while (r > m && !max_resident.compare_exchange_weak(m, r)) {
+      }
+      samples++;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::atomic<uint64_t> mismatches{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; t++) {
+    workers.emplace_back([&, t] {
+      // Thread t owns pages p with p % kThreads == t; each page holds one
+      // 8-byte word per 512 bytes, versioned in the model.
+      std::mt19937_64 rng(1234 + t);
+      std::vector<uint32_t> version(pages, 0);
+      for (uint64_t n = 0; n < kAccessesPerThread; n++) {
+        // 90% of accesses go to a hot window of half the budget that slides
+        // through the region (the working set moves, so pages go cold and
+        // come back); 10% are uniform over the whole region.
+        uint64_t slot;
+        if (rng() % 10) {
+          uint64_t window = budget / 2 / kThreads;
+          uint64_t start = (n / 20000) * (window / 2);
+          slot = (start + rng() % window) % (pages / kThreads);
+        } else {
+          slot = rng() % (pages / kThreads);
+        }
+        uint64_t page = slot * kThreads + t;
+        if (page >= pages) continue;
+        uint64_t* w = reinterpret_cast<uint64_t*>(base + page * kPage);
+        size_t word = (rng() % 8) * 64;
+        if (rng() % 3 == 0) {
+          uint32_t v = ++version[page];
+          for (size_t k = 0; k < 8; k++) w[k * 64] = PageWord(page, v, k * 64);
+        } else {
+          uint64_t want = version[page] ? PageWord(page, version[page], word) : 0;
+          if (w[word] != want) mismatches++;
+        }
+      }
+      // Final full check of this thread's pages.
+      for (uint64_t page = t; page < pages; page += kThreads) {
+        uint64_t* w = reinterpret_cast<uint64_t*>(base + page * kPage);
+        for (size_t k = 0; k < 8; k++) {
+          uint64_t want = version[page] ? PageWord(page, version[page], k * 64) : 0;
+          if (w[k * 64] != want) mismatches++;
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  done = true;
+  monitor.join();
+  Stats st = space->stats();
+  EXPECT_EQ(mismatches.load(), 0u);
+  EXPECT_GT(samples.load(), 10u);
+  EXPECT_LE(max_resident.load(), budget + kBudgetSlackPages) << st.ToText();
+  EXPECT_EQ(st.budget_overshoot_pages, 0u);
+  EXPECT_GT(st.pswpout, 0u);
+  EXPECT_GT(st.pswpin, 0u);
+}
+
+TEST_F(EngineTest, SwapoffReadsEverythingBack) {
+  std::string a = NewSwapFile("a.swap", 4096);
+  auto space = OpenSpace(SmallConfig(1024, a));
+  ASSERT_TRUE(space);
+  const uint64_t pages = 768;  // fits in the budget once read back
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 2);
+  // Push everything out: a second region churns the budget.
+  auto other = space->Map(2048 * kPage);
+  ASSERT_TRUE(other.ok());
+  uint8_t* ob = static_cast<uint8_t*>((*other)->data());
+  for (uint64_t i = 0; i < 2048; i++) WritePage(ob + i * kPage, 100000 + i, 1);
+  other->reset();
+  EXPECT_GT(AreaInuse(*space), 0u);
+  Status st = space->Swapoff(a);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(space->stats().areas.empty());
+  for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 2)) << i;
+  // The area can come back.
+  ASSERT_TRUE(space->Swapon(a).ok());
+}
+
+TEST_F(EngineTest, SwapoffMovesPagesToAnotherAreaWhenBudgetIsShort) {
+  std::string a = NewSwapFile("a.swap", 4096);
+  std::string b = NewSwapFile("b.swap", 4096);
+  Config cfg = SmallConfig(256, a);
+  cfg.swap_areas[0].priority = 10;
+  cfg.swap_areas.push_back({b, 1});
+  auto space = OpenSpace(cfg);
+  ASSERT_TRUE(space);
+  const uint64_t pages = 1024;
+  auto region = space->Map(pages * kPage);
+  ASSERT_TRUE(region.ok());
+  uint8_t* base = static_cast<uint8_t*>((*region)->data());
+  for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 4);
+  Status st = space->Swapoff(a);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  Stats s = space->stats();
+  ASSERT_EQ(s.areas.size(), 1u);
+  EXPECT_GT(s.areas[0].inuse_pages, 0u);
+  for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 4)) << i;
+}
+
+TEST_F(EngineTest, SigbusDeliveryResolvesFaults) {
+  // In a child: the SIGBUS handler is process-wide.
+  std::string a = NewSwapFile("a.swap", 4096);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Config cfg = SmallConfig(256, a);
+    cfg.fault_delivery = FaultDelivery::kSigbus;
+    auto s = Space::Open(cfg);
+    if (!s.ok()) _exit(10);
+    auto r = (*s)->Map(1024 * kPage);
+    if (!r.ok()) _exit(11);
+    uint8_t* base = static_cast<uint8_t*>((*r)->data());
+    for (uint64_t i = 0; i < 1024; i++) WritePage(base + i * kPage, i, 1);
+    for (uint64_t i = 0; i < 1024; i++)
+      if (!CheckPage(base + i * kPage, i, 1)) _exit(12);
+    if ((*s)->stats().pswpin == 0) _exit(13);
+    r->reset();
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace uswap::testing
