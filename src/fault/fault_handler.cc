@@ -104,11 +104,18 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
            (r->pte(j).flags & (kReadahead | kMapped | kWriteback)) == kReadahead)
       j++;
     if (j > index + 1) {
-      st = uffd_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, true).status();
+      // A stream of writes gets them writable (see DoSwapPage).
+      for (uint64_t k = index + 1; k < j && write; k++) {
+        PageEntry& q = r->pte(k);
+        if (q.entry) (void)node_->devices().Free(q.entry);
+        q.entry = SwapEntry();
+        q.flags |= kDirty;
+      }
+      st = uffd_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
       for (uint64_t k = index + 1; k < j; k++) {
         PageEntry& q = r->pte(k);
-        q.flags = (q.flags & ~kReadahead) | kMapped | kWriteProtected;
+        q.flags = (q.flags & ~kReadahead) | kMapped | (write ? 0 : kWriteProtected);
         Count(node_->vmstat().readahead_hits);
         node_->policy().MarkAccessed(q.frame);
       }
@@ -155,7 +162,12 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index) {
   unsigned window = StreamWindow(r, index) ? options_.fault_around_pages : 1;
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
-  if (!node_->ChargeFramesLocked(want)) return NoFrame(r, index);
+  if (!node_->ChargeFramesLocked(want)) {
+    // Hard limit: the window did not fit; the faulting page alone may.
+    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index);
+    want = 1;
+    end = index + 1;
+  }
   std::unique_lock<std::mutex> l(r->block_lock(index));
   if (r->pte(index).state != PageState::kNone) {
     // Someone else resolved it meanwhile; start over.
@@ -205,7 +217,11 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
       if (r->pte(i).state == PageState::kSwapped) want++;
   }
   if (want == 0) want = 1;
-  if (!node_->ChargeFramesLocked(want)) return NoFrame(r, index);
+  if (!node_->ChargeFramesLocked(want)) {
+    // Hard limit: no room for the readahead window; read the page alone.
+    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index);
+    want = 1;
+  }
 
   std::vector<uint64_t> pages;
   std::vector<PageRead> reads;
@@ -260,7 +276,12 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
   SwapDevices& dev = node_->devices();
   std::unique_lock<std::mutex> l(r->block_lock(index));
   FaultResult result = FaultResult::kResolved;
-  uint64_t map_from = UINT64_MAX, map_to = 0;  // readahead run mapped with the fault (streams)
+  // In a sequential stream the pages read ahead are mapped now (they are
+  // about to be touched). A stream of writes maps them writable: they are
+  // about to be overwritten, so their slots are freed now rather than one
+  // write-protect fault per page later.
+  const bool write_stream = seq && write;
+  std::vector<uint64_t> map_now;
   for (size_t k = 0; k < pages.size(); k++) {
     const uint64_t i = pages[k];
     PageEntry& p = r->pte(i);
@@ -270,19 +291,15 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
       (void)r->PunchHole(i, 1);
       node_->frames().Uncharge(1);
       node_->swap_cache().Complete(e, false);
-      if (i == index) {
-        p.state = PageState::kSwapped;
-        result = PoisonLocked(r, i, "cannot read the page back from swap");
-      } else {
-        p.state = PageState::kSwapped;  // a later fault retries it
-      }
+      p.state = PageState::kSwapped;  // a readahead page is retried by its own fault
+      if (i == index) result = PoisonLocked(r, i, "cannot read the page back from swap");
       continue;
     }
     p.state = PageState::kResident;
-    bool mapped = (i == index) || seq;
+    const bool mapped = (i == index) || seq;
     // Complete before any Free: once free, the slot may be reallocated.
     node_->swap_cache().Complete(e, true);
-    if (i == index && write) {
+    if ((i == index && write) || (mapped && write_stream)) {
       (void)dev.Free(e);
       p.entry = SwapEntry();
       p.flags = kDirty;
@@ -291,36 +308,19 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
     }
     if (!mapped) p.flags |= kReadahead;
     node_->InstallFrame(r, i, mapped);
-    if (mapped && i != index) {
-      map_from = std::min(map_from, i);
-      map_to = std::max(map_to, i + 1);
-    }
+    if (mapped) map_now.push_back(i);
   }
-  if (result == FaultResult::kResolved) {
-    PageEntry& p = r->pte(index);
-    bool wp = !(p.flags & kDirty);
-    Status st = uffd_->Continue(r->user_addr(index), page_size_, wp).status();
+  // One CONTINUE per run of adjacent pages with the same protection.
+  for (size_t k = 0; k < map_now.size();) {
+    const bool wp = !(r->pte(map_now[k]).flags & kDirty);
+    size_t j = k + 1;
+    while (j < map_now.size() && map_now[j] == map_now[j - 1] + 1 &&
+           !(r->pte(map_now[j]).flags & kDirty) == wp)
+      j++;
+    Status st = uffd_->Continue(r->user_addr(map_now[k]), (j - k) * page_size_, wp).status();
     USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-    p.flags |= kMapped | (wp ? kWriteProtected : 0);
-  }
-  if (map_to > map_from) {
-    // Stream: map the pages read ahead now (they are about to be touched),
-    // one CONTINUE per run of pages that made it.
-    uint64_t i = map_from;
-    while (i < map_to) {
-      if (r->pte(i).state != PageState::kResident || (r->pte(i).flags & kMapped) || i == index) {
-        i++;
-        continue;
-      }
-      uint64_t j = i;
-      while (j < map_to && j != index && r->pte(j).state == PageState::kResident &&
-             !(r->pte(j).flags & kMapped))
-        j++;
-      Status st = uffd_->Continue(r->user_addr(i), (j - i) * page_size_, true).status();
-      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-      for (uint64_t k = i; k < j; k++) r->pte(k).flags |= kMapped | kWriteProtected;
-      i = j;
-    }
+    for (size_t m = k; m < j; m++) r->pte(map_now[m]).flags |= kMapped | (wp ? kWriteProtected : 0);
+    k = j;
   }
   l.unlock();
   StreamAdvance(r, index, end, static_cast<unsigned>(end - start));

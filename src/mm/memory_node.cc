@@ -20,6 +20,37 @@ namespace {
 constexpr int kDirectReclaimRounds = 16;
 constexpr size_t kDirectReclaimBatch = 32;
 
+// Frees evicted pages of one block: their memfd pages go in one fallocate
+// per run of adjacent pages, and only then are the frames uncharged, so the
+// charged count never falls below what the memfd really holds.
+// REQUIRES: the block lock is held from Add() through Flush().
+class FrameReleaser {
+ public:
+  FrameReleaser(MemoryNode* node, MmRegion* r) : node_(node), r_(r) {}
+  ~FrameReleaser() { Flush(); }
+  void Add(uint64_t index) {
+    if (len_ && start_ + len_ != index) Punch();
+    if (!len_) start_ = index;
+    len_++;
+    pages_.push_back(index);
+  }
+  void Flush() {
+    Punch();
+    for (uint64_t i : pages_) node_->ReleaseFrame(r_->pte(i));
+    pages_.clear();
+  }
+
+ private:
+  void Punch() {
+    if (len_) (void)r_->PunchHole(start_, len_);
+    len_ = 0;
+  }
+  MemoryNode* node_;
+  MmRegion* r_;
+  uint64_t start_ = 0, len_ = 0;
+  std::vector<uint64_t> pages_;
+};
+
 bool ByPage(const PageFrame* a, const PageFrame* b) {
   return a->owner != b->owner ? a->owner < b->owner : a->index < b->index;
 }
@@ -153,6 +184,7 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
   while (i < victims.size()) {
     MmRegion* r = victims[i]->owner;
     std::lock_guard<std::mutex> l(r->block_lock(victims[i]->index));
+    FrameReleaser release(this, r);
     const uint64_t end = r->block_end(victims[i]->index);
     for (; i < victims.size() && victims[i]->owner == r && victims[i]->index < end; i++) {
       PageFrame* f = victims[i];
@@ -165,10 +197,9 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
       }
       if (!(p.flags & kDirty) && p.entry) {
         // Clean: the slot still holds these bytes. Drop without I/O.
-        (void)r->PunchHole(f->index, 1);
         p.state = PageState::kSwapped;
         p.flags = 0;
-        ReleaseFrame(p);
+        release.Add(f->index);
         Count(vmstat_.clean_drops);
         Count(vmstat_.pgsteal);
         freed++;
@@ -181,10 +212,9 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
         // All zero: free it, no slot needed; the next touch is a zero fault.
         if (p.entry) (void)devices_->Free(p.entry);
         p.entry = SwapEntry();
-        (void)r->PunchHole(f->index, 1);
         p.state = PageState::kNone;
         p.flags = 0;
-        ReleaseFrame(p);
+        release.Add(f->index);
         Count(vmstat_.zero_drops);
         Count(vmstat_.pgsteal);
         freed++;
@@ -220,6 +250,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
   while (i < items.size()) {
     MmRegion* r = items[i].region;
     std::lock_guard<std::mutex> l(r->block_lock(items[i].index));
+    FrameReleaser release(this, r);
     const uint64_t end = r->block_end(items[i].index);
     for (; i < items.size() && items[i].region == r && items[i].index < end; i++) {
       WriteItem& w = items[i];
@@ -249,10 +280,9 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
         policy_->Putback(w.frame, true);
         continue;
       }
-      (void)r->PunchHole(w.index, 1);
       p.state = PageState::kSwapped;
       p.flags = 0;
-      ReleaseFrame(p);
+      release.Add(w.index);
       Count(vmstat_.pgsteal);
       freed++;
       swap_cache_.Complete(w.entry, true);
