@@ -22,7 +22,7 @@ run_suite() {  # run_suite NAME [cmake args...]
 run_suite release
 if [[ "${USWAP_QUICK:-0}" != 1 ]]; then
   run_suite asan -DUSWAP_SANITIZE=address -DUSWAP_BUILD_BENCHMARKS=OFF
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp" \
     run_suite tsan -DUSWAP_SANITIZE=thread -DUSWAP_BUILD_BENCHMARKS=OFF
   if [[ -f "$root/tests/fuzz/run-fuzzers.sh" ]]; then
     echo "== fuzz" >&2

@@ -68,6 +68,8 @@ Status SpaceImpl::Init() {
   devices_ = std::make_unique<SwapDevices>(config_.page_size, so);
   page_io_ =
       std::make_unique<PageIo>(devices_.get(), PageIoOptions{config_.checksums, config_.encrypt});
+  devices_->SetAttachHook(
+      [io = page_io_.get()](unsigned type, uint64_t pages) { return io->AttachArea(type, pages); });
   MemoryNodeOptions mo;
   mo.budget_pages = budget;
   mo.watermarks = wm;
@@ -127,13 +129,7 @@ void SpaceImpl::Unmap(MmRegion* r) {
 }
 
 Status SpaceImpl::Swapon(const std::string& path, int priority) {
-  USWAP_ASSIGN_OR_RETURN(unsigned type, devices_->Swapon(path, priority));
-  Status st = page_io_->AttachArea(type);
-  if (!st.ok()) {
-    (void)devices_->BeginSwapoff(type);
-    (void)devices_->FinishSwapoff(type);
-  }
-  return st;
+  return devices_->Swapon(path, priority).status();
 }
 
 Status SpaceImpl::Swapoff(const std::string& path) {
@@ -155,8 +151,9 @@ Status SpaceImpl::Swapoff(const std::string& path) {
     (void)devices_->CancelSwapoff(type);
     return st.WithContext("swapoff " + path);
   }
-  page_io_->DetachArea(type);
-  return devices_->FinishSwapoff(type);
+  st = devices_->FinishSwapoff(type);
+  if (st.ok()) page_io_->DetachArea(type);
+  return st;
 }
 
 Stats SpaceImpl::stats() const {

@@ -63,14 +63,13 @@ PageIo::PageIo(SwapDevices* devices, const PageIoOptions& options)
 
 PageIo::~PageIo() = default;
 
-Status PageIo::AttachArea(unsigned type) {
+Status PageIo::AttachArea(unsigned type, uint64_t pages) {
 #if !HAVE_OPENSSL
   if (options_.encrypt) return Status::NotSupported("encrypted swap needs OpenSSL (libssl-dev)");
 #endif
-  SwapArea* a = devices_->area(type);
-  if (!a) return Status::NotFound("no swap area of type " + std::to_string(type));
+  if (type >= kMaxSwapFiles) return Status::InvalidArgument("swap type out of range");
   auto m = std::make_unique<AreaMeta>();
-  m->slots = a->pages();
+  m->slots = pages;
   if (options_.encrypt) {
     m->tags = std::make_unique<uint8_t[]>(m->slots * 16);
     m->nonces = std::make_unique<uint64_t[]>(m->slots);

@@ -45,8 +45,10 @@ class PageIo {
   PageIo(SwapDevices* devices, const PageIoOptions& options);
   ~PageIo();
 
-  // Call after SwapDevices::Swapon / before FinishSwapoff of area `type`.
-  Status AttachArea(unsigned type);
+  // Sets up the per-slot metadata of area `type` (`pages` slots). Installed
+  // as SwapDevices' attach hook, so it runs before any slot of the area can
+  // be allocated. DetachArea after FinishSwapoff's last I/O.
+  Status AttachArea(unsigned type, uint64_t pages);
   void DetachArea(unsigned type);
 
   // errors[i] = 0 or the errno of page i's failure (EIO, ENOSPC, ...).

@@ -211,6 +211,12 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   Result<std::unique_ptr<BlockStore>> store =
       OpenBlockStore(path, page_size_, pages, store_options_);
   if (!store.ok()) return store.status();
+  StoreWrapper wrap;
+  {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    wrap = store_wrapper_;
+  }
+  if (wrap) *store = wrap(std::move(*store));
   // The store opened `path` by name: make sure it is still the file checked
   // above (O_NOFOLLOW already refused a symlink planted meanwhile).
   if (::lstat(path.c_str(), &st) != 0 || IdOf(st) != id) {
@@ -229,9 +235,15 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
                            std::to_string(kMaxSwapFiles) + ")");
   }
   // cf. least_priority: areas without a priority rank below every other.
+  if (attach_hook_) USWAP_RETURN_IF_ERROR(attach_hook_(type, pages).WithContext(path));
   dev->prio = prio == kNoPriority ? next_default_prio_-- : prio;
   devices_[type] = std::move(dev);
   return type;
+}
+
+void SwapDevices::SetAttachHook(AttachHook hook) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  attach_hook_ = std::move(hook);
 }
 
 namespace {
@@ -349,6 +361,11 @@ Status SwapDevices::MarkBad(SwapEntry e) {
   std::shared_lock<std::shared_mutex> l(mu_);
   SwapArea* a = AreaOfLocked(e);
   return a ? a->MarkBad(e.offset()) : NoArea(e);
+}
+
+void SwapDevices::SetStoreWrapper(StoreWrapper wrap) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  store_wrapper_ = std::move(wrap);
 }
 
 BlockStore* SwapDevices::store(unsigned type) const {

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -89,6 +90,22 @@ class SwapDevices {
   // Total free slots over writable areas.
   uint64_t free_slots() const;
 
+  // Test seam (cf. LevelDB's EnvWrapper): every store Swapon opens from
+  // now on is handed to `wrap`, and the area does its I/O through the store
+  // it returns (non-null; e.g. a FaultInjectionStore owning the opened
+  // one). A test that needs the wrapper keeps a pointer to it from inside
+  // `wrap`. Null, the default, uses opened stores as they are. Areas
+  // already on keep their stores.
+  using StoreWrapper = std::function<std::unique_ptr<BlockStore>(std::unique_ptr<BlockStore>)>;
+  void SetStoreWrapper(StoreWrapper wrap);
+
+  // Called by Swapon for a new area after it was validated and before any
+  // slot of it can be allocated (under the table lock, so the hook must not
+  // call back into SwapDevices): the owner sets up per-area state (page
+  // checksums) that I/O on the area needs. A failure fails the swapon.
+  using AttachHook = std::function<Status(unsigned type, uint64_t pages)>;
+  void SetAttachHook(AttachHook hook);
+
  private:
   struct Device;
   // Up to `max` slots (exactly one unless `up_to`) from the best writable
@@ -102,7 +119,9 @@ class SwapDevices {
   mutable std::shared_mutex mu_;  // guards the table below
   std::unique_ptr<Device> devices_[kMaxSwapFiles];
   int next_default_prio_ = -1;
-  unsigned rr_cursor_ = 0;  // round-robin among equal priorities (atomic use inside)
+  StoreWrapper store_wrapper_;  // guarded by mu_
+  AttachHook attach_hook_;      // guarded by mu_
+  unsigned rr_cursor_ = 0;      // round-robin among equal priorities (atomic use inside)
 };
 
 }  // namespace uswap

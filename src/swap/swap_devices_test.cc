@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "base/unique_fd.h"
+#include "io/mem_store.h"
 #include "swap/swap_header.h"
 
 namespace uswap {
@@ -223,6 +224,27 @@ TEST_F(SwapDevicesTest, StoreReadsAndWritesTheAreaFile) {
   // The header survived: the area can be opened again after swapoff.
   ASSERT_TRUE(d.FinishSwapoff(t).ok());
   MustSwapon(d, path);
+}
+
+TEST_F(SwapDevicesTest, StoreWrapperSeesTheStoresOfLaterSwapons) {
+  SwapDevices d(kPage);
+  const unsigned before = MustSwapon(d, MakeArea("before"));
+  BlockStore* opened = nullptr;
+  BlockStore* wrapper = nullptr;
+  d.SetStoreWrapper([&](std::unique_ptr<BlockStore> store) -> std::unique_ptr<BlockStore> {
+    opened = store.get();
+    auto w = std::make_unique<MemStore>(store->page_size(), store->nr_slots());
+    wrapper = w.get();
+    return w;
+  });
+  const unsigned wrapped = MustSwapon(d, MakeArea("wrapped"));
+  d.SetStoreWrapper(nullptr);
+  const unsigned after = MustSwapon(d, MakeArea("after"));
+  ASSERT_NE(opened, nullptr);
+  EXPECT_EQ(d.store(wrapped), wrapper);
+  EXPECT_EQ(d.store(wrapped)->name(), "mem");
+  EXPECT_NE(d.store(before)->name(), "mem");
+  EXPECT_NE(d.store(after)->name(), "mem");
 }
 
 TEST_F(SwapDevicesTest, SwaponRefusesWhatCannotBeUsed) {

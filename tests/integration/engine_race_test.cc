@@ -90,6 +90,7 @@ TEST_F(EngineRaceTest, TouchDuringWritebackIsServedFromMemory) {
     MmRegion* mm;
     uint8_t* base;
     std::atomic<bool> fired{false};
+    std::atomic<bool> done{false};  // the hook has finished (writers started)
     std::vector<uint64_t> touched;
     std::atomic<int> read_ok{0}, read_bad{0};
     std::vector<std::thread> writers;
@@ -118,9 +119,14 @@ TEST_F(EngineRaceTest, TouchDuringWritebackIsServedFromMemory) {
         c->writers.emplace_back([c] {
           for (uint64_t i : c->touched) WritePage(c->base + i * kPage, i, 2);
         });
+        c->done = true;
       },
       &ctx);
   for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
+  // Write-back may still be running in kswapd: wait (bounded) for the hook.
+  for (int ms = 0; ms < 20000 && ctx.fired.load() && !ctx.done.load(); ms++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(!ctx.fired.load() || ctx.done.load()) << "the write-back hook did not finish";
   for (auto& t : ctx.writers) t.join();
   SetTestHook(nullptr, nullptr);
   ASSERT_TRUE(ctx.fired.load());
