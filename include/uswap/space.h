@@ -18,7 +18,9 @@
 //
 // Thread-safety: Space and Region methods may be called from any thread.
 // Region memory may be read and written by any thread concurrently.
-// A Region must be destroyed before its Space.
+// A Region must be destroyed before its Space (destroying a Space with live
+// Regions aborts with a message saying so). Regions are not inherited by
+// fork() children (MADV_DONTFORK): a child has no fault handler for them.
 #pragma once
 
 #include <cstddef>
