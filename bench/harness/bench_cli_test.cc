@@ -112,6 +112,17 @@ class BenchProcess {
   std::string output_;
 };
 
+// Polls `cond` every 20 ms until it holds (true) or `timeout` passes (false).
+template <typename Cond>
+bool WaitFor(Cond cond, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // The JSON number after "key": in `line`; -1 when absent.
 double JsonNumber(const std::string& line, const std::string& key) {
   size_t at = line.find("\"" + key + "\":");
@@ -175,10 +186,7 @@ TEST(BenchCliTest, UswapEngineRemovesItsSwapFileOnSigint) {
   BenchProcess bench({"--engine", "uswap", "--pattern", "rand-read", "--region", "64M", "--ram",
                       "16M", "--seconds", "300", "--json"},
                      dir.path());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (dir.Files().empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  WaitFor([&] { return !dir.Files().empty(); }, std::chrono::seconds(30));
   std::this_thread::sleep_for(std::chrono::seconds(1));  // into the fill
   ::kill(bench.pid(), SIGINT);
   int rc = bench.Wait(std::chrono::seconds(60));
@@ -234,11 +242,9 @@ TEST(BenchCliTest, KernelEngineTearsDownOnSigint) {
                       "16M", "--seconds", "300", "--json"},
                      dir.path());
   KernelTrace trace(dir, bench.pid());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!(trace.SwapOn() && trace.CgroupExists()) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(trace.SwapOn() && trace.CgroupExists()) << "the kernel engine never started";
+  ASSERT_TRUE(
+      WaitFor([&] { return trace.SwapOn() && trace.CgroupExists(); }, std::chrono::seconds(60)))
+      << "the kernel engine never started";
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // mid fill or run
   ::kill(bench.pid(), SIGINT);
   EXPECT_EQ(bench.Wait(std::chrono::seconds(60)), 130) << bench.Output();

@@ -16,6 +16,10 @@
 // SIGINT/SIGTERM: the handler only sets a flag; the running engine stops,
 // tears down what it set up (swapon, cgroup, child, files) and the command
 // exits with 130.
+//
+// Exit code: 0 when every run finished with 0 mismatches (a skipped engine is
+// not a failure), 1 when a run failed or any round saw a mismatch, 2 on bad
+// usage, 130 when interrupted.
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -340,6 +344,13 @@ int BenchMain(int argc, char** argv) {
           if (InterruptFlag().load()) break;
           if (r.ok()) {
             rec.result = std::move(*r);
+            // Every round counts, not only the median that gets reported.
+            if (const WorkloadResult& w = rec.result.workload; w.mismatches) {
+              std::fprintf(stderr, "uswap bench: %s %s round %u: %llu mismatches, first: %s\n",
+                           rec.engine.c_str(), PatternName(pattern), round + 1,
+                           static_cast<unsigned long long>(w.mismatches), w.first_mismatch);
+              failed = true;
+            }
             rounds[i].push_back(std::move(rec));
           } else {
             rec.status = r.status();
