@@ -129,38 +129,47 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
   policy_->Deactivate(n, frames);
   if (frames.empty()) return 0;
   std::sort(frames.begin(), frames.end(), ByPage);
-  // Lock every block of the batch in address order (the one place that
-  // holds several), so that the PTE zaps and the state change are atomic
-  // for faults, and all ranges go to the kernel in one call: one TLB
-  // flush for the batch instead of one per page.
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (PageFrame* f : frames) {
-    std::mutex* m = &f->owner->block_lock(f->index);
-    if (locks.empty() || locks.back().mutex() != m) locks.emplace_back(*m);
-  }
-  std::vector<iovec> ranges;
+  // Lock the blocks of the batch in address order (the one place that holds
+  // several), so that the PTE zaps and the state change are atomic for
+  // faults, and send all ranges to the kernel in one call: one TLB flush
+  // per chunk instead of one per page. At most kMaxBlocksLocked blocks at a
+  // time (ThreadSanitizer tracks at most 64 held mutexes per thread).
+  constexpr size_t kMaxBlocksLocked = 32;
   const size_t ps = devices_->page_size();
   size_t unmapped = 0;
-  for (PageFrame* f : frames) {
-    MmRegion* r = f->owner;
-    PageEntry& p = r->pte(f->index);
-    if (p.frame != f || p.state != PageState::kResident) continue;
-    if (p.pins) {
-      policy_->MarkAccessed(f);  // unevictable: straight back to active
-      continue;
+  size_t i = 0;
+  while (i < frames.size()) {
+    std::vector<std::unique_lock<std::mutex>> locks;
+    size_t j = i;
+    for (; j < frames.size(); j++) {
+      std::mutex* m = &frames[j]->owner->block_lock(frames[j]->index);
+      if (!locks.empty() && locks.back().mutex() == m) continue;
+      if (locks.size() == kMaxBlocksLocked) break;
+      locks.emplace_back(*m);
     }
-    if (!(p.flags & kMapped)) continue;
-    p.flags &= ~(kMapped | kWriteProtected);
-    uint8_t* addr = r->user_base() + f->index * ps;
-    if (!ranges.empty() &&
-        static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
-      ranges.back().iov_len += ps;
-    else
-      ranges.push_back({addr, ps});
-    unmapped++;
+    std::vector<iovec> ranges;
+    for (; i < j; i++) {
+      PageFrame* f = frames[i];
+      MmRegion* r = f->owner;
+      PageEntry& p = r->pte(f->index);
+      if (p.frame != f || p.state != PageState::kResident) continue;
+      if (p.pins) {
+        policy_->MarkAccessed(f);  // unevictable: straight back to active
+        continue;
+      }
+      if (!(p.flags & kMapped)) continue;
+      p.flags &= ~(kMapped | kWriteProtected);
+      uint8_t* addr = r->user_base() + f->index * ps;
+      if (!ranges.empty() &&
+          static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
+        ranges.back().iov_len += ps;
+      else
+        ranges.push_back({addr, ps});
+      unmapped++;
+    }
+    Status st = ZapRanges(ranges);
+    USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   }
-  Status st = ZapRanges(ranges);
-  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   Count(vmstat_.pgdeactivate, unmapped);
   return unmapped;
 }
