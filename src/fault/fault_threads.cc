@@ -48,7 +48,10 @@ void FaultThreads::Run() {
   ev.events = EPOLLIN;
   ev.data.u32 = 1;
   if (exclusive) exclusive = epoll_ctl(ep.get(), EPOLL_CTL_ADD, stop_fd_.get(), &ev) == 0;
-  UffdFault faults[16];
+  // One message per read: a thread that takes a batch would serialise
+  // faults other handlers could resolve meanwhile (a slow swap-in would
+  // hold up every fault read with it).
+  UffdFault faults[1];
   for (;;) {
     bool stop = false, ready = false;
     if (exclusive) {
