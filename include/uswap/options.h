@@ -26,8 +26,8 @@ enum class FaultDelivery {
 };
 
 struct Config {
-  // RAM budget: resident pages of all regions stay within it (plus
-  // kBudgetSlackPages, see space.h). Must hold at least 64 pages.
+  // RAM budget: resident pages of all regions stay within it (see space.h
+  // for the exceptions, all counted). Must hold at least 64 pages.
   size_t ram_budget_bytes = 256u << 20;
   std::vector<SwapAreaConfig> swap_areas;
   size_t page_size = 4096;  // only 4 KiB is supported today

@@ -13,14 +13,44 @@
 //   auto region = (*space)->Map(1 << 30);
 //   char* p = static_cast<char*>((*region)->data());   // use as memory
 //
-// Budget slack: resident pages may exceed the budget by at most
-// kBudgetSlackPages (frames taken by in-flight faults while reclaim runs).
+// Budget: every frame is charged before its page materialises and
+// uncharged after its memory went back to the kernel, so resident region
+// memory (as the kernel measures it) never exceeds the budget, with these
+// exceptions, both counted:
+//  - soft limit (the default): when reclaim can free nothing at all (swap
+//    full, or every resident page pinned), a fault is served past the
+//    budget (stats().budget_overshoot_pages); kswapd pulls resident memory
+//    back under the budget as soon as it can (e.g. after a Swapon).
+//    Reclaim racing other reclaimers never overshoots: it waits for them.
+//  - the hard limit never overshoots: such an access gets SIGBUS instead.
+// uswap's own metadata is outside the budget: the page table (lazy, about
+// 25 bytes per touched page, stats().metadata_bytes), 1 byte per swap slot
+// (+8 with checksums, +24 with encryption), frame descriptors (40 bytes per
+// frame) and one reclaim buffer per thread that reclaimed.
 //
-// Thread-safety: Space and Region methods may be called from any thread.
+// Thread-safety: Space and Region methods may be called from any thread
+// (none is async-signal-safe: never call them from a signal handler).
 // Region memory may be read and written by any thread concurrently.
 // A Region must be destroyed before its Space (destroying a Space with live
-// Regions aborts with a message saying so). Regions are not inherited by
-// fork() children (MADV_DONTFORK): a child has no fault handler for them.
+// Regions aborts with a message saying so).
+//
+// fork(): regions are not inherited by children (MADV_DONTFORK): in a
+// child, region memory is unmapped. A child may destroy its copies of
+// Space and Region objects (or exit() with them alive): that touches
+// nothing of the parent's. Every other call in a child fails with Busy.
+//
+// Memory the kernel writes through a pin: O_DIRECT reads, AIO, io_uring
+// (registered/fixed buffers above all), RDMA and vmsplice take references
+// to the pages and write to them without a page fault, possibly long after
+// the system call started. uswap cannot see such pins; a page evicted
+// meanwhile would lose those bytes. Pin() the buffer for as long as such
+// I/O may use it (Pin keeps the pages resident, mapped and writable).
+//
+// madvise() on region memory: MADV_DONTNEED and MADV_PAGEOUT only drop the
+// mappings (regions are shared memory): the contents stay and come back on
+// the next touch. Discard() is the region's MADV_DONTNEED: its pages read
+// as zeros afterwards. MADV_FREE fails with EINVAL (the kernel refuses it
+// on shared memory) and changes nothing.
 #pragma once
 
 #include <cstddef>
@@ -36,8 +66,6 @@ namespace uswap {
 class Region;
 class SpaceImpl;
 
-inline constexpr size_t kBudgetSlackPages = 64;
-
 class Space {
  public:
   // Probes userfaultfd features, opens the swap areas and starts the
@@ -49,14 +77,22 @@ class Space {
   Space(const Space&) = delete;
   Space& operator=(const Space&) = delete;
 
-  // A new region of `bytes` (rounded up to pages) of zeroed memory.
+  // A new region of `bytes` (rounded up to pages) of zeroed memory. Costs
+  // address space only; RAM is used per page touched. InvalidArgument for
+  // 0 or more than 128 TiB; NoSpace when address space or memory for the
+  // page-table directory (8 bytes per 128 MiB) runs out. Never throws.
   Result<std::unique_ptr<Region>> Map(size_t bytes);
 
-  // Adds a swap area at run time.
+  // Adds a swap area at run time (and wakes kswapd: an overshoot of the
+  // soft limit is reclaimed into it). Errors: the area's problem (see
+  // SwapDevices), NoSpace with 32 areas on.
   Status Swapon(const std::string& path, int priority = INT32_MIN);
   // Removes an area: every page in it is read back (or moved to another area
   // when the budget is short); nothing is lost. Fails with NoSpace, leaving
-  // the area on, when the pages fit nowhere.
+  // the area on, when the pages fit nowhere (never goes past the budget,
+  // under either limit); IOError, leaving the area on, when a page cannot
+  // be read back. Swapon, Swapoff, Map and Region destruction are
+  // serialised with each other; faults go on meanwhile.
   Status Swapoff(const std::string& path);
 
   Stats stats() const;
@@ -80,10 +116,20 @@ class Region {
   void* data() const;
   size_t size() const;
 
-  // Pinned pages are faulted in and never reclaimed (the seeds'
-  // unreclaimable pages). Ranges are rounded out to pages. Pins nest.
+  // Pinned pages are made resident, mapped writable, and never unmapped or
+  // reclaimed (the seeds' unreclaimable pages). Ranges are rounded out to
+  // pages. Pins nest. Required for buffers of I/O the kernel writes through
+  // a pin (see above). Errors (nothing is pinned then): InvalidArgument for
+  // a range outside the region, IOError for a page that cannot be read back
+  // from swap, NoSpace when the hard limit has no frame for a page.
   Status Pin(size_t offset, size_t len);
   Status Unpin(size_t offset, size_t len);
+  // Discards the contents of the pages in [offset, offset + len) (offset
+  // page-aligned, len rounded up to pages): they read as zeros afterwards,
+  // and their swap slots are freed. cf. MADV_DONTNEED on anonymous memory.
+  // InvalidArgument for a misaligned or out-of-range request or a pinned
+  // page (nothing discarded); IOError if a page could not be zeroed.
+  Status Discard(size_t offset, size_t len);
 
   RegionImpl* impl() { return impl_.get(); }
 

@@ -39,11 +39,13 @@ struct Stats {
   uint64_t read_errors = 0;        // swap-ins that failed for good (SIGBUS)
   uint64_t checksum_errors = 0;    // swap-ins whose checksum did not match
   uint64_t hard_limit_faults = 0;  // accesses failed with SIGBUS: no frame under the hard limit
+  uint64_t memfd_errors = 0;       // memfd fills that failed (ENOMEM...): nothing lost, retried
   uint64_t budget_overshoot_pages = 0;  // frames allocated past the budget (soft limit)
   uint64_t resident_pages = 0;          // frames in use now
   uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
+  uint64_t metadata_bytes = 0;    // page-table memory of every region (outside the budget)
   std::vector<AreaStats> areas;
 
   // "name value" lines, vmstat style.

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <climits>
-#include <shared_mutex>
+#include <fstream>
+#include <new>
+#include <vector>
 
 #include "api/space_impl.h"
 #include "base/check.h"
 #include "base/log.h"
+#include "base/test_hook.h"
 
 namespace uswap {
 
@@ -14,7 +17,42 @@ namespace {
 // The smallest budget that works: the watermarks and one reclaim batch
 // must fit with room to spare.
 constexpr uint64_t kMinBudgetPages = 64;
+
+// Shmem transparent huge pages would let the kernel back a region with
+// 2 MiB folios while the budget counts 4 KiB frames, and a 4 KiB hole
+// punched into a huge folio frees nothing unless it can be split.
+// MADV_NOHUGEPAGE on the view covers faults; fallocate/pwrite on the memfd
+// follow only the global knob, so warn when it forces huge pages.
+void CheckShmemHugePages() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  std::string line;
+  if (!std::getline(f, line)) return;
+  for (const char* mode : {"[always]", "[within_size]", "[force]"}) {
+    if (line.find(mode) != std::string::npos) {
+      Log(LogLevel::kWarning,
+          "shmem transparent huge pages are %s (/sys/kernel/mm/transparent_hugepage/"
+          "shmem_enabled): regions may be backed by huge pages that the RAM budget counts as "
+          "4 KiB frames; set it to 'advise' or 'never' for an exact budget",
+          mode);
+      return;
+    }
+  }
+}
 }  // namespace
+
+Status SpaceImpl::CheckOwner(const char* what) const {
+  if (InOwnerProcess()) return Status::OK();
+  return Status::Busy(std::string("uswap::") + what + " called in a fork() child (pid " +
+                      std::to_string(getpid()) + ") of the process that opened the Space (pid " +
+                      std::to_string(owner_pid_) +
+                      "): the Space and its Regions belong to the parent; open a new Space in "
+                      "the child");
+}
+
+void SpaceImpl::Abandon(std::shared_ptr<void> object) {
+  static auto* kept = new std::vector<std::shared_ptr<void>>();  // never freed: see header
+  kept->push_back(std::move(object));
+}
 
 // ---------------------------------------------------------------------------
 // SpaceImpl
@@ -61,6 +99,7 @@ Status SpaceImpl::Init() {
 
   USWAP_ASSIGN_OR_RETURN(uffd_,
                          Userfaultfd::Open(config_.fault_delivery == FaultDelivery::kSigbus));
+  CheckShmemHugePages();
 
   BlockStoreOptions so;
   so.kind = config_.block_store;
@@ -70,6 +109,7 @@ Status SpaceImpl::Init() {
       std::make_unique<PageIo>(devices_.get(), PageIoOptions{config_.checksums, config_.encrypt});
   devices_->SetAttachHook(
       [io = page_io_.get()](unsigned type, uint64_t pages) { return io->AttachArea(type, pages); });
+  devices_->SetDetachHook([io = page_io_.get()](unsigned type) { io->DetachArea(type); });
   MemoryNodeOptions mo;
   mo.budget_pages = budget;
   mo.watermarks = wm;
@@ -101,8 +141,22 @@ Status SpaceImpl::Init() {
 }
 
 SpaceImpl::~SpaceImpl() {
+  if (!InOwnerProcess()) {
+    // A fork() child's copy: the threads do not exist here, the uffd and
+    // the eventfds are shared with the parent, and any lock may have been
+    // copied held. Destroy nothing; keep the objects for the child's life.
+    Abandon(std::shared_ptr<void>(std::move(threads_)));
+    Abandon(std::shared_ptr<void>(std::move(sigbus_)));
+    Abandon(std::shared_ptr<void>(std::move(kswapd_)));
+    Abandon(std::shared_ptr<void>(std::move(handler_)));
+    Abandon(std::make_shared<Userfaultfd>(std::move(uffd_)));
+    Abandon(std::shared_ptr<void>(std::move(node_)));
+    Abandon(std::shared_ptr<void>(std::move(page_io_)));
+    Abandon(std::shared_ptr<void>(std::move(devices_)));
+    return;
+  }
   if (node_) {
-    std::shared_lock<std::shared_mutex> rl(node_->regions_mu());
+    ReaderLock rl(&node_->regions_mu());
     USWAP_CHECK_MSG(node_->RegionsLocked().empty(),
                     "uswap::Space destroyed while Regions of it are still mapped; destroy the "
                     "Regions first");
@@ -114,7 +168,8 @@ SpaceImpl::~SpaceImpl() {
 }
 
 Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes) {
-  std::lock_guard<std::mutex> l(admin_mu_);
+  USWAP_RETURN_IF_ERROR(CheckOwner("Space::Map"));
+  MutexLock l(&admin_mu_);
   USWAP_ASSIGN_OR_RETURN(std::unique_ptr<MmRegion> mm,
                          MmRegion::Create(bytes, config_.page_size, next_region_id_++));
   USWAP_RETURN_IF_ERROR(uffd_.Register(mm->user_base(), mm->size()).WithContext("region"));
@@ -124,40 +179,52 @@ Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes) {
 }
 
 void SpaceImpl::Unmap(MmRegion* r) {
-  std::lock_guard<std::mutex> l(admin_mu_);
+  MutexLock l(&admin_mu_);
   node_->ReleaseRegion(r, [&] { (void)uffd_.Unregister(r->user_base(), r->size()); });
 }
 
 Status SpaceImpl::Swapon(const std::string& path, int priority) {
-  return devices_->Swapon(path, priority).status();
+  USWAP_RETURN_IF_ERROR(CheckOwner("Space::Swapon"));
+  {
+    // Serialised with Swapoff (audit F6) and Map/Unmap.
+    MutexLock l(&admin_mu_);
+    USWAP_RETURN_IF_ERROR(devices_->Swapon(path, priority).status());
+  }
+  // Room to reclaim into: pull an overshoot back under the budget now.
+  node_->WakeKswapd();
+  return Status::OK();
 }
 
 Status SpaceImpl::Swapoff(const std::string& path) {
-  std::lock_guard<std::mutex> l(admin_mu_);
+  USWAP_RETURN_IF_ERROR(CheckOwner("Space::Swapoff"));
+  MutexLock l(&admin_mu_);
   USWAP_ASSIGN_OR_RETURN(unsigned type, devices_->Find(path));
   USWAP_RETURN_IF_ERROR(devices_->BeginSwapoff(type));
   // cf. try_to_unuse(): bring every page on the area back (or elsewhere).
   Status st;
   {
-    std::shared_lock<std::shared_mutex> rl(node_->regions_mu());
+    ReaderLock rl(&node_->regions_mu());
     for (MmRegion* r : node_->RegionsLocked()) {
       st = node_->UnuseAreaLocked(r, type);
       if (!st.ok()) break;
     }
   }
   if (st.ok() && devices_->area(type)->inuse_pages() != 0)
-    st = Status::Busy("swapoff " + path + ": slots still in use after every page came back");
+    st = Status::Busy("slots still in use after every page came back");
   if (!st.ok()) {
     (void)devices_->CancelSwapoff(type);
-    return st.WithContext("swapoff " + path);
+    return st.WithContext("swapoff " + path + " (the area stays on)");
   }
+  // Frees the type and, in the same critical section, its page metadata
+  // (the detach hook), before a Swapon can reuse it.
   st = devices_->FinishSwapoff(type);
-  if (st.ok()) page_io_->DetachArea(type);
+  TestPoint("swapoff_after_finish");
   return st;
 }
 
 Stats SpaceImpl::stats() const {
   Stats s;
+  if (!InOwnerProcess()) return s;  // a fork() child: the parent's locks may be held
   const VmStat& v = node_->vmstat();
 #define USWAP_COPY_STAT(name) s.name = v.name.load(std::memory_order_relaxed);
   USWAP_VMSTAT_ITEMS(USWAP_COPY_STAT)
@@ -166,6 +233,7 @@ Stats SpaceImpl::stats() const {
   s.free_frames = node_->frames().free_frames();
   s.budget_pages = node_->frames().budget();
   s.swap_cache_pages = node_->swap_cache().size();
+  s.metadata_bytes = node_->metadata_bytes();
   for (const SwapDeviceInfo& d : devices_->List())
     s.areas.push_back({d.path, d.prio, d.usable_pages, d.inuse_pages, d.bad_pages});
   return s;
@@ -174,7 +242,16 @@ Stats SpaceImpl::stats() const {
 // ---------------------------------------------------------------------------
 // RegionImpl
 
-RegionImpl::~RegionImpl() { space_->Unmap(mm_.get()); }
+RegionImpl::~RegionImpl() {
+  if (!space_->InOwnerProcess()) {
+    // A fork() child's copy: the view is not mapped here (MADV_DONTFORK; the
+    // address may hold another mapping by now) and the registration is the
+    // parent's. Leave it all alone.
+    SpaceImpl::Abandon(std::shared_ptr<void>(std::move(mm_)));
+    return;
+  }
+  space_->Unmap(mm_.get());
+}
 
 Status RegionImpl::PageRange(size_t offset, size_t len, uint64_t* first, uint64_t* end) const {
   if (len == 0 || offset >= mm_->size() || len > mm_->size() - offset)
@@ -187,40 +264,85 @@ Status RegionImpl::PageRange(size_t offset, size_t len, uint64_t* first, uint64_
 }
 
 Status RegionImpl::Pin(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Pin"));
   uint64_t first, end;
   USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
   for (uint64_t i = first; i < end; i++) {
-    std::lock_guard<std::mutex> l(mm_->block_lock(i));
+    MutexLock l(&mm_->block_lock(i));
     if (mm_->pte(i).pins == UINT16_MAX) {
       for (uint64_t j = first; j < i; j++) {
-        std::lock_guard<std::mutex> lj(mm_->block_lock(j));
+        MutexLock lj(&mm_->block_lock(j));
         mm_->pte(j).pins--;
       }
       return Status::InvalidArgument("page pinned too many times");
     }
     mm_->pte(i).pins++;
   }
-  // Fault every page in; once resident, reclaim leaves pinned pages alone.
-  for (uint64_t i = first; i < end; i++) {
-    volatile uint8_t* p = mm_->user_base() + i * mm_->page_size();
-    (void)*p;
+  // Bring every page in, mapped writable, through the fault handler (not
+  // with a load: a poisoned page or a refused frame becomes a Status, not
+  // a SIGBUS in the caller, audit F19). Once resident, reclaim leaves pinned
+  // pages alone and never unmaps them, so the kernel may write into them
+  // through a pin (O_DIRECT, AIO, io_uring fixed buffers) at any time.
+  Status st;
+  {
+    MemoryNode& node = space_->node();
+    ReaderLock rl(&node.regions_mu());
+    for (uint64_t i = first; i < end && st.ok(); i++) {
+      switch (space_->handler().Populate(mm_.get(), i)) {
+        case FaultResult::kResolved:
+          break;
+        case FaultResult::kPoisoned:
+          st = Status::IOError("page " + std::to_string(i) +
+                               " cannot be read back from swap (poisoned); not pinned");
+          break;
+        case FaultResult::kNoFrame:
+          st = Status::NoSpace("no frame for page " + std::to_string(i) +
+                               " under the hard RAM limit; not pinned");
+          break;
+      }
+    }
   }
-  return Status::OK();
+  if (!st.ok()) (void)Unpin(offset, len);
+  return st;
 }
 
 Status RegionImpl::Unpin(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Unpin"));
   uint64_t first, end;
   USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
   for (uint64_t i = first; i < end; i++) {
-    std::lock_guard<std::mutex> l(mm_->block_lock(i));
+    MutexLock l(&mm_->block_lock(i));
     if (mm_->pte(i).pins == 0)
       return Status::InvalidArgument("page " + std::to_string(i) + " is not pinned");
   }
   for (uint64_t i = first; i < end; i++) {
-    std::lock_guard<std::mutex> l(mm_->block_lock(i));
+    MutexLock l(&mm_->block_lock(i));
     mm_->pte(i).pins--;
   }
   return Status::OK();
+}
+
+Status RegionImpl::Discard(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Discard"));
+  if (offset % mm_->page_size() != 0)
+    return Status::InvalidArgument("discard offset " + std::to_string(offset) +
+                                   " is not page-aligned");
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
+  // Pinned pages cannot be discarded (cf. MADV_DONTNEED on mlock'ed memory: EINVAL).
+  for (uint64_t i = first; i < end; i++) {
+    if (!mm_->block_exists(i)) {
+      i = mm_->block_end(i) - 1;
+      continue;
+    }
+    MutexLock l(&mm_->block_lock(i));
+    if (mm_->pte(i).pins)
+      return Status::InvalidArgument("page " + std::to_string(i) +
+                                     " is pinned; unpin it before discarding");
+  }
+  MemoryNode& node = space_->node();
+  ReaderLock rl(&node.regions_mu());
+  return node.DiscardLocked(mm_.get(), first, end);
 }
 
 // ---------------------------------------------------------------------------
@@ -232,7 +354,14 @@ Result<std::unique_ptr<Space>> Space::Open(const Config& config) {
 }
 Space::Space(std::unique_ptr<SpaceImpl> impl) : impl_(std::move(impl)) {}
 Space::~Space() = default;
-Result<std::unique_ptr<Region>> Space::Map(size_t bytes) { return impl_->Map(bytes); }
+Result<std::unique_ptr<Region>> Space::Map(size_t bytes) {
+  try {
+    return impl_->Map(bytes);
+  } catch (const std::bad_alloc&) {  // the API promises a Status, never an exception
+    return Status::NoSpace("out of memory mapping a region of " + std::to_string(bytes) +
+                           " bytes");
+  }
+}
 Status Space::Swapon(const std::string& path, int priority) {
   return impl_->Swapon(path, priority);
 }
@@ -246,5 +375,6 @@ void* Region::data() const { return impl_->data(); }
 size_t Region::size() const { return impl_->size(); }
 Status Region::Pin(size_t offset, size_t len) { return impl_->Pin(offset, len); }
 Status Region::Unpin(size_t offset, size_t len) { return impl_->Unpin(offset, len); }
+Status Region::Discard(size_t offset, size_t len) { return impl_->Discard(offset, len); }
 
 }  // namespace uswap

@@ -6,9 +6,12 @@
 // structures they use go away, and swap areas close last.
 #pragma once
 
-#include <memory>
-#include <mutex>
+#include <sys/types.h>
+#include <unistd.h>
 
+#include <memory>
+
+#include "base/mutex.h"
 #include "fault/fault_handler.h"
 #include "fault/fault_threads.h"
 #include "fault/sigbus_delivery.h"
@@ -24,18 +27,38 @@ namespace uswap {
 class SpaceImpl {
  public:
   static Result<std::unique_ptr<SpaceImpl>> Open(const Config& config);
+  // In the process that opened the Space: stops threads, closes fds and
+  // mappings. In a fork() child: touches nothing shared with the parent
+  // (see InOwnerProcess).
   ~SpaceImpl();
 
-  Result<std::unique_ptr<Region>> Map(size_t bytes);
-  void Unmap(MmRegion* r);
-  Status Swapon(const std::string& path, int priority);
-  Status Swapoff(const std::string& path);
+  Result<std::unique_ptr<Region>> Map(size_t bytes) EXCLUDES(admin_mu_);
+  void Unmap(MmRegion* r) EXCLUDES(admin_mu_);
+  Status Swapon(const std::string& path, int priority) EXCLUDES(admin_mu_);
+  Status Swapoff(const std::string& path) EXCLUDES(admin_mu_);
   Stats stats() const;
   const Config& config() const { return config_; }
+
+  // fork(): a child gets copies of the Space and Region objects, but the
+  // userfaultfd context, the memfds' mappings (MADV_DONTFORK) and the
+  // threads belong to the parent — the uffd is bound to the parent's mm, so
+  // an UNREGISTER from the child unregisters the parent's regions, and a
+  // write to the stop eventfd stops the parent's fault threads (audit F1,
+  // F2). In any process but the one that opened the Space, destructors
+  // leave every shared object alone and API calls fail with Busy.
+  bool InOwnerProcess() const { return getpid() == owner_pid_; }
+  // Busy naming `what` when called in a fork() child, else OK.
+  Status CheckOwner(const char* what) const;
+  // Keeps objects of a fork() child's copy alive and undestroyed for the
+  // rest of the child's life (reachable, so leak checkers stay quiet).
+  static void Abandon(std::shared_ptr<void> object);
+
+  void WakeKswapd() { node_->WakeKswapd(); }
 
   MemoryNode& node() { return *node_; }
   SwapDevices& devices() { return *devices_; }
   Userfaultfd& uffd() { return uffd_; }
+  FaultHandler& handler() { return *handler_; }
   // Runs kswapd's balance once on the calling thread (tests).
   size_t BalanceOnce() { return node_->BalanceOnce(); }
 
@@ -44,8 +67,10 @@ class SpaceImpl {
   Status Init();
 
   Config config_;
-  std::mutex admin_mu_;  // serialises Map/Unmap/Swapon/Swapoff
-  uint64_t next_region_id_ = 0;
+  const pid_t owner_pid_ = getpid();
+  // Serialises Map/Unmap/Swapon/Swapoff. Lock order: admin_mu_ -> regions_mu_.
+  Mutex admin_mu_;
+  uint64_t next_region_id_ GUARDED_BY(admin_mu_) = 0;
   std::unique_ptr<SwapDevices> devices_;
   std::unique_ptr<PageIo> page_io_;
   std::unique_ptr<MemoryNode> node_;
@@ -65,6 +90,7 @@ class RegionImpl {
   size_t size() const { return mm_->size(); }
   Status Pin(size_t offset, size_t len);
   Status Unpin(size_t offset, size_t len);
+  Status Discard(size_t offset, size_t len);
   MmRegion* mm() { return mm_.get(); }
   SpaceImpl* space() { return space_; }
 

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
-#include <shared_mutex>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -20,7 +18,7 @@ FaultHandler::FaultHandler(MemoryNode* node, Userfaultfd* uffd, const FaultOptio
       ra_window_(std::max(1u, options.readahead_pages)) {}
 
 FaultResult FaultHandler::Handle(const UffdFault& fault) {
-  std::shared_lock<std::shared_mutex> rl(node_->regions_mu());
+  ReaderLock rl(&node_->regions_mu());
   MmRegion* r = node_->FindRegionLocked(fault.address);
   if (!r) {
     // Not ours (any more): let the thread retry; it faults normally.
@@ -30,32 +28,34 @@ FaultResult FaultHandler::Handle(const UffdFault& fault) {
   return HandleLocked(r, r->IndexOf(fault.address), fault.write, fault.wp);
 }
 
-FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp) {
+FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
+                                       bool populate) {
   Count(node_->vmstat().pgfault);
   if (wp) return DoWpPage(r, index);
   for (;;) {
     SwapEntry wait_on;
+    PageState state;
     {
-      std::unique_lock<std::mutex> l(r->block_lock(index));
+      MutexLock l(&r->block_lock(index));
       PageEntry& p = r->pte(index);
+      state = p.state;
       switch (p.state) {
         case PageState::kResident:
           return DoResident(r, index, write);
         case PageState::kPoisoned:
-          (void)uffd_->Poison(r->user_addr(index), page_size_);
+          if (!populate) (void)uffd_->Poison(r->user_addr(index), page_size_);
           return FaultResult::kPoisoned;
         case PageState::kSwapIn:
           // Another thread is reading this slot: meet it in the swap cache.
           if (node_->swap_cache().Ref(p.entry)) wait_on = p.entry;
           break;
         case PageState::kNone:
-          l.unlock();
-          return DoAnonymousPage(r, index);
         case PageState::kSwapped:
-          l.unlock();
-          return DoSwapPage(r, index, write);
+          break;
       }
     }
+    if (state == PageState::kNone) return DoAnonymousPage(r, index, populate);
+    if (state == PageState::kSwapped) return DoSwapPage(r, index, write, populate);
     if (wait_on) {
       node_->swap_cache().Wait(wait_on);
       Count(node_->vmstat().swap_cache_hits);
@@ -66,11 +66,10 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
 FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   PageEntry& p = r->pte(index);
   const uintptr_t addr = r->user_addr(index);
-  if (p.flags & kMapped) {
-    // Mapped already (a racing fault on the same page resolved it).
-    (void)uffd_->Wake(addr, page_size_);
-    return FaultResult::kResolved;
-  }
+  // Called mapped, yet it faulted: a racing fault mapped it first (CONTINUE
+  // below gets EEXIST and wakes the thread) or its PTE was removed from
+  // outside (the memfd still holds the page: CONTINUE maps it again).
+  p.flags &= ~(kMapped | kWriteProtected);
   bool wp_map;
   if (p.flags & kWriteback) {
     // Being written out: serve it from memory, write-protected so that a
@@ -132,7 +131,7 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
   for (;;) {
     SwapEntry wait_on;
     {
-      std::lock_guard<std::mutex> l(r->block_lock(index));
+      MutexLock l(&r->block_lock(index));
       PageEntry& p = r->pte(index);
       if (p.state != PageState::kResident || !(p.flags & kMapped)) {
         // Unmapped meanwhile (aged, or evicted): the retry takes the normal path.
@@ -157,46 +156,47 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
   }
 }
 
-FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index) {
+FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool populate) {
   // A stream of first touches gets the following untouched pages as well.
   unsigned window = StreamWindow(r, index) ? options_.fault_around_pages : 1;
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
   if (!node_->ChargeFramesLocked(want)) {
     // Hard limit: the window did not fit; the faulting page alone may.
-    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index);
+    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index, populate);
     want = 1;
     end = index + 1;
   }
-  std::unique_lock<std::mutex> l(r->block_lock(index));
-  if (r->pte(index).state != PageState::kNone) {
+  {
+    MutexLock l(&r->block_lock(index));
+    if (r->pte(index).state == PageState::kNone) {
+      uint64_t n = 1;
+      while (index + n < end && r->pte(index + n).state == PageState::kNone) n++;
+      Status st = r->AllocateZeroed(index, n);
+      if (!st.ok()) {
+        node_->frames().Uncharge(want);
+        return RetryLater(r, index, st);
+      }
+      for (uint64_t i = index; i < index + n; i++) {
+        PageEntry& p = r->pte(i);
+        p.state = PageState::kResident;
+        p.flags = kMapped | kDirty;
+        node_->InstallFrame(r, i, true);
+      }
+      if (want > n) node_->frames().Uncharge(want - n);
+      st = uffd_->Continue(r->user_addr(index), n * page_size_, false).status();
+      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+      Count(node_->vmstat().zero_page_faults, n);
+      StreamAdvance(r, index, index + n, static_cast<unsigned>(n));
+      return FaultResult::kResolved;
+    }
     // Someone else resolved it meanwhile; start over.
     node_->frames().Uncharge(want);
-    l.unlock();
-    return HandleLocked(r, index, false, false);
   }
-  uint64_t n = 1;
-  while (index + n < end && r->pte(index + n).state == PageState::kNone) n++;
-  Status st = r->AllocateZeroed(index, n);
-  if (!st.ok()) {
-    node_->frames().Uncharge(want);
-    return PoisonLocked(r, index, st.ToString().c_str());
-  }
-  for (uint64_t i = index; i < index + n; i++) {
-    PageEntry& p = r->pte(i);
-    p.state = PageState::kResident;
-    p.flags = kMapped | kDirty;
-    node_->InstallFrame(r, i, true);
-  }
-  if (want > n) node_->frames().Uncharge(want - n);
-  st = uffd_->Continue(r->user_addr(index), n * page_size_, false).status();
-  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-  Count(node_->vmstat().zero_page_faults, n);
-  StreamAdvance(r, index, index + n, static_cast<unsigned>(n));
-  return FaultResult::kResolved;
+  return HandleLocked(r, index, false, false, populate);
 }
 
-FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
+FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bool populate) {
   VmStat& vm = node_->vmstat();
   // Window: a sequential stream reads ahead of the fault; random access
   // reads an aligned window around it, sized by recent readahead hits.
@@ -212,39 +212,41 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
   }
   uint64_t want = 0;
   {
-    std::lock_guard<std::mutex> l(r->block_lock(index));
+    MutexLock l(&r->block_lock(index));
     for (uint64_t i = start; i < end; i++)
       if (r->pte(i).state == PageState::kSwapped) want++;
   }
   if (want == 0) want = 1;
   if (!node_->ChargeFramesLocked(want)) {
     // Hard limit: no room for the readahead window; read the page alone.
-    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index);
+    if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index, populate);
     want = 1;
   }
 
   std::vector<uint64_t> pages;
   std::vector<PageRead> reads;
   uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, want * page_size_));
+  bool raced = false;
   {
-    std::unique_lock<std::mutex> l(r->block_lock(index));
-    if (r->pte(index).state != PageState::kSwapped) {
+    MutexLock l(&r->block_lock(index));
+    raced = r->pte(index).state != PageState::kSwapped;
+    if (raced) {
       node_->frames().Uncharge(want);
-      l.unlock();
-      return HandleLocked(r, index, write, false);
-    }
-    // The faulting page, plus swapped neighbours in the window, in order.
-    pages.push_back(index);
-    for (uint64_t i = start; i < end && pages.size() < want; i++)
-      if (i != index && r->pte(i).state == PageState::kSwapped) pages.push_back(i);
-    std::sort(pages.begin(), pages.end());
-    for (uint64_t i : pages) {
-      PageEntry& p = r->pte(i);
-      p.state = PageState::kSwapIn;
-      node_->swap_cache().Add(p.entry, SwapCache::IoKind::kRead);
-      reads.push_back({p.entry, copies + reads.size() * page_size_});
+    } else {
+      // The faulting page, plus swapped neighbours in the window, in order.
+      pages.push_back(index);
+      for (uint64_t i = start; i < end && pages.size() < want; i++)
+        if (i != index && r->pte(i).state == PageState::kSwapped) pages.push_back(i);
+      std::sort(pages.begin(), pages.end());
+      for (uint64_t i : pages) {
+        PageEntry& p = r->pte(i);
+        p.state = PageState::kSwapIn;
+        node_->swap_cache().Add(p.entry, SwapCache::IoKind::kRead);
+        reads.push_back({p.entry, copies + reads.size() * page_size_});
+      }
     }
   }
+  if (raced) return HandleLocked(r, index, write, false, populate);  // start over
   if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
 
   std::vector<bool> ok;
@@ -257,12 +259,20 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
     ok[me] = again[0];
   }
   // Into the page cache while the pages are kSwapIn (nobody else touches
-  // them); contiguous pages go in one pwrite.
+  // them); contiguous pages go in one pwrite. A page that was read but
+  // could not be copied keeps its slot (copy_failed): nothing is lost.
+  std::vector<bool> copy_failed(pages.size(), false);
+  Status copy_error;
   for (size_t k = 0; k < pages.size();) {
     size_t j = k + 1;
     while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k]) j++;
-    if (ok[k] && !r->CopyIn(pages[k], j - k, reads[k].buf).ok())
-      for (size_t m = k; m < j; m++) ok[m] = false;
+    if (ok[k]) {
+      Status st = r->CopyIn(pages[k], j - k, reads[k].buf);
+      if (!st.ok()) {
+        copy_error = st;
+        for (size_t m = k; m < j; m++) ok[m] = false, copy_failed[m] = true;
+      }
+    }
     k = j;
   }
   Count(vm.pgmajfault);
@@ -274,7 +284,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
   // A read fault keeps the slot: the page stays a clean copy of it and
   // can be dropped without I/O (cf. the swap cache keeping the page).
   SwapDevices& dev = node_->devices();
-  std::unique_lock<std::mutex> l(r->block_lock(index));
+  MutexLock l(&r->block_lock(index));
   FaultResult result = FaultResult::kResolved;
   // In a sequential stream the pages read ahead are mapped now (they are
   // about to be touched). A stream of writes maps them writable: they are
@@ -292,7 +302,9 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
       node_->frames().Uncharge(1);
       node_->swap_cache().Complete(e, false);
       p.state = PageState::kSwapped;  // a readahead page is retried by its own fault
-      if (i == index) result = PoisonLocked(r, i, "cannot read the page back from swap");
+      if (i == index)
+        result = copy_failed[k] ? RetryLater(r, i, copy_error)
+                                : PoisonLocked(r, i, "cannot read the page back from swap");
       continue;
     }
     p.state = PageState::kResident;
@@ -322,15 +334,25 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write) {
     for (size_t m = k; m < j; m++) r->pte(map_now[m]).flags |= kMapped | (wp ? kWriteProtected : 0);
     k = j;
   }
-  l.unlock();
   StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
   return result;
 }
 
-FaultResult FaultHandler::NoFrame(MmRegion* r, uint64_t index) {
+FaultResult FaultHandler::RetryLater(MmRegion* r, uint64_t index, const Status& why) {
+  Count(node_->vmstat().memfd_errors);
+  static std::atomic<uint64_t> logged{0};
+  if (logged.fetch_add(1, std::memory_order_relaxed) % 1024 == 0)
+    Log(LogLevel::kWarning, "page at region offset %llu: %s; nothing lost, the access retries",
+        static_cast<unsigned long long>(index * page_size_), why.ToString().c_str());
+  (void)uffd_->Wake(r->user_addr(index), page_size_);
+  return FaultResult::kResolved;
+}
+
+FaultResult FaultHandler::NoFrame(MmRegion* r, uint64_t index, bool populate) {
   // Hard limit: reclaim could not free a frame (swap full, all pinned), so
   // the access fails with SIGBUS. The poison marker stays on the page until
   // the region is unmapped: a program that catches the SIGBUS cannot retry.
+  if (populate) return FaultResult::kNoFrame;  // Pin reports it; the page stays as it was
   Count(node_->vmstat().hard_limit_faults);
   Log(LogLevel::kError,
       "hard RAM limit: no frame for the page at region offset %llu (swap full or every page "
@@ -360,6 +382,43 @@ FaultResult FaultHandler::PoisonLocked(MmRegion* r, uint64_t index, const char* 
     (void)uffd_->Wake(r->user_addr(index), page_size_);
   }
   return FaultResult::kPoisoned;
+}
+
+FaultResult FaultHandler::HandleSigbus(MmRegion* r, uint64_t index) {
+  bool wp_candidate = false;
+  {
+    MutexLock l(&r->block_lock(index));
+    const PageEntry& p = r->pte(index);
+    if (p.state == PageState::kPoisoned) return FaultResult::kPoisoned;
+    wp_candidate = p.state == PageState::kResident && (p.flags & kMapped) &&
+                   (p.flags & kWriteProtected) && !(p.flags & kWriteback);
+    if (wp_candidate) {
+      // A present write-protected PTE makes this a write: CONTINUE says
+      // EEXIST. If the PTE was removed from outside, CONTINUE maps it again.
+      Result<bool> mapped = uffd_->TryContinue(r->user_addr(index), page_size_, true);
+      USWAP_CHECK_MSG(mapped.ok(), mapped.status().ToString().c_str());
+      if (*mapped) return FaultResult::kResolved;
+    }
+  }
+  return HandleLocked(r, index, false, wp_candidate);
+}
+
+FaultResult FaultHandler::Populate(MmRegion* r, uint64_t index) {
+  for (int attempt = 0; attempt < 64; attempt++) {
+    bool wp = false;
+    {
+      MutexLock l(&r->block_lock(index));
+      const PageEntry& p = r->pte(index);
+      if (p.state == PageState::kPoisoned) return FaultResult::kPoisoned;
+      if (p.state == PageState::kResident && (p.flags & kMapped)) {
+        if (!(p.flags & kWriteProtected)) return FaultResult::kResolved;
+        wp = !(p.flags & kWriteback);
+      }
+    }
+    FaultResult res = HandleLocked(r, index, true, wp, true);
+    if (res != FaultResult::kResolved) return res;
+  }
+  return FaultResult::kResolved;  // unreachable in practice: pinned pages stay mapped
 }
 
 unsigned FaultHandler::StreamWindow(MmRegion* r, uint64_t index) {

@@ -16,7 +16,16 @@
 //
 // Read errors are retried; a page that cannot be read is poisoned (the
 // access gets SIGBUS, never zeros or stale data). Under a hard RAM limit a
-// fault that gets no frame is poisoned too.
+// fault that gets no frame is poisoned too. A failure to fill the memfd
+// (pwrite/fallocate: ENOMEM, ENOSPC under a memory cgroup) loses nothing:
+// the page keeps its slot (or stays untouched), the thread is woken and its
+// access faults again (audit F12).
+//
+// A fault on a page the page table calls mapped means its PTE was removed
+// by someone else (madvise(MADV_DONTNEED/MADV_PAGEOUT) by the program, the
+// kernel reclaiming the memfd) or that a racing fault mapped it first: the
+// page is mapped again; the kernel answers EEXIST in the second case
+// (audit F4: this used to wake the thread without mapping, forever).
 //
 // Two deliveries share this code: handler threads reading the userfaultfd
 // (FaultThreads), and SIGBUS self-service (sigbus_delivery.h).
@@ -42,6 +51,7 @@ struct FaultOptions {
 enum class FaultResult {
   kResolved,  // the page is mapped (or the faulting thread was woken to retry)
   kPoisoned,  // the page is poisoned: the access must get SIGBUS
+  kNoFrame,   // Populate only: the hard limit (or budget) had no frame
 };
 
 class FaultHandler {
@@ -50,17 +60,33 @@ class FaultHandler {
 
   // Resolves one fault. Takes regions_mu_ shared itself.
   FaultResult Handle(const UffdFault& fault);
-  // Same, with regions_mu_ already held shared and the region known.
-  FaultResult HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp);
+  // A SIGBUS (UFFD_FEATURE_SIGBUS) at `index`: the write flag is unknown,
+  // so a mapped write-protected page is first mapped again (in case its PTE
+  // was removed) and only treated as a write-protect fault when the kernel
+  // says the PTE is there.
+  FaultResult HandleSigbus(MmRegion* r, uint64_t index) REQUIRES_SHARED(node_->regions_mu());
+  // Same as Handle, with regions_mu_ already held shared and the region
+  // known. `populate`: not a fault but Region::Pin making the page resident
+  // and writable; a refused frame returns kNoFrame instead of poisoning.
+  FaultResult HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
+                           bool populate = false) REQUIRES_SHARED(node_->regions_mu());
+  // Makes the page resident, mapped and writable (Region::Pin). kResolved,
+  // kPoisoned (the page cannot be read back) or kNoFrame.
+  FaultResult Populate(MmRegion* r, uint64_t index) REQUIRES_SHARED(node_->regions_mu());
 
  private:
   FaultResult DoResident(MmRegion* r, uint64_t index, bool write);  // REQUIRES block lock
   FaultResult DoWpPage(MmRegion* r, uint64_t index);
-  FaultResult DoAnonymousPage(MmRegion* r, uint64_t index);
-  FaultResult DoSwapPage(MmRegion* r, uint64_t index, bool write);
+  FaultResult DoAnonymousPage(MmRegion* r, uint64_t index, bool populate)
+      REQUIRES_SHARED(node_->regions_mu());
+  FaultResult DoSwapPage(MmRegion* r, uint64_t index, bool write, bool populate)
+      REQUIRES_SHARED(node_->regions_mu());
   FaultResult PoisonLocked(MmRegion* r, uint64_t index, const char* why);  // REQUIRES block lock
-  // The hard limit refused a frame: the access gets SIGBUS.
-  FaultResult NoFrame(MmRegion* r, uint64_t index);
+  // The hard limit refused a frame: the access gets SIGBUS (a populate
+  // gets kNoFrame and the page stays as it was).
+  FaultResult NoFrame(MmRegion* r, uint64_t index, bool populate);
+  // The memfd could not be filled: nothing is lost, the thread retries.
+  FaultResult RetryLater(MmRegion* r, uint64_t index, const Status& why);
 
   // Sequential stream detection (cf. ondemand_readahead()): returns the
   // window to use at `index` (0 = not a stream) and advances the stream.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "base/thread.h"
 
 namespace uswap {
 
@@ -16,11 +17,8 @@ Status FaultThreads::Start(unsigned n) {
   int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) return Status::FromErrno("eventfd", errno);
   stop_fd_.Reset(efd);
-  for (unsigned i = 0; i < n; i++) {
-    threads_.emplace_back([this] { Run(); });
-    std::string name = "uswap-fault" + std::to_string(i);
-    pthread_setname_np(threads_.back().native_handle(), name.c_str());
-  }
+  for (unsigned i = 0; i < n; i++)
+    threads_.push_back(StartThread("uswap-fault" + std::to_string(i), [this] { Run(); }));
   return Status::OK();
 }
 

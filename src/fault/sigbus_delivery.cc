@@ -1,18 +1,29 @@
 #include "fault/sigbus_delivery.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <shared_mutex>
 
 namespace uswap {
 
 namespace {
 std::atomic<SigbusDelivery*> g_active{nullptr};
-struct sigaction g_previous;
+struct sigaction g_previous;  // the disposition before the first Install()
+
+// A fork() child has none of the parent's regions (MADV_DONTFORK) and none
+// of its threads: its SIGBUS signals are never uswap faults. Disarm there,
+// so that OnSigbus passes every signal on and never takes the parent's
+// locks (inherited in whatever state they were at fork time).
+void DisarmInChild() { g_active.store(nullptr); }
 }  // namespace
 
 Status SigbusDelivery::Install() {
+  static std::once_flag atfork;
+  std::call_once(atfork, [] { pthread_atfork(nullptr, nullptr, &DisarmInChild); });
   SigbusDelivery* expected = nullptr;
   if (!g_active.compare_exchange_strong(expected, this))
     return Status::Busy("SIGBUS fault delivery is already used by another Space in this process");
@@ -21,10 +32,16 @@ Status SigbusDelivery::Install() {
   sa.sa_sigaction = &SigbusDelivery::OnSigbus;
   sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGBUS, &sa, &g_previous) != 0) {
+  struct sigaction old;
+  if (sigaction(SIGBUS, &sa, &old) != 0) {
     g_active.store(nullptr);
     return Status::FromErrno("sigaction(SIGBUS)", errno);
   }
+  // Still ours (a Space of a fork() child, or one opened after another was
+  // closed without restoring): keep the disposition found the first time,
+  // never chain to ourselves.
+  if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == &SigbusDelivery::OnSigbus))
+    g_previous = old;
   installed_ = true;
   return Status::OK();
 }
@@ -37,36 +54,47 @@ void SigbusDelivery::Uninstall() {
 }
 
 bool SigbusDelivery::Resolve(uintptr_t addr) {
-  std::shared_lock<std::shared_mutex> rl(node_->regions_mu());
+  ReaderLock rl(&node_->regions_mu());
   MmRegion* r = node_->FindRegionLocked(addr);
   if (!r) return false;
-  const uint64_t index = r->IndexOf(addr);
-  bool wp;
-  {
-    std::lock_guard<std::mutex> l(r->block_lock(index));
-    const PageEntry& p = r->pte(index);
-    if (p.state == PageState::kPoisoned) return false;
-    // A SIGBUS on a mapped page can only be a write to a write-protected one.
-    wp = p.state == PageState::kResident && (p.flags & kMapped);
-  }
-  return handler_->HandleLocked(r, index, false, wp) == FaultResult::kResolved;
+  return handler_->HandleSigbus(r, r->IndexOf(addr)) == FaultResult::kResolved;
 }
 
 void SigbusDelivery::OnSigbus(int sig, siginfo_t* info, void* ctx) {
-  int saved_errno = errno;
+  const int saved_errno = errno;
   SigbusDelivery* self = g_active.load();
   if (self && info->si_code == BUS_ADRERR &&
       self->Resolve(reinterpret_cast<uintptr_t>(info->si_addr))) {
     errno = saved_errno;
     return;  // the access is retried and now succeeds
   }
-  // Not ours, or a poisoned page: behave as if we were not here.
+  // Not ours (another mapping, a poisoned page, kill(2)/sigqueue(3)):
+  // exactly what the program would have seen without uswap (audit F11:
+  // this used to swallow a sent SIGBUS and leave uswap disarmed for good).
+  // si_code <= 0: sent by a process (SI_USER, SI_QUEUE, SI_TKILL), not a fault.
+  const bool sent = info->si_code <= 0;
   if (g_previous.sa_flags & SA_SIGINFO) {
-    if (g_previous.sa_sigaction) return g_previous.sa_sigaction(sig, info, ctx);
-  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN) {
-    return g_previous.sa_handler(sig);
+    if (g_previous.sa_sigaction) {
+      g_previous.sa_sigaction(sig, info, ctx);
+      errno = saved_errno;
+      return;
+    }
+  } else if (g_previous.sa_handler == SIG_IGN) {
+    if (sent) {  // ignored, as it would have been
+      errno = saved_errno;
+      return;
+    }
+    // A fault cannot be ignored: the kernel would have killed the process.
+  } else if (g_previous.sa_handler != SIG_DFL) {
+    g_previous.sa_handler(sig);
+    errno = saved_errno;
+    return;
   }
-  signal(SIGBUS, SIG_DFL);  // the access faults again and the default action applies
+  // The default action: terminate with SIGBUS. A sent signal is re-raised
+  // with the default disposition (SA_NODEFER: not blocked in this handler);
+  // a fault is re-executed on return and takes the default action itself.
+  signal(SIGBUS, SIG_DFL);
+  if (sent) raise(SIGBUS);
   errno = saved_errno;
 }
 

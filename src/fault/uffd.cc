@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,10 +39,18 @@ struct FeatureName {
   const char* name;
 };
 constexpr FeatureName kRequired[] = {
-    {UFFD_FEATURE_MISSING_SHMEM, "UFFD_FEATURE_MISSING_SHMEM"},
-    {UFFD_FEATURE_MINOR_SHMEM, "UFFD_FEATURE_MINOR_SHMEM (kernel >= 5.14)"},
-    {UFFD_FEATURE_WP_HUGETLBFS_SHMEM, "UFFD_FEATURE_WP_HUGETLBFS_SHMEM (kernel >= 5.19)"},
+    {UFFD_FEATURE_MISSING_SHMEM, "UFFD_FEATURE_MISSING_SHMEM (Linux >= 4.11)"},
+    {UFFD_FEATURE_MINOR_SHMEM, "UFFD_FEATURE_MINOR_SHMEM (Linux >= 5.14)"},
+    {UFFD_FEATURE_WP_HUGETLBFS_SHMEM, "UFFD_FEATURE_WP_HUGETLBFS_SHMEM (Linux >= 5.19)"},
+    // Without it a page that cannot be read back could not be failed with
+    // SIGBUS: its fault would wait forever.
+    {UFFD_FEATURE_POISON, "UFFD_FEATURE_POISON (Linux >= 6.6)"},
 };
+
+std::string KernelRelease() {
+  utsname u;
+  return uname(&u) == 0 ? u.release : "unknown";
+}
 
 // Kernel-mode faults (a read(2) into region memory) are handled only by a
 // userfaultfd opened without UFFD_USER_MODE_ONLY, which needs privilege:
@@ -78,6 +88,19 @@ Result<UniqueFd> OpenRaw() {
 }
 }  // namespace
 
+Status Userfaultfd::CheckFeatures(uint64_t available, bool sigbus) {
+  for (const FeatureName& f : kRequired) {
+    if (!(available & f.bit))
+      return Status::NotSupported(std::string("userfaultfd lacks ") + f.name + "; this kernel is " +
+                                  KernelRelease());
+  }
+  if (sigbus && !(available & UFFD_FEATURE_SIGBUS))
+    return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_SIGBUS (Linux >= 4.14), needed by "
+                                "FaultDelivery::kSigbus; this kernel is " +
+                                KernelRelease());
+  return Status::OK();
+}
+
 Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
   // First handshake asks for nothing and learns what the kernel offers
   // (UFFDIO_API may be called once per fd, hence two fds).
@@ -90,19 +113,10 @@ Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
       return Status::FromErrno("UFFDIO_API", errno).WithContext("userfaultfd handshake failed");
     available = api.features;
   }
+  USWAP_RETURN_IF_ERROR(CheckFeatures(available, sigbus));
   uint64_t want = 0;
-  for (const FeatureName& f : kRequired) {
-    if (!(available & f.bit))
-      return Status::NotSupported(std::string("userfaultfd lacks ") + f.name);
-    want |= f.bit;
-  }
-  if (sigbus) {
-    if (!(available & UFFD_FEATURE_SIGBUS))
-      return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_SIGBUS");
-    want |= UFFD_FEATURE_SIGBUS;
-  }
-  bool poison = available & UFFD_FEATURE_POISON;
-  if (poison) want |= UFFD_FEATURE_POISON;
+  for (const FeatureName& f : kRequired) want |= f.bit;
+  if (sigbus) want |= UFFD_FEATURE_SIGBUS;
 
   USWAP_ASSIGN_OR_RETURN(UniqueFd fd, OpenRaw());
   uffdio_api api{};
@@ -110,7 +124,39 @@ Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
   api.features = want;
   if (ioctl(fd.get(), UFFDIO_API, &api) != 0)
     return Status::FromErrno("UFFDIO_API", errno).WithContext("userfaultfd feature negotiation");
-  return Userfaultfd(std::move(fd), poison);
+  Userfaultfd u(std::move(fd));
+  USWAP_RETURN_IF_ERROR(u.ProbeContinueWp());
+  return u;
+}
+
+Status Userfaultfd::ProbeContinueWp() {
+  // One throw-away page of shmem, registered like a region, with its page
+  // present: CONTINUE in write-protect mode must map it.
+  const size_t ps = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  UniqueFd mfd(memfd_create("uswap-probe", MFD_CLOEXEC));
+  if (!mfd.valid()) return Status::FromErrno("memfd_create (feature probe)", errno);
+  if (ftruncate(mfd.get(), static_cast<off_t>(ps)) != 0 || fallocate(mfd.get(), 0, 0, ps) != 0)
+    return Status::FromErrno("memfd (feature probe)", errno);
+  void* p = mmap(nullptr, ps, PROT_READ | PROT_WRITE, MAP_SHARED, mfd.get(), 0);
+  if (p == MAP_FAILED) return Status::FromErrno("mmap (feature probe)", errno);
+  Status st = Register(p, ps);
+  if (st.ok()) {
+    uffdio_continue c{};
+    c.range.start = reinterpret_cast<uintptr_t>(p);
+    c.range.len = ps;
+    c.mode = UFFDIO_CONTINUE_MODE_WP;
+    if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) != 0) {
+      const int err = errno;
+      st = err == EINVAL ? Status::NotSupported(
+                               "userfaultfd: UFFDIO_CONTINUE does not accept "
+                               "UFFDIO_CONTINUE_MODE_WP (present in Linux >= 6.6); this kernel is " +
+                               KernelRelease())
+                         : Status::FromErrno("UFFDIO_CONTINUE (feature probe)", err);
+    }
+    (void)Unregister(p, ps);
+  }
+  munmap(p, ps);
+  return st;
 }
 
 Status Userfaultfd::Register(void* addr, size_t len) {
@@ -159,6 +205,18 @@ Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_prot
   return len;
 }
 
+Result<bool> Userfaultfd::TryContinue(uintptr_t addr, size_t len, bool write_protect) {
+  for (;;) {
+    uffdio_continue c{};
+    c.range.start = addr;
+    c.range.len = len;
+    c.mode = write_protect ? UFFDIO_CONTINUE_MODE_WP : 0;
+    if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) == 0) return true;
+    if (errno == EEXIST) return false;
+    if (errno != EAGAIN) return Status::FromErrno("UFFDIO_CONTINUE", errno);
+  }
+}
+
 Status Userfaultfd::Unprotect(uintptr_t addr, size_t len) {
   uffdio_writeprotect wp{};
   wp.range.start = addr;
@@ -176,7 +234,6 @@ Status Userfaultfd::Wake(uintptr_t addr, size_t len) {
 }
 
 Status Userfaultfd::Poison(uintptr_t addr, size_t len) {
-  if (!has_poison_) return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_POISON");
   uffdio_poison_compat p{};
   p.range.start = addr;
   p.range.len = len;

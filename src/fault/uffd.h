@@ -27,18 +27,23 @@ struct UffdFault {
 
 class Userfaultfd {
  public:
-  // Opens a userfaultfd (user-mode faults only, non-blocking) with the
-  // features uswap needs for shmem regions: MISSING_SHMEM, MINOR_SHMEM and
-  // WP_HUGETLBFS_SHMEM (write-protect on shmem), plus POISON when the
-  // kernel has it (read errors -> SIGBUS), plus SIGBUS when `sigbus` is set.
+  // Opens a userfaultfd (non-blocking) with the features uswap needs for
+  // shmem regions: MISSING_SHMEM, MINOR_SHMEM, WP_HUGETLBFS_SHMEM
+  // (write-protect on shmem) and POISON (read errors -> SIGBUS), plus
+  // SIGBUS when `sigbus` is set, and checks with a throw-away registration
+  // that UFFDIO_CONTINUE accepts UFFDIO_CONTINUE_MODE_WP. A kernel that
+  // lacks any of them is refused here with a message naming the feature
+  // and the kernel that has it (audit F8), never later in a fault.
   static Result<Userfaultfd> Open(bool sigbus);
+  // The feature check of Open on the UFFDIO_API answer `available`: OK, or
+  // NotSupported naming the first missing feature and this kernel's release.
+  static Status CheckFeatures(uint64_t available, bool sigbus);
 
   Userfaultfd() = default;
   Userfaultfd(Userfaultfd&&) noexcept = default;
   Userfaultfd& operator=(Userfaultfd&&) noexcept = default;
 
   int fd() const { return fd_.get(); }
-  bool has_poison() const { return has_poison_; }
 
   // Registers [addr, addr+len) for MISSING, MINOR and WP faults.
   Status Register(void* addr, size_t len);
@@ -49,6 +54,9 @@ class Userfaultfd {
   // mapped; EEXIST (already mapped) counts as success for that page
   // (the range is retried page by page past it).
   Result<size_t> Continue(uintptr_t addr, size_t len, bool write_protect);
+  // One CONTINUE on [addr, addr+len): true when it mapped, false when a PTE
+  // was already there (EEXIST; nobody is woken).
+  Result<bool> TryContinue(uintptr_t addr, size_t len, bool write_protect);
   // Clears write protection on [addr, addr+len) and wakes waiters.
   Status Unprotect(uintptr_t addr, size_t len);
   // Wakes threads waiting on faults in the range without resolving them.
@@ -62,10 +70,9 @@ class Userfaultfd {
   Result<size_t> ReadFaults(std::span<UffdFault> out);
 
  private:
-  explicit Userfaultfd(UniqueFd fd, bool has_poison)
-      : fd_(std::move(fd)), has_poison_(has_poison) {}
+  explicit Userfaultfd(UniqueFd fd) : fd_(std::move(fd)) {}
+  Status ProbeContinueWp();
   UniqueFd fd_;
-  bool has_poison_ = false;
 };
 
 }  // namespace uswap

@@ -27,7 +27,7 @@ void FramePool::Uncharge(uint64_t n) {
 }
 
 PageFrame* FramePool::AllocFrame() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (free_.empty()) {
     chunks_.push_back(std::make_unique<PageFrame[]>(kChunkFrames));
     PageFrame* c = chunks_.back().get();
@@ -43,7 +43,7 @@ PageFrame* FramePool::AllocFrame() {
 void FramePool::FreeFrame(PageFrame* f) {
   USWAP_DCHECK(f->list == 0);
   f->owner = nullptr;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   free_.push_back(f);
 }
 

@@ -13,9 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "mm/page_frame.h"
 
@@ -45,14 +45,14 @@ class FramePool {
   const Watermarks& watermarks() const { return wm_; }
 
   // Descriptor allocation (independent of charging).
-  PageFrame* AllocFrame();
-  void FreeFrame(PageFrame* f);
+  PageFrame* AllocFrame() EXCLUDES(mu_);
+  void FreeFrame(PageFrame* f) EXCLUDES(mu_);
 
  private:
   const uint64_t budget_;
   const Watermarks wm_;
   std::atomic<uint64_t> charged_{0};
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<PageFrame[]>> chunks_ GUARDED_BY(mu_);
   std::vector<PageFrame*> free_ GUARDED_BY(mu_);
 };

@@ -1,45 +1,42 @@
 #include "mm/kswapd.h"
 
-#include <pthread.h>
+#include "base/test_hook.h"
+#include "base/thread.h"
 
 namespace uswap {
 
-void Kswapd::Start() {
-  thread_ = std::thread([this] { Run(); });
-  pthread_setname_np(thread_.native_handle(), "uswap-kswapd");
-}
+void Kswapd::Start() { thread_ = StartThread("uswap-kswapd", [this] { Run(); }); }
 
 void Kswapd::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stop_ = true;
   }
-  cv_.notify_one();
+  cv_.Signal();
   if (thread_.joinable()) thread_.join();
 }
 
 void Kswapd::WakeUp() {
-  if (running_.load(std::memory_order_relaxed)) return;
+  if (pending_.load(std::memory_order_relaxed)) return;
+  if (pending_.exchange(true, std::memory_order_acq_rel)) return;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    if (wake_) return;
-    wake_ = true;
+    // Taking the lock orders the store above with Run's check-then-wait.
+    MutexLock l(&mu_);
   }
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void Kswapd::Run() {
   for (;;) {
     {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return wake_ || stop_; });
+      MutexLock l(&mu_);
+      while (!pending_.load(std::memory_order_acquire) && !stop_) cv_.Wait();
       if (stop_) return;
-      wake_ = false;
     }
-    running_.store(true, std::memory_order_relaxed);
+    pending_.store(false, std::memory_order_release);
     Count(node_->vmstat().kswapd_wakeups);
     node_->BalanceOnce();
-    running_.store(false, std::memory_order_relaxed);
+    TestPoint("kswapd_after_balance");
   }
 }
 

@@ -1,18 +1,24 @@
 // Kswapd: the background reclaim thread. Sleeps until woken (free frames
-// fell below the low watermark), then reclaims until free frames reach the
-// high watermark. cf. kswapd() / balance_pgdat() in mm/vmscan.c.
+// fell below the low watermark, the budget was overshot, or a swap area
+// was added), then reclaims until free frames reach the high watermark.
+// cf. kswapd() / balance_pgdat() / wakeup_kswapd() in mm/vmscan.c.
+//
+// A wake-up is never lost: `pending_` is cleared before each balance pass,
+// so a wake-up that arrives during a pass makes the thread run another one
+// (audit F17; the kernel's kswapd re-checks pgdat_balanced() the same way
+// before it sleeps).
 //
 // Tests can drive reclaim without the thread: MemoryNode::BalanceOnce() is
 // what each wake-up runs.
 //
-// Thread-safety: WakeUp() may be called from any thread (cheap when the
-// thread is already awake); Start/Stop from the owner only.
+// Thread-safety: WakeUp() may be called from any thread (one relaxed load
+// when a wake-up is already pending); Start/Stop from the owner only.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
 #include <thread>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "mm/memory_node.h"
 
@@ -25,17 +31,16 @@ class Kswapd {
 
   void Start();
   // Stops and joins the thread. Idempotent.
-  void Stop();
-  void WakeUp();
+  void Stop() EXCLUDES(mu_);
+  void WakeUp() EXCLUDES(mu_);
 
  private:
-  void Run();
+  void Run() EXCLUDES(mu_);
   MemoryNode* const node_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ GUARDED_BY(mu_) = false;
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  std::atomic<bool> pending_{false};  // a wake-up not yet taken by Run
   bool stop_ GUARDED_BY(mu_) = false;
-  std::atomic<bool> running_{false};  // between a wake-up and the end of its balance
   std::thread thread_;
 };
 

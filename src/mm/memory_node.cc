@@ -1,10 +1,12 @@
 #include "mm/memory_node.h"
 
+#include <fcntl.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
-#include <mutex>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -37,8 +39,10 @@ class FrameReleaser {
   void Flush() {
     Punch();
     for (uint64_t i : pages_) node_->ReleaseFrame(r_->pte(i));
+    if (!pages_.empty()) freed_any_ = true;
     pages_.clear();
   }
+  bool freed_any() const { return freed_any_; }
 
  private:
   void Punch() {
@@ -49,6 +53,7 @@ class FrameReleaser {
   MmRegion* r_;
   uint64_t start_ = 0, len_ = 0;
   std::vector<uint64_t> pages_;
+  bool freed_any_ = false;
 };
 
 bool ByPage(const PageFrame* a, const PageFrame* b) {
@@ -70,12 +75,18 @@ MemoryNode::~MemoryNode() = default;
 // ---------------------------------------------------------------------------
 // Frames
 
-bool MemoryNode::ChargeFramesLocked(uint64_t n) {
+bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   const Watermarks& wm = frames_.watermarks();
-  for (int round = 0;; round++) {
+  // Give up only after kFruitlessRounds rounds in a row that freed nothing
+  // while nothing was in flight elsewhere; waiting for frames in flight is
+  // bounded by kMaxProgressWaits (each at most 1 ms) in case they never move.
+  constexpr int kFruitlessRounds = 3;
+  constexpr int kMaxProgressWaits = 5000;
+  int fruitless = 0, waits = 0;
+  for (;;) {
     if (frames_.TryCharge(n)) {
       uint64_t free = frames_.free_frames();
-      if (free < wm.low && wakeup_kswapd_) wakeup_kswapd_();
+      if (free < wm.low) WakeKswapd();
       if (free < wm.min) {
         // Below min: the allocating thread helps (cf. direct reclaim).
         Count(vmstat_.direct_reclaims);
@@ -83,25 +94,64 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n) {
       }
       return true;
     }
-    if (wakeup_kswapd_) wakeup_kswapd_();
-    if (round >= kDirectReclaimRounds) break;
+    WakeKswapd();
+    const uint64_t gen = progress_gen_.load(std::memory_order_acquire);
     Count(vmstat_.direct_reclaims);
-    if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) == 0 && round >= 2) break;
+    if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) != 0) {
+      fruitless = 0;
+      continue;
+    }
+    if (FramesInFlight() > 0 && waits < kMaxProgressWaits) {
+      // Other threads hold the victims (isolated, under write-back, being
+      // read in): their frames come back or free up soon. Not a reason to
+      // overshoot or to fail the access.
+      waits++;
+      WaitForReclaimProgress(gen);
+      continue;
+    }
+    if (++fruitless >= kFruitlessRounds) break;
   }
-  if (options_.hard_limit) return false;
+  if (options_.hard_limit || mode == Charge::kWithinBudget) return false;
   frames_.ForceCharge(n);
   Count(vmstat_.budget_overshoot_pages, n);
+  WakeKswapd();  // pulls resident memory back under the budget once it can
   // One log line per doubling of the overshoot, not one per page.
   uint64_t total = vmstat_.budget_overshoot_pages.load(std::memory_order_relaxed);
   uint64_t logged = overshoot_logged_.load(std::memory_order_relaxed);
   if (total >= 2 * logged + 1 &&
       overshoot_logged_.compare_exchange_strong(logged, total, std::memory_order_relaxed)) {
+    ReclaimPolicyStats ps = policy_->Stats();
     Log(LogLevel::kWarning,
-        "RAM budget exceeded: reclaim could not free frames (swap full or pages pinned); "
-        "%llu page(s) charged past the budget so far (soft limit)",
-        static_cast<unsigned long long>(total));
+        "RAM budget exceeded (soft limit): reclaim freed nothing with %llu free swap slot(s) "
+        "and %llu resident page(s) (%llu inactive); %llu page(s) charged past the budget so "
+        "far",
+        static_cast<unsigned long long>(devices_->free_slots()),
+        static_cast<unsigned long long>(frames_.charged()),
+        static_cast<unsigned long long>(ps.inactive), static_cast<unsigned long long>(total));
   }
   return true;
+}
+
+uint64_t MemoryNode::FramesInFlight() const {
+  ReclaimPolicyStats ps = policy_->Stats();
+  const uint64_t listed = ps.active + ps.inactive;
+  const uint64_t charged = frames_.charged();
+  return charged > listed ? charged - listed : 0;
+}
+
+void MemoryNode::WaitForReclaimProgress(uint64_t seen_gen) {
+  MutexLock l(&progress_mu_);
+  progress_waiters_.fetch_add(1, std::memory_order_acq_rel);
+  if (progress_gen_.load(std::memory_order_acquire) == seen_gen)
+    progress_cv_.WaitFor(std::chrono::milliseconds(1));
+  progress_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void MemoryNode::NotifyReclaimProgress() {
+  progress_gen_.fetch_add(1, std::memory_order_acq_rel);
+  if (progress_waiters_.load(std::memory_order_acquire) == 0) return;
+  MutexLock l(&progress_mu_);  // orders the bump before a waiter's check
+  progress_cv_.SignalAll();
 }
 
 PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
@@ -110,6 +160,7 @@ PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
   f->index = index;
   r->pte(index).frame = f;
   policy_->Add(f, mapped);
+  if (progress_waiters_.load(std::memory_order_relaxed)) NotifyReclaimProgress();
   return f;
 }
 
@@ -125,10 +176,14 @@ void MemoryNode::ReleaseFrame(PageEntry& p) {
 // Reclaim
 
 size_t MemoryNode::RefillInactiveLocked(size_t n) {
+  // The policy isolates the frames (list = 0): until they are put back, no
+  // other reclaimer can evict, free or recycle them, so owner/index stay
+  // valid and the sort below sees stable keys (audit F5).
   std::vector<PageFrame*> frames;
   policy_->Deactivate(n, frames);
   if (frames.empty()) return 0;
   std::sort(frames.begin(), frames.end(), ByPage);
+  TestPoint("refill_before_zap");
   // Lock the blocks of the batch in address order (the one place that holds
   // several), so that the PTE zaps and the state change are atomic for
   // faults, and send all ranges to the kernel in one call: one TLB flush
@@ -138,25 +193,31 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
   const size_t ps = devices_->page_size();
   size_t unmapped = 0;
   size_t i = 0;
+  std::vector<Mutex*> locks;
+  std::vector<iovec> ranges;
+  std::vector<std::pair<PageFrame*, bool>> putback;  // frame, back to active
   while (i < frames.size()) {
-    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.clear();
+    ranges.clear();
     size_t j = i;
     for (; j < frames.size(); j++) {
-      std::mutex* m = &frames[j]->owner->block_lock(frames[j]->index);
-      if (!locks.empty() && locks.back().mutex() == m) continue;
+      Mutex* m = &frames[j]->owner->block_lock(frames[j]->index);
+      if (!locks.empty() && locks.back() == m) continue;
       if (locks.size() == kMaxBlocksLocked) break;
-      locks.emplace_back(*m);
+      m->lock();
+      locks.push_back(m);
     }
-    std::vector<iovec> ranges;
+    const size_t first = i;
     for (; i < j; i++) {
       PageFrame* f = frames[i];
       MmRegion* r = f->owner;
       PageEntry& p = r->pte(f->index);
-      if (p.frame != f || p.state != PageState::kResident) continue;
+      USWAP_CHECK(p.frame == f && p.state == PageState::kResident);
       if (p.pins) {
-        policy_->MarkAccessed(f);  // unevictable: straight back to active
+        putback.push_back({f, true});  // unevictable: straight back to active
         continue;
       }
+      putback.push_back({f, false});
       if (!(p.flags & kMapped)) continue;
       p.flags &= ~(kMapped | kWriteProtected);
       uint8_t* addr = r->user_base() + f->index * ps;
@@ -169,8 +230,17 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
     }
     Status st = ZapRanges(ranges);
     USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+#ifdef USWAP_DEBUG_FULL
+    for (size_t k = first; k < j; k++) VerifyBlockLocked(frames[k]->owner, frames[k]->index);
+#endif
+    (void)first;
+    for (size_t k = locks.size(); k-- > 0;) locks[k]->unlock();
   }
+  // Back on the lists only after the zap: a frame touched since goes to
+  // active (the policy saw the MarkAccessed while it was isolated).
+  for (auto [f, active] : putback) policy_->Putback(f, active);
   Count(vmstat_.pgdeactivate, unmapped);
+  NotifyReclaimProgress();
   return unmapped;
 }
 
@@ -192,7 +262,7 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
   size_t i = 0;
   while (i < victims.size()) {
     MmRegion* r = victims[i]->owner;
-    std::lock_guard<std::mutex> l(r->block_lock(victims[i]->index));
+    MutexLock l(&r->block_lock(victims[i]->index));
     FrameReleaser release(this, r);
     const uint64_t end = r->block_end(victims[i]->index);
     for (; i < victims.size() && victims[i]->owner == r && victims[i]->index < end; i++) {
@@ -243,8 +313,13 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
       swap_cache_.Add(*e, SwapCache::IoKind::kWrite);
       writes.push_back({r, f->index, f, *e, copy});
     }
+    release.Flush();
+#ifdef USWAP_DEBUG_FULL
+    VerifyBlockLocked(r, r->block_start(victims[i - 1]->index));
+#endif
   }
   if (!writes.empty()) WritePages(writes, freed);
+  NotifyReclaimProgress();
   return freed;
 }
 
@@ -258,7 +333,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
   size_t i = 0;
   while (i < items.size()) {
     MmRegion* r = items[i].region;
-    std::lock_guard<std::mutex> l(r->block_lock(items[i].index));
+    MutexLock l(&r->block_lock(items[i].index));
     FrameReleaser release(this, r);
     const uint64_t end = r->block_end(items[i].index);
     for (; i < items.size() && items[i].region == r && items[i].index < end; i++) {
@@ -296,6 +371,10 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
       freed++;
       swap_cache_.Complete(w.entry, true);
     }
+    release.Flush();
+#ifdef USWAP_DEBUG_FULL
+    VerifyBlockLocked(r, r->block_start(items[i - 1].index));
+#endif
   }
 }
 
@@ -312,13 +391,14 @@ size_t MemoryNode::ReclaimLocked(size_t n) {
       if (RefillInactiveLocked(n) == 0) break;
     }
   }
+  TestPoint("reclaim_done");
   return freed;
 }
 
 bool MemoryNode::NeedsBalance() const { return frames_.free_frames() < frames_.watermarks().high; }
 
 size_t MemoryNode::BalanceOnce() {
-  std::shared_lock<std::shared_mutex> rl(regions_mu_);
+  ReaderLock rl(&regions_mu_);
   size_t total = 0;
   while (NeedsBalance()) {
     size_t want = frames_.watermarks().high - frames_.free_frames();
@@ -348,7 +428,7 @@ void MemoryNode::ReadPages(std::span<const PageRead> reads, std::vector<bool>& o
 // Regions
 
 void MemoryNode::AddRegion(MmRegion* r) {
-  std::unique_lock<std::shared_mutex> rl(regions_mu_);
+  WriterLock rl(&regions_mu_);
   regions_[reinterpret_cast<uintptr_t>(r->user_base())] = r;
 }
 
@@ -367,11 +447,12 @@ std::vector<MmRegion*> MemoryNode::RegionsLocked() const {
 
 void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach) {
   r->dying.store(true);
-  std::unique_lock<std::shared_mutex> rl(regions_mu_);
+  WriterLock rl(&regions_mu_);
   regions_.erase(reinterpret_cast<uintptr_t>(r->user_base()));
   if (detach) detach();
   for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
-    std::lock_guard<std::mutex> l(r->block_lock(b));
+    if (!r->block_exists(b)) continue;  // never touched: nothing to free
+    MutexLock l(&r->block_lock(b));
     for (uint64_t i = b; i < r->block_end(b); i++) {
       PageEntry& p = r->pte(i);
       USWAP_CHECK(p.state != PageState::kSwapIn && !(p.flags & kWriteback));
@@ -382,6 +463,9 @@ void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach)
       p.flags = 0;
     }
   }
+#ifdef USWAP_DEBUG_FULL
+  VerifyQuiescent();
+#endif
 }
 
 Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
@@ -389,13 +473,14 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
   std::vector<PageRead> reads;
   std::vector<bool> ok;
   for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
+    if (!r->block_exists(b)) continue;  // never touched: no slot
     const uint64_t end = r->block_end(b);
     for (int attempt = 0;; attempt++) {
       // Pass 1 (locked): clean copies lose their slot; count what must be read.
       SwapEntry wait_on;
       uint64_t need = 0;
       {
-        std::lock_guard<std::mutex> l(r->block_lock(b));
+        MutexLock l(&r->block_lock(b));
         for (uint64_t i = b; i < end; i++) {
           PageEntry& p = r->pte(i);
           if (!p.entry || p.entry.type() != type) continue;
@@ -419,13 +504,16 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
       if (need == 0) break;
       // Pass 2: charge frames (may push other pages out to other areas),
       // then read every page of this block still on the area.
-      if (!ChargeFramesLocked(need))
-        return Status::NoSpace("swapoff: no frame for a page coming back (hard RAM limit)");
+      if (!ChargeFramesLocked(need, Charge::kWithinBudget))
+        return Status::NoSpace(
+            "the pages coming back do not fit in the RAM budget (" +
+            std::to_string(frames_.budget()) + " pages) and the other swap areas have " +
+            std::to_string(devices_->free_slots()) + " free slot(s) for the pages they displace");
       todo.clear();
       reads.clear();
       uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, need * devices_->page_size()));
       {
-        std::lock_guard<std::mutex> l(r->block_lock(b));
+        MutexLock l(&r->block_lock(b));
         for (uint64_t i = b; i < end && todo.size() < need; i++) {
           PageEntry& p = r->pte(i);
           if (p.state != PageState::kSwapped || p.entry.type() != type) continue;
@@ -435,13 +523,16 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
           todo.push_back(i);
         }
       }
-      if (todo.size() < need) frames_.Uncharge(need - todo.size());
+      if (todo.size() < need) {
+        frames_.Uncharge(need - todo.size());
+        NotifyReclaimProgress();
+      }
       ReadPages(reads, ok);
       for (size_t k = 0; k < todo.size(); k++)
         if (ok[k] && !r->CopyIn(todo[k], 1, reads[k].buf).ok()) ok[k] = false;
       Status result;
       {
-        std::lock_guard<std::mutex> l(r->block_lock(b));
+        MutexLock l(&r->block_lock(b));
         for (size_t k = 0; k < todo.size(); k++) {
           PageEntry& p = r->pte(todo[k]);
           SwapEntry e = p.entry;
@@ -467,6 +558,152 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
     }
   }
   return Status::OK();
+}
+
+
+// ---------------------------------------------------------------------------
+// Discard (cf. madvise_dontneed_free() on anonymous memory)
+
+Status MemoryNode::DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) {
+  Status result;
+  uint64_t b = r->block_start(first);
+  while (b < end) {
+    const uint64_t lo = std::max(b, first), hi = std::min(r->block_end(b), end);
+    if (!r->block_exists(b)) {  // never touched: already zeros
+      b += MmRegion::kBlockPages;
+      continue;
+    }
+    SwapEntry wait_on;
+    {
+      MutexLock l(&r->block_lock(b));
+      // Pages with I/O in flight are waited for first (their slot and frame
+      // belong to the I/O until it completes).
+      for (uint64_t i = lo; i < hi && !wait_on; i++) {
+        PageEntry& p = r->pte(i);
+        if ((p.state == PageState::kSwapIn || (p.flags & kWriteback)) &&
+            swap_cache_.Ref(p.entry))
+          wait_on = p.entry;
+      }
+      for (uint64_t i = lo; i < hi && !wait_on; i++) {
+        PageEntry& p = r->pte(i);
+        if (p.entry) (void)devices_->Free(p.entry);
+        p.entry = SwapEntry();
+        if (p.state == PageState::kResident) {
+          // Zeroed in place: the mapping (if any) stays and now shows zeros.
+          // The frame stays with its list (another reclaimer may hold it
+          // isolated); reclaim frees it as a zero page.
+          p.flags = (p.flags & (kMapped | kWriteProtected)) | kDirty;
+          Status st = r->ZeroFill(i, 1);
+          if (!st.ok() && result.ok())
+            result = st.WithContext("discard: page " + std::to_string(i) + " keeps its contents");
+          continue;
+        }
+        if (p.state == PageState::kPoisoned) (void)r->Zap(i, 1);  // clears the poison marker
+        p.state = PageState::kNone;
+        p.flags = 0;
+      }
+    }
+    if (wait_on) {
+      swap_cache_.Wait(wait_on);
+      continue;  // same block again
+    }
+    b += MmRegion::kBlockPages;
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Consistency checks (USWAP_DEBUG_FULL)
+
+void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
+  const uint64_t b = r->block_start(index), e = r->block_end(index);
+  const size_t ps = devices_->page_size();
+  // The kernel's view of the user PTEs: bit 63 of a pagemap entry = present.
+  uint64_t pm[MmRegion::kBlockPages] = {};
+  bool have_pm = false;
+  {
+    static const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    const off_t off = static_cast<off_t>(r->user_addr(b) / ps * sizeof(uint64_t));
+    have_pm = pagemap >= 0 && ::pread(pagemap, pm, (e - b) * sizeof(uint64_t), off) ==
+                                  static_cast<ssize_t>((e - b) * sizeof(uint64_t));
+  }
+  for (uint64_t i = b; i < e; i++) {
+    const PageEntry& p = r->pte(i);
+    auto fail = [&](const char* what) {
+      Log(LogLevel::kError, "page %llu of region %p: state %d flags 0x%x entry %llx: %s",
+          static_cast<unsigned long long>(i), static_cast<void*>(r->user_base()),
+          static_cast<int>(p.state), p.flags, static_cast<unsigned long long>(p.entry.value()),
+          what);
+      USWAP_CHECK_MSG(false, what);
+    };
+    if (have_pm && (pm[i - b] >> 63) && !(p.state == PageState::kResident && (p.flags & kMapped)))
+      fail("a user PTE is present on a page the page table does not call mapped");
+    if ((p.state == PageState::kResident) != (p.frame != nullptr))
+      fail("a frame exactly when resident");
+    if (p.frame && (p.frame->owner != r || p.frame->index != i)) fail("frame points back");
+    if (p.flags & ~(kMapped | kDirty | kWriteback | kReadahead | kWriteProtected))
+      fail("unknown flags");
+    if (p.state != PageState::kResident && p.flags) fail("flags only on resident pages");
+    if ((p.flags & kWriteProtected) && !(p.flags & kMapped)) fail("write-protected implies mapped");
+    if (p.state == PageState::kResident && !(p.flags & kDirty) && !p.entry)
+      fail("a clean resident page owns a slot");
+    if ((p.flags & kWriteback) && !swap_cache_.Contains(p.entry))
+      fail("write-back registered in the swap cache");
+    if (p.state == PageState::kSwapIn && !swap_cache_.Contains(p.entry))
+      fail("swap-in registered in the swap cache");
+    if ((p.state == PageState::kSwapped || p.state == PageState::kSwapIn) && !p.entry)
+      fail("a swapped page has a slot");
+    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.entry)
+      fail("no slot on empty or poisoned pages");
+    if (p.entry) {
+      SwapArea* a = devices_->area(p.entry.type());
+      if (!a || a->Count(p.entry.offset()) != 1) fail("the slot is in use exactly once");
+    }
+  }
+}
+
+void MemoryNode::VerifyBlocks(const std::vector<PageFrame*>& frames) {
+#ifdef USWAP_DEBUG_FULL
+  for (PageFrame* f : frames) {
+    MutexLock l(&f->owner->block_lock(f->index));
+    VerifyBlockLocked(f->owner, f->index);
+  }
+#else
+  (void)frames;
+#endif
+}
+
+void MemoryNode::VerifyQuiescent() {
+  uint64_t resident = 0, slots = 0;
+  for (const auto& [base, r] : regions_) {
+    for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
+      if (!r->block_exists(b)) continue;
+      MutexLock l(&r->block_lock(b));
+      VerifyBlockLocked(r, b);
+      for (uint64_t i = b; i < r->block_end(b); i++) {
+        const PageEntry& p = r->pte(i);
+        USWAP_CHECK_MSG(p.state != PageState::kSwapIn && !(p.flags & kWriteback),
+                        "no I/O in flight on a quiescent node");
+        resident += p.state == PageState::kResident;
+        slots += p.entry ? 1 : 0;
+      }
+    }
+  }
+  ReclaimPolicyStats ps = policy_->Stats();
+  USWAP_CHECK_MSG(frames_.charged() >= resident, "every resident page is charged");
+  USWAP_CHECK_MSG(ps.active + ps.inactive == resident,
+                  "every resident page is on exactly one policy list");
+  USWAP_CHECK_MSG(swap_cache_.size() == 0, "no swap-cache entry on a quiescent node");
+  uint64_t inuse = 0;
+  for (const SwapDeviceInfo& d : devices_->List()) inuse += d.inuse_pages;
+  USWAP_CHECK_MSG(inuse == slots, "slots in use == pages owning a slot");
+}
+
+uint64_t MemoryNode::metadata_bytes() {
+  ReaderLock rl(&regions_mu_);
+  uint64_t n = 0;
+  for (const auto& [base, r] : regions_) n += r->metadata_bytes();
+  return n;
 }
 
 }  // namespace uswap

@@ -12,9 +12,13 @@
 // Region lifetime: regions_mu_ is held shared by every path that works on
 // pages of a region (fault handling, reclaim, swapoff) and exclusive by
 // region teardown, so a region's frames are never touched after teardown.
-// Methods named *Locked require the caller to hold it (shared).
+// Methods named *Locked require the caller to hold it (shared). It prefers
+// writers (base/mutex.h), so teardown is not starved by faults (audit F18);
+// no thread may take it shared twice.
 //
-// Lock order: regions_mu_ -> block lock -> policy lock -> swap area locks.
+// Lock order (doc/engine.md has the whole table): regions_mu_ -> block
+// lock(s) -> policy lock -> swap cache shard / swap table -> swap area locks;
+// progress_mu_ is a leaf.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +26,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <span>
 #include <vector>
+
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 
 #include "mm/frame_pool.h"
 #include "mm/mm_region.h"
@@ -56,19 +62,33 @@ class MemoryNode {
   SwapDevices& devices() { return *devices_; }
   PageIo& page_io() { return *page_io_; }
   VmStat& vmstat() { return vmstat_; }
-  std::shared_mutex& regions_mu() { return regions_mu_; }
+  SharedMutex& regions_mu() RETURN_CAPABILITY(regions_mu_) { return regions_mu_; }
   const MemoryNodeOptions& options() const { return options_; }
 
   // Called when free frames fall below the low watermark (kswapd wake-up).
+  // Set once before any fault can run, cleared after the last one.
   void set_wakeup_kswapd(std::function<void()> fn) { wakeup_kswapd_ = std::move(fn); }
+  void WakeKswapd() {
+    if (wakeup_kswapd_) wakeup_kswapd_();
+  }
 
   // ---- frames -----------------------------------------------------------
+  enum class Charge {
+    kMayOvershoot,  // the configured limit decides (soft: overshoot, hard: fail)
+    kWithinBudget,  // never overshoot, even under the soft limit (swapoff)
+  };
   // Charges n frames for pages about to materialise. Below the low
   // watermark it wakes kswapd; when the budget is exhausted it reclaims
-  // directly (cf. __alloc_pages_direct_reclaim). When reclaim cannot free
-  // enough: soft limit -> charges anyway and counts the overshoot; hard
-  // limit -> returns false. REQUIRES: regions_mu_ held shared, no block lock.
-  bool ChargeFramesLocked(uint64_t n);
+  // directly (cf. __alloc_pages_direct_reclaim). While frames are in
+  // flight elsewhere (isolated by another reclaimer, in write-back, being
+  // swapped in) a fruitless round waits for their progress instead of
+  // giving up (audit F10). Only when reclaim can free nothing at all
+  // (swap full, every page pinned): soft limit -> charges anyway, counts
+  // the overshoot and wakes kswapd to pull it back; hard limit or
+  // kWithinBudget -> returns false.
+  // REQUIRES: regions_mu_ held shared, no block lock.
+  bool ChargeFramesLocked(uint64_t n, Charge mode = Charge::kMayOvershoot)
+      REQUIRES_SHARED(regions_mu_);
   // A page became resident: takes a frame descriptor, links it to the page
   // and hands it to the policy. REQUIRES: block lock of `index`; the frame
   // was charged.
@@ -80,17 +100,17 @@ class MemoryNode {
   // ---- reclaim ----------------------------------------------------------
   // Unmaps up to n mapped pages chosen by the policy (active -> inactive).
   // cf. refill_inactive_scan(). Returns pages unmapped.
-  size_t RefillInactiveLocked(size_t n);
+  size_t RefillInactiveLocked(size_t n) REQUIRES_SHARED(regions_mu_);
   // Evicts up to n inactive pages: clean ones are dropped, all-zero ones
   // freed without a slot, dirty ones written to swap (contiguous slots, runs
   // in one I/O) and freed after the write completed. cf. shrink_page_list().
   // Returns frames freed.
-  size_t ShrinkInactiveLocked(size_t n);
+  size_t ShrinkInactiveLocked(size_t n) REQUIRES_SHARED(regions_mu_);
   // One reclaim round: age to the inactive target, then shrink up to n.
-  size_t ReclaimLocked(size_t n);
+  size_t ReclaimLocked(size_t n) REQUIRES_SHARED(regions_mu_);
   // kswapd's step: reclaims until free frames reach the high watermark or
   // no progress is made. Returns frames freed. cf. balance_pgdat().
-  size_t BalanceOnce();
+  size_t BalanceOnce() EXCLUDES(regions_mu_);
   bool NeedsBalance() const;
 
   // ---- swap-in ----------------------------------------------------------
@@ -100,18 +120,39 @@ class MemoryNode {
 
   // ---- regions ----------------------------------------------------------
   // Makes a region known (fault lookup, swapoff). Takes regions_mu_ exclusive.
-  void AddRegion(MmRegion* r);
+  void AddRegion(MmRegion* r) EXCLUDES(regions_mu_);
   // The region whose user view contains `addr`, or nullptr.
-  // REQUIRES: regions_mu_ held shared.
-  MmRegion* FindRegionLocked(uintptr_t addr) const;
-  std::vector<MmRegion*> RegionsLocked() const;
+  MmRegion* FindRegionLocked(uintptr_t addr) const REQUIRES_SHARED(regions_mu_);
+  std::vector<MmRegion*> RegionsLocked() const REQUIRES_SHARED(regions_mu_);
   // Forgets a region and frees every frame and slot of it. Takes
   // regions_mu_ exclusive, so it waits for faults and reclaim in flight;
   // `detach` runs under that lock first (unregister the user view).
-  void ReleaseRegion(MmRegion* r, const std::function<void()>& detach);
+  void ReleaseRegion(MmRegion* r, const std::function<void()>& detach) EXCLUDES(regions_mu_);
   // Moves every page of `r` off swap area `type` (swapoff): swapped pages are
-  // read back, clean copies lose their slot. REQUIRES: regions_mu_ shared.
-  Status UnuseAreaLocked(MmRegion* r, unsigned type);
+  // read back, clean copies lose their slot. NoSpace when the pages coming
+  // back do not fit in the budget (never overshoots, even under the soft
+  // limit). cf. try_to_unuse() / unuse_pte_range().
+  Status UnuseAreaLocked(MmRegion* r, unsigned type) REQUIRES_SHARED(regions_mu_);
+  // Discards the contents of pages [first, end) of `r`: afterwards they read
+  // as zeros (cf. MADV_DONTNEED on anonymous memory). Slots are freed;
+  // resident pages are zero-filled in place and stay resident as dirty
+  // pages (their frames stay charged until reclaim drops them as zero
+  // pages: another reclaimer may hold them isolated). Waits for I/O in
+  // flight on them. IOError if a page could not be zeroed (it keeps its
+  // contents). REQUIRES: no pinned page in the range (the caller checks).
+  Status DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) REQUIRES_SHARED(regions_mu_);
+
+  // ---- consistency (USWAP_DEBUG_FULL) -------------------------------------
+  // Checks every page of `r`'s block containing `index` against its frame,
+  // the policy, the swap cache, the slot counts and the kernel's page table
+  // (/proc/self/pagemap: a present PTE implies kMapped). Aborts with a
+  // message on the first violation. REQUIRES: that block's lock.
+  void VerifyBlockLocked(MmRegion* r, uint64_t index);
+  // Whole-node check for a quiescent node (regions_mu_ held exclusive):
+  // charged frames == resident pages == frames on the policy's lists,
+  // no swap-cache entry, slots in use == pages owning a slot.
+  void VerifyQuiescent() REQUIRES(regions_mu_);
+  uint64_t metadata_bytes() EXCLUDES(regions_mu_);
 
  private:
   struct WriteItem {
@@ -122,6 +163,14 @@ class MemoryNode {
     const uint8_t* copy;  // the page's bytes, copied out under its block lock
   };
   void WritePages(std::vector<WriteItem>& items, size_t& freed);
+  // Frames in flight: charged but on no policy list (isolated by a
+  // reclaimer, in write-back, being swapped in or installed). Reclaim that
+  // finds nothing to do while some are in flight waits for them.
+  uint64_t FramesInFlight() const;
+  void WaitForReclaimProgress(uint64_t seen_gen) EXCLUDES(progress_mu_);
+  void NotifyReclaimProgress() EXCLUDES(progress_mu_);
+  // Debug-full hooks: no-ops unless USWAP_DEBUG_FULL.
+  void VerifyBlocks(const std::vector<PageFrame*>& frames);
 
   const MemoryNodeOptions options_;
   SwapDevices* const devices_;
@@ -130,10 +179,16 @@ class MemoryNode {
   std::unique_ptr<ReclaimPolicy> policy_;
   SwapCache swap_cache_;
   VmStat vmstat_;
-  std::shared_mutex regions_mu_;
-  std::map<uintptr_t, MmRegion*> regions_;  // by user-view base; guarded by regions_mu_
+  SharedMutex regions_mu_;
+  std::map<uintptr_t, MmRegion*> regions_ GUARDED_BY(regions_mu_);  // by user-view base
   std::function<void()> wakeup_kswapd_;
   std::atomic<uint64_t> overshoot_logged_{0};
+  // Reclaim progress (frames freed or returned to the lists), for charges
+  // waiting on frames in flight elsewhere.
+  Mutex progress_mu_;
+  CondVar progress_cv_{&progress_mu_};
+  std::atomic<uint64_t> progress_gen_{0};
+  std::atomic<uint32_t> progress_waiters_{0};
 };
 
 }  // namespace uswap

@@ -11,17 +11,36 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/test_hook.h"
 
 namespace uswap {
 
 Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_size, uint64_t id) {
   if (bytes == 0) return Status::InvalidArgument("region size is 0");
-  std::unique_ptr<MmRegion> r(new MmRegion());
+  if (bytes > kMaxBytes)
+    return Status::InvalidArgument("region of " + std::to_string(bytes) +
+                                   " bytes is larger than the largest possible region (" +
+                                   std::to_string(kMaxBytes) + " bytes, the user address space)");
+  std::unique_ptr<MmRegion> r(new (std::nothrow) MmRegion());
+  if (!r) return Status::NoSpace("out of memory for a region descriptor");
   r->page_size_ = page_size;
   r->pages_ = (bytes + page_size - 1) / page_size;
   r->size_ = r->pages_ * page_size;
+  const uint64_t blocks = (r->pages_ + kBlockPages - 1) / kBlockPages;
+  r->dir_groups_ = (blocks + kGroupBlocks - 1) / kGroupBlocks;
+  // calloc: large directories come from fresh zero pages, untouched until used.
+  r->dir_ = static_cast<std::atomic<Group*>*>(calloc(r->dir_groups_, sizeof(std::atomic<Group*>)));
+  if (!r->dir_)
+    return Status::NoSpace("out of memory for the page-table directory of a " +
+                           std::to_string(r->size_) + "-byte region");
+  r->metadata_bytes_.store(r->dir_groups_ * sizeof(std::atomic<Group*>));
   std::string name = "uswap-region-" + std::to_string(id);
   int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
   if (fd < 0) return Status::FromErrno("memfd_create", errno);
@@ -33,13 +52,49 @@ Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_siz
   r->user_ = static_cast<uint8_t*>(u);
   // A child after fork must not inherit a region with no fault handler.
   madvise(r->user_, r->size_, MADV_DONTFORK);
-  r->ptes_ = std::make_unique<PageEntry[]>(r->pages_);
-  r->locks_ = std::make_unique<std::mutex[]>((r->pages_ + kBlockPages - 1) / kBlockPages);
+  // The budget counts 4 KiB frames: keep shmem huge pages off this view
+  // (see CheckShmemHugePages for what this cannot cover).
+  madvise(r->user_, r->size_, MADV_NOHUGEPAGE);
   return r;
 }
 
 MmRegion::~MmRegion() {
   if (user_) munmap(user_, size_);
+  if (dir_) {
+    for (uint64_t g = 0; g < dir_groups_; g++) {
+      Group* grp = dir_[g].load(std::memory_order_relaxed);
+      if (!grp) continue;
+      for (auto& b : grp->blocks) delete b.load(std::memory_order_relaxed);
+      free(grp);
+    }
+    free(dir_);
+  }
+}
+
+MmRegion::Block* MmRegion::AllocBlock(uint64_t block) {
+  std::atomic<Group*>& slot = dir_[block / kGroupBlocks];
+  Group* g = slot.load(std::memory_order_acquire);
+  if (!g) {
+    Group* fresh = static_cast<Group*>(calloc(1, sizeof(Group)));
+    USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
+    if (slot.compare_exchange_strong(g, fresh, std::memory_order_acq_rel)) {
+      g = fresh;
+      metadata_bytes_.fetch_add(sizeof(Group), std::memory_order_relaxed);
+    } else {
+      free(fresh);  // another thread installed it; g holds theirs
+    }
+  }
+  std::atomic<Block*>& bslot = g->blocks[block % kGroupBlocks];
+  Block* b = bslot.load(std::memory_order_acquire);
+  if (b) return b;
+  Block* fresh = new (std::nothrow) Block();
+  USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
+  if (bslot.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) {
+    metadata_bytes_.fetch_add(sizeof(Block), std::memory_order_relaxed);
+    return fresh;
+  }
+  delete fresh;
+  return b;
 }
 
 Status MmRegion::Zap(uint64_t index, uint64_t n) {
@@ -56,6 +111,7 @@ Status MmRegion::PunchHole(uint64_t index, uint64_t n) {
 }
 
 Status MmRegion::AllocateZeroed(uint64_t index, uint64_t n) {
+  if (int e = TestErrno("memfd_allocate")) return Status::FromErrno("fallocate(memfd)", e);
   if (fallocate(memfd_.get(), 0, static_cast<off_t>(index * page_size_),
                 static_cast<off_t>(n * page_size_)) != 0)
     return Status::FromErrno("fallocate(memfd)", errno);
@@ -75,6 +131,7 @@ Status MmRegion::CopyOut(uint64_t index, uint64_t n, void* buf) const {
 }
 
 Status MmRegion::CopyIn(uint64_t index, uint64_t n, const void* buf) {
+  if (int e = TestErrno("memfd_copyin")) return Status::FromErrno("pwrite(memfd)", e);
   size_t want = n * page_size_, done = 0;
   while (done < want) {
     ssize_t put = pwrite(memfd_.get(), static_cast<const uint8_t*>(buf) + done, want - done,
@@ -82,6 +139,23 @@ Status MmRegion::CopyIn(uint64_t index, uint64_t n, const void* buf) {
     if (put < 0 && errno == EINTR) continue;
     if (put <= 0) return Status::FromErrno("pwrite(memfd)", put < 0 ? errno : EIO);
     done += static_cast<size_t>(put);
+  }
+  return Status::OK();
+}
+
+Status MmRegion::ZeroFill(uint64_t index, uint64_t n) {
+  alignas(4096) static const uint8_t kZeros[kBlockPages * 4096] = {};
+  for (uint64_t done = 0; done < n;) {
+    const uint64_t k = std::min<uint64_t>(n - done, sizeof kZeros / page_size_);
+    size_t want = k * page_size_, put = 0;
+    while (put < want) {
+      ssize_t w = pwrite(memfd_.get(), kZeros + put, want - put,
+                         static_cast<off_t>((index + done) * page_size_ + put));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return Status::FromErrno("pwrite(memfd, zeros)", w < 0 ? errno : EIO);
+      put += static_cast<size_t>(w);
+    }
+    done += k;
   }
   return Status::OK();
 }

@@ -23,17 +23,31 @@
 // U view of its pages (CONTINUE, zap), happens under that block's lock, so
 // state and PTEs never disagree. I/O is never done under a block lock: the
 // page is marked kSwapIn / kWriteback instead, and waiters wait on the swap
-// cache. Lock order: block lock -> policy lock -> swap area locks; at most
-// one block lock at a time.
+// cache. Lock order: block lock -> policy lock -> swap area locks; only
+// RefillInactive holds several block locks, taken in address order.
+//
+// The page table is lazy (cf. the kernel's page tables, allocated on first
+// fault): a block (its lock and 64 entries, ~1.6 KiB) is allocated the
+// first time a page of it is touched, under a two-level directory (8 bytes
+// per 128 MiB of region, calloc'd so that untouched parts cost no RAM). An
+// untouched block reads as 64 kNone pages. Map(1 TiB) therefore costs
+// 64 KiB of directory, and metadata grows with the pages really used.
+//
+// Foreign PTE removal: the invariant "PTE present => kMapped" holds (only
+// uswap installs PTEs: MINOR/MISSING registration disables the kernel's
+// fault-around). The converse may be broken from outside — the program's
+// madvise(MADV_DONTNEED/MADV_PAGEOUT), or the kernel reclaiming the memfd —
+// leaving kMapped on a page with no PTE; its next access is a MINOR fault
+// that the handler answers by mapping it again (the memfd kept the page).
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 
+#include "base/mutex.h"
 #include "base/unique_fd.h"
 #include "mm/page_frame.h"
 #include "swap/swap_entry.h"
@@ -76,10 +90,20 @@ struct PageEntry {
 class MmRegion {
  public:
   static constexpr uint64_t kBlockPages = 64;  // pages per page-table lock (256 KiB)
+  // Largest region: the x86-64 user address space (47 bits).
+  static constexpr uint64_t kMaxBytes = uint64_t{1} << 47;
 
-  // Creates the memfd and both views. `id` names the memfd (debugging).
+  // One block of the page table: its lock and its entries.
+  struct Block {
+    Mutex lock;
+    PageEntry ptes[kBlockPages];
+  };
+
+  // Creates the memfd and the user view. `id` names the memfd (debugging).
+  // InvalidArgument for 0 bytes or more than kMaxBytes; NoSpace when the
+  // directory cannot be allocated or the address space is exhausted.
   static Result<std::unique_ptr<MmRegion>> Create(size_t bytes, size_t page_size, uint64_t id);
-  ~MmRegion();  // unmaps both views, closes the memfd
+  ~MmRegion();  // unmaps the view, frees the page table, closes the memfd
 
   uint8_t* user_base() const { return user_; }  // U
   size_t size() const { return size_; }
@@ -98,14 +122,22 @@ class MmRegion {
     return (addr - reinterpret_cast<uintptr_t>(user_)) / page_size_;
   }
 
-  std::mutex& block_lock(uint64_t index) { return locks_[index / kBlockPages]; }
+  // The lock of index's block; allocates the block on first use (aborts
+  // with a message if even 1.6 KiB cannot be had).
+  Mutex& block_lock(uint64_t index) { return GetBlock(index / kBlockPages)->lock; }
+  // True when index's block was ever allocated (else all its pages are kNone).
+  bool block_exists(uint64_t index) const { return FindBlock(index / kBlockPages) != nullptr; }
   uint64_t block_start(uint64_t index) const { return index - index % kBlockPages; }
   uint64_t block_end(uint64_t index) const {
     uint64_t e = block_start(index) + kBlockPages;
     return e < pages_ ? e : pages_;
   }
-  // REQUIRES: block_lock(index) held.
-  PageEntry& pte(uint64_t index) { return ptes_[index]; }
+  // REQUIRES: block_lock(index) held (so the block exists).
+  PageEntry& pte(uint64_t index) {
+    return FindBlock(index / kBlockPages)->ptes[index % kBlockPages];
+  }
+  // Bytes of page-table metadata allocated so far (directory + blocks).
+  uint64_t metadata_bytes() const { return metadata_bytes_.load(std::memory_order_relaxed); }
 
   // Memory operations on [index, index + n). REQUIRES: block lock(s) held.
   // Zaps U PTEs (MADV_DONTNEED): the next touch is a minor fault.
@@ -118,6 +150,8 @@ class MmRegion {
   // materialises the pages). buf holds n * page_size bytes.
   Status CopyOut(uint64_t index, uint64_t n, void* buf) const;
   Status CopyIn(uint64_t index, uint64_t n, const void* buf);
+  // Overwrites n pages with zeros through the memfd (mappings stay).
+  Status ZeroFill(uint64_t index, uint64_t n);
   // True when `bytes` bytes at p (a multiple of 64) are all zero.
   static bool IsZero(const void* p, size_t bytes);
 
@@ -142,8 +176,25 @@ class MmRegion {
   uint64_t pages_ = 0;
   UniqueFd memfd_;
   uint8_t* user_ = nullptr;
-  std::unique_ptr<PageEntry[]> ptes_;
-  std::unique_ptr<std::mutex[]> locks_;
+
+  // Directory: groups of kGroupBlocks block pointers, both levels
+  // allocated on demand and published with a CAS (readers never lock).
+  static constexpr uint64_t kGroupBlocks = 512;
+  struct Group {
+    std::atomic<Block*> blocks[kGroupBlocks];
+  };
+  Block* FindBlock(uint64_t block) const {
+    Group* g = dir_[block / kGroupBlocks].load(std::memory_order_acquire);
+    return g ? g->blocks[block % kGroupBlocks].load(std::memory_order_acquire) : nullptr;
+  }
+  Block* GetBlock(uint64_t block) {
+    Block* b = FindBlock(block);
+    return b ? b : AllocBlock(block);
+  }
+  Block* AllocBlock(uint64_t block);
+  std::atomic<Group*>* dir_ = nullptr;  // calloc'd, dir_groups_ entries
+  uint64_t dir_groups_ = 0;
+  std::atomic<uint64_t> metadata_bytes_{0};
 };
 
 }  // namespace uswap

@@ -9,7 +9,7 @@ SwapCache::~SwapCache() = default;
 
 void SwapCache::Add(SwapEntry e, IoKind kind) {
   Shard& s = ShardOf(e);
-  std::lock_guard<std::mutex> l(s.mu);
+  MutexLock l(&s.mu);
   auto [it, inserted] = s.map.try_emplace(e.value());
   USWAP_CHECK_MSG(inserted || it->second.done, "swap cache: I/O already in flight on slot");
   it->second.kind = kind;
@@ -20,7 +20,7 @@ void SwapCache::Add(SwapEntry e, IoKind kind) {
 
 bool SwapCache::Ref(SwapEntry e) {
   Shard& s = ShardOf(e);
-  std::lock_guard<std::mutex> l(s.mu);
+  MutexLock l(&s.mu);
   auto it = s.map.find(e.value());
   if (it == s.map.end() || it->second.done) return false;
   it->second.refs++;
@@ -29,19 +29,33 @@ bool SwapCache::Ref(SwapEntry e) {
 
 bool SwapCache::Wait(SwapEntry e) {
   Shard& s = ShardOf(e);
-  std::unique_lock<std::mutex> l(s.mu);
+  MutexLock l(&s.mu);
+  // Looked up again after every wake-up: an insertion into the shard while
+  // we slept may have rehashed the map, invalidating iterators (audit F16).
+  // Our reference keeps the node in the map.
+  for (;;) {
+    auto it = s.map.find(e.value());
+    USWAP_CHECK(it != s.map.end());
+    if (it->second.done) {
+      bool ok = it->second.ok;
+      if (--it->second.refs == 0) s.map.erase(it);
+      return ok;
+    }
+    s.cv.Wait();
+  }
+}
+
+bool SwapCache::Contains(SwapEntry e) const {
+  Shard& s = ShardOf(e);
+  MutexLock l(&s.mu);
   auto it = s.map.find(e.value());
-  USWAP_CHECK(it != s.map.end());
-  s.cv.wait(l, [&] { return it->second.done; });
-  bool ok = it->second.ok;
-  if (--it->second.refs == 0) s.map.erase(it);
-  return ok;
+  return it != s.map.end() && !it->second.done;
 }
 
 void SwapCache::Complete(SwapEntry e, bool ok) {
   Shard& s = ShardOf(e);
   {
-    std::lock_guard<std::mutex> l(s.mu);
+    MutexLock l(&s.mu);
     auto it = s.map.find(e.value());
     USWAP_CHECK(it != s.map.end() && !it->second.done);
     it->second.done = true;
@@ -51,13 +65,13 @@ void SwapCache::Complete(SwapEntry e, bool ok) {
       return;
     }
   }
-  s.cv.notify_all();
+  s.cv.SignalAll();
 }
 
 uint64_t SwapCache::size() const {
   uint64_t n = 0;
   for (int i = 0; i < kShards; i++) {
-    std::lock_guard<std::mutex> l(shards_[i].mu);
+    MutexLock l(&shards_[i].mu);
     n += shards_[i].map.size();
   }
   return n;

@@ -16,12 +16,11 @@
 // Thread-safety: all methods may be called concurrently (sharded locks).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "swap/swap_entry.h"
 
@@ -47,6 +46,8 @@ class SwapCache {
   void Complete(SwapEntry e, bool ok);
 
   uint64_t size() const;  // entries with I/O in flight
+  // True while I/O registered on `e` has not completed (consistency checks).
+  bool Contains(SwapEntry e) const;
 
  private:
   struct Node {
@@ -56,12 +57,14 @@ class SwapCache {
     int refs = 0;  // waiters + (1 while I/O in flight)
   };
   struct Shard {
-    mutable std::mutex mu;
-    std::condition_variable cv;
+    mutable Mutex mu;
+    CondVar cv{&mu};
     std::unordered_map<uint64_t, Node> map GUARDED_BY(mu);
   };
   static constexpr int kShards = 64;
-  Shard& ShardOf(SwapEntry e) { return shards_[(e.value() * 0x9E3779B97F4A7C15ull) >> 58]; }
+  Shard& ShardOf(SwapEntry e) const {
+    return shards_[(e.value() * 0x9E3779B97F4A7C15ull) >> 58];
+  }
   std::unique_ptr<Shard[]> shards_;
 };
 

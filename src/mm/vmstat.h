@@ -32,6 +32,7 @@ namespace uswap {
   X(read_errors)              \
   X(checksum_errors)          \
   X(hard_limit_faults)        \
+  X(memfd_errors)             \
   X(budget_overshoot_pages)
 
 struct VmStat {

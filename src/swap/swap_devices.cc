@@ -246,6 +246,11 @@ void SwapDevices::SetAttachHook(AttachHook hook) {
   attach_hook_ = std::move(hook);
 }
 
+void SwapDevices::SetDetachHook(DetachHook hook) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  detach_hook_ = std::move(hook);
+}
+
 namespace {
 Status NoSuchType(unsigned type) {
   return Status::NotFound("no active swap area of type " + std::to_string(type));
@@ -275,6 +280,7 @@ Status SwapDevices::FinishSwapoff(unsigned type) {
       return Status::Busy(d.path + ": " + std::to_string(n) + " slots still in use");
     }
     gone = std::move(devices_[type]);
+    if (detach_hook_) detach_hook_(type);
   }
   return Status::OK();  // `gone` closes the store and the fd (the flock) outside the lock
 }

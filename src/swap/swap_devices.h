@@ -105,6 +105,12 @@ class SwapDevices {
   // checksums) that I/O on the area needs. A failure fails the swapon.
   using AttachHook = std::function<Status(unsigned type, uint64_t pages)>;
   void SetAttachHook(AttachHook hook);
+  // Called by FinishSwapoff under the table lock, in the same critical
+  // section that frees the type, so that the owner's per-area state is gone
+  // before a Swapon can reuse the type (audit F6: a swapon in between got
+  // its fresh checksum table destroyed). Must not call back into SwapDevices.
+  using DetachHook = std::function<void(unsigned type)>;
+  void SetDetachHook(DetachHook hook);
 
  private:
   struct Device;
@@ -121,6 +127,7 @@ class SwapDevices {
   int next_default_prio_ = -1;
   StoreWrapper store_wrapper_;  // guarded by mu_
   AttachHook attach_hook_;      // guarded by mu_
+  DetachHook detach_hook_;      // guarded by mu_
   unsigned rr_cursor_ = 0;      // round-robin among equal priorities (atomic use inside)
 };
 

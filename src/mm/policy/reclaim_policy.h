@@ -42,13 +42,18 @@ class ReclaimPolicy {
   // read ahead or faulted around without an access (cold).
   virtual void Add(PageFrame* f, bool mapped) = 0;
   // The frame leaves (evicted, region unmapped). No-op when isolated.
+  // Only the thread that isolated a frame may free it.
   virtual void Remove(PageFrame* f) = 0;
   // An unmapped page was touched (minor fault). cf. mark_page_accessed().
   // Returns true if the frame was activated.
   virtual bool MarkAccessed(PageFrame* f) = 0;
-  // Chooses up to n mapped frames to unmap, moves them to the inactive side
-  // and appends them to out (they stay on the policy's lists).
-  // cf. refill_inactive_scan() / shrink_active_list().
+  // Chooses up to n mapped frames to unmap, takes them off the lists
+  // (isolated: list = 0) and appends them to out. The caller unmaps them and
+  // returns each with Putback(f, false) (inactive; a frame touched meanwhile
+  // goes to active). Isolation is what keeps a frame from being evicted,
+  // freed and recycled by another reclaimer while the caller still holds a
+  // pointer to it (audit F5). cf. refill_inactive_scan() /
+  // shrink_active_list() (isolate_lru_pages() onto l_hold).
   virtual size_t Deactivate(size_t n, std::vector<PageFrame*>& out) = 0;
   // Takes up to n eviction candidates off the lists (isolated: list = 0),
   // coldest first. cf. isolate_lru_pages().

@@ -31,7 +31,7 @@ void TwoListPolicy::UnlinkLocked(PageFrame* f) {
 }
 
 void TwoListPolicy::Add(PageFrame* f, bool mapped) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   f->policy_flags = 0;
   if (mapped)
     PushHeadLocked(active_, kActive, f);
@@ -40,12 +40,12 @@ void TwoListPolicy::Add(PageFrame* f, bool mapped) {
 }
 
 void TwoListPolicy::Remove(PageFrame* f) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (f->list != kNone) UnlinkLocked(f);
 }
 
 bool TwoListPolicy::MarkAccessed(PageFrame* f) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (f->list == kActive) return false;
   if (f->list == kNone) {  // isolated by reclaim right now: tell it to spare the page
     f->policy_flags = 1;
@@ -57,12 +57,12 @@ bool TwoListPolicy::MarkAccessed(PageFrame* f) {
 }
 
 size_t TwoListPolicy::Deactivate(size_t n, std::vector<PageFrame*>& out) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   size_t moved = 0;
   while (moved < n && active_.tail) {
     PageFrame* f = active_.tail;
-    UnlinkLocked(f);
-    PushHeadLocked(inactive_, kInactive, f);
+    UnlinkLocked(f);  // isolated until the engine has unmapped it
+    f->policy_flags = 0;
     out.push_back(f);
     moved++;
   }
@@ -70,7 +70,7 @@ size_t TwoListPolicy::Deactivate(size_t n, std::vector<PageFrame*>& out) {
 }
 
 size_t TwoListPolicy::IsolateVictims(size_t n, std::vector<PageFrame*>& out) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   size_t taken = 0;
   while (taken < n && inactive_.tail) {
     PageFrame* f = inactive_.tail;
@@ -83,7 +83,7 @@ size_t TwoListPolicy::IsolateVictims(size_t n, std::vector<PageFrame*>& out) {
 }
 
 void TwoListPolicy::Putback(PageFrame* f, bool active) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (f->list != kNone) return;
   // A page touched while isolated goes back to the active list.
   if (active || f->policy_flags) {
@@ -95,14 +95,14 @@ void TwoListPolicy::Putback(PageFrame* f, bool active) {
 }
 
 size_t TwoListPolicy::DeactivateTarget() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   size_t total = active_.size + inactive_.size;
   size_t target = total * options_.inactive_percent / 100;
   return inactive_.size >= target ? 0 : target - inactive_.size;
 }
 
 ReclaimPolicyStats TwoListPolicy::Stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return {active_.size, inactive_.size};
 }
 

@@ -3,7 +3,8 @@
 //
 //   new mapped page       -> head of active
 //   read-ahead page        -> head of inactive
-//   Deactivate: active tail -> inactive head (the engine unmaps it)
+//   Deactivate: active tail -> isolated; the engine unmaps it and puts it
+//     back on the inactive head (Putback(f, false))
 //   touched while inactive -> head of active (pgactivate)
 //   IsolateVictims: from the inactive tail; a victim that was touched
 //     (referenced) since it was isolated last gets one more round.
@@ -14,8 +15,7 @@
 // needs is pure overhead. cf. inactive_is_low().
 #pragma once
 
-#include <mutex>
-
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "mm/policy/reclaim_policy.h"
 
@@ -46,7 +46,7 @@ class TwoListPolicy final : public ReclaimPolicy {
   List& ListOf(uint8_t id) REQUIRES(mu_) { return id == kActive ? active_ : inactive_; }
 
   const ReclaimPolicyOptions options_;
-  mutable std::mutex mu_;  // cf. lru_lock
+  mutable Mutex mu_;  // cf. lru_lock
   List active_ GUARDED_BY(mu_);
   List inactive_ GUARDED_BY(mu_);
 };
