@@ -131,7 +131,7 @@ Status SpaceImpl::Init() {
   node_->set_wakeup_kswapd([k = kswapd_.get()] { k->WakeUp(); });
   kswapd_->Start();
   if (config_.fault_delivery == FaultDelivery::kSigbus) {
-    sigbus_ = std::make_unique<SigbusDelivery>(handler_.get(), node_.get());
+    sigbus_ = std::make_unique<SigbusDelivery>(handler_.get());
     USWAP_RETURN_IF_ERROR(sigbus_->Install());
   } else {
     threads_ = std::make_unique<FaultThreads>(handler_.get(), &uffd_);
@@ -283,24 +283,19 @@ Status RegionImpl::Pin(size_t offset, size_t len) {
   // a SIGBUS in the caller, audit F19). Once resident, reclaim leaves pinned
   // pages alone and never unmaps them, so the kernel may write into them
   // through a pin (O_DIRECT, AIO, io_uring fixed buffers) at any time.
+  uint64_t bad = 0;
   Status st;
-  {
-    MemoryNode& node = space_->node();
-    ReaderLock rl(&node.regions_mu());
-    for (uint64_t i = first; i < end && st.ok(); i++) {
-      switch (space_->handler().Populate(mm_.get(), i)) {
-        case FaultResult::kResolved:
-          break;
-        case FaultResult::kPoisoned:
-          st = Status::IOError("page " + std::to_string(i) +
-                               " cannot be read back from swap (poisoned); not pinned");
-          break;
-        case FaultResult::kNoFrame:
-          st = Status::NoSpace("no frame for page " + std::to_string(i) +
-                               " under the hard RAM limit; not pinned");
-          break;
-      }
-    }
+  switch (space_->handler().Populate(mm_.get(), first, end, &bad)) {
+    case FaultResult::kResolved:
+      break;
+    case FaultResult::kPoisoned:
+      st = Status::IOError("page " + std::to_string(bad) +
+                           " cannot be read back from swap (poisoned); nothing pinned");
+      break;
+    case FaultResult::kNoFrame:
+      st = Status::NoSpace("no frame for page " + std::to_string(bad) +
+                           " under the hard RAM limit; nothing pinned");
+      break;
   }
   if (!st.ok()) (void)Unpin(offset, len);
   return st;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <vector>
 
 #include "base/check.h"
 #include "base/thread_annotations.h"
@@ -51,10 +52,15 @@ class SCOPED_CAPABILITY MutexLock {
 
 class CAPABILITY("shared mutex") SharedMutex {
  public:
-  SharedMutex() {
+  enum class Prefer { kWriters, kReaders };
+  // kReaders is glibc's default (and std::shared_mutex's): for locks whose
+  // writers are rare and may wait (the swap device table).
+  explicit SharedMutex(Prefer prefer = Prefer::kWriters) {
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlockattr_setkind_np(&attr, prefer == Prefer::kWriters
+                                             ? PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+                                             : PTHREAD_RWLOCK_PREFER_READER_NP);
     USWAP_CHECK(pthread_rwlock_init(&rw_, &attr) == 0);
     pthread_rwlockattr_destroy(&attr);
   }
@@ -95,7 +101,33 @@ class SCOPED_CAPABILITY WriterLock {
   SharedMutex* const mu_;
 };
 
-// A condition variable bound to one Mutex at construction.
+// A set of mutexes taken one by one in an order the caller guarantees (the
+// analysis cannot follow a run-time set), released together in reverse.
+class MutexSet {
+ public:
+  MutexSet() = default;
+  ~MutexSet() { ReleaseAll(); }
+  MutexSet(const MutexSet&) = delete;
+  MutexSet& operator=(const MutexSet&) = delete;
+
+  void Acquire(Mutex* m) NO_THREAD_SAFETY_ANALYSIS {
+    m->lock();
+    held_.push_back(m);
+  }
+  void ReleaseAll() NO_THREAD_SAFETY_ANALYSIS {
+    for (size_t i = held_.size(); i-- > 0;) held_[i]->unlock();
+    held_.clear();
+  }
+  bool Holds(const Mutex* m) const { return !held_.empty() && held_.back() == m; }
+  size_t size() const { return held_.size(); }
+
+ private:
+  std::vector<Mutex*> held_;
+};
+
+// A condition variable bound to one Mutex at construction. Wait/WaitFor
+// require that mutex held; the analysis cannot name it through the
+// CondVar (as LevelDB's port::CondVar, they carry no annotation).
 class CondVar {
  public:
   explicit CondVar(Mutex* mu) : mu_(mu) {}
@@ -103,13 +135,13 @@ class CondVar {
   CondVar& operator=(const CondVar&) = delete;
 
   // Atomically releases the mutex and waits; reacquires before returning.
-  void Wait() REQUIRES(mu_) {
+  void Wait() {
     std::unique_lock<std::mutex> l(mu_->mu_, std::adopt_lock);
     cv_.wait(l);
     l.release();
   }
   // Same, returning after at most `timeout` (false on time-out).
-  bool WaitFor(std::chrono::nanoseconds timeout) REQUIRES(mu_) {
+  bool WaitFor(std::chrono::nanoseconds timeout) {
     std::unique_lock<std::mutex> l(mu_->mu_, std::adopt_lock);
     bool woken = cv_.wait_for(l, timeout) == std::cv_status::no_timeout;
     l.release();

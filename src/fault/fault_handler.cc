@@ -384,12 +384,16 @@ FaultResult FaultHandler::PoisonLocked(MmRegion* r, uint64_t index, const char* 
   return FaultResult::kPoisoned;
 }
 
-FaultResult FaultHandler::HandleSigbus(MmRegion* r, uint64_t index) {
+bool FaultHandler::HandleSigbus(uintptr_t addr) {
+  ReaderLock rl(&node_->regions_mu());
+  MmRegion* r = node_->FindRegionLocked(addr);
+  if (!r) return false;
+  const uint64_t index = r->IndexOf(addr);
   bool wp_candidate = false;
   {
     MutexLock l(&r->block_lock(index));
     const PageEntry& p = r->pte(index);
-    if (p.state == PageState::kPoisoned) return FaultResult::kPoisoned;
+    if (p.state == PageState::kPoisoned) return false;
     wp_candidate = p.state == PageState::kResident && (p.flags & kMapped) &&
                    (p.flags & kWriteProtected) && !(p.flags & kWriteback);
     if (wp_candidate) {
@@ -397,13 +401,25 @@ FaultResult FaultHandler::HandleSigbus(MmRegion* r, uint64_t index) {
       // EEXIST. If the PTE was removed from outside, CONTINUE maps it again.
       Result<bool> mapped = uffd_->TryContinue(r->user_addr(index), page_size_, true);
       USWAP_CHECK_MSG(mapped.ok(), mapped.status().ToString().c_str());
-      if (*mapped) return FaultResult::kResolved;
+      if (*mapped) return true;
     }
   }
-  return HandleLocked(r, index, false, wp_candidate);
+  return HandleLocked(r, index, false, wp_candidate) == FaultResult::kResolved;
 }
 
-FaultResult FaultHandler::Populate(MmRegion* r, uint64_t index) {
+FaultResult FaultHandler::Populate(MmRegion* r, uint64_t first, uint64_t end, uint64_t* failed) {
+  ReaderLock rl(&node_->regions_mu());
+  for (uint64_t i = first; i < end; i++) {
+    FaultResult res = PopulateOne(r, i);
+    if (res != FaultResult::kResolved) {
+      *failed = i;
+      return res;
+    }
+  }
+  return FaultResult::kResolved;
+}
+
+FaultResult FaultHandler::PopulateOne(MmRegion* r, uint64_t index) {
   for (int attempt = 0; attempt < 64; attempt++) {
     bool wp = false;
     {

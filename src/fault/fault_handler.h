@@ -60,21 +60,24 @@ class FaultHandler {
 
   // Resolves one fault. Takes regions_mu_ shared itself.
   FaultResult Handle(const UffdFault& fault);
-  // A SIGBUS (UFFD_FEATURE_SIGBUS) at `index`: the write flag is unknown,
-  // so a mapped write-protected page is first mapped again (in case its PTE
-  // was removed) and only treated as a write-protect fault when the kernel
-  // says the PTE is there.
-  FaultResult HandleSigbus(MmRegion* r, uint64_t index) REQUIRES_SHARED(node_->regions_mu());
+  // A SIGBUS (UFFD_FEATURE_SIGBUS) at `addr`: true when it was a uswap
+  // fault and is resolved. The write flag is unknown, so a mapped
+  // write-protected page is first mapped again (in case its PTE was
+  // removed) and only treated as a write-protect fault when the kernel says
+  // the PTE is there. Takes regions_mu_ shared itself.
+  bool HandleSigbus(uintptr_t addr);
   // Same as Handle, with regions_mu_ already held shared and the region
   // known. `populate`: not a fault but Region::Pin making the page resident
   // and writable; a refused frame returns kNoFrame instead of poisoning.
   FaultResult HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
                            bool populate = false) REQUIRES_SHARED(node_->regions_mu());
-  // Makes the page resident, mapped and writable (Region::Pin). kResolved,
-  // kPoisoned (the page cannot be read back) or kNoFrame.
-  FaultResult Populate(MmRegion* r, uint64_t index) REQUIRES_SHARED(node_->regions_mu());
+  // Makes pages [first, end) resident, mapped and writable (Region::Pin).
+  // kResolved, or kPoisoned (a page cannot be read back) / kNoFrame with
+  // *failed the page. Takes regions_mu_ shared itself.
+  FaultResult Populate(MmRegion* r, uint64_t first, uint64_t end, uint64_t* failed);
 
  private:
+  FaultResult PopulateOne(MmRegion* r, uint64_t index) REQUIRES_SHARED(node_->regions_mu());
   FaultResult DoResident(MmRegion* r, uint64_t index, bool write);  // REQUIRES block lock
   FaultResult DoWpPage(MmRegion* r, uint64_t index);
   FaultResult DoAnonymousPage(MmRegion* r, uint64_t index, bool populate)

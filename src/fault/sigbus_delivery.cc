@@ -53,12 +53,7 @@ void SigbusDelivery::Uninstall() {
   installed_ = false;
 }
 
-bool SigbusDelivery::Resolve(uintptr_t addr) {
-  ReaderLock rl(&node_->regions_mu());
-  MmRegion* r = node_->FindRegionLocked(addr);
-  if (!r) return false;
-  return handler_->HandleSigbus(r, r->IndexOf(addr)) == FaultResult::kResolved;
-}
+bool SigbusDelivery::Resolve(uintptr_t addr) { return handler_->HandleSigbus(addr); }
 
 void SigbusDelivery::OnSigbus(int sig, siginfo_t* info, void* ctx) {
   const int saved_errno = errno;

@@ -23,8 +23,7 @@ namespace uswap {
 
 class SigbusDelivery {
  public:
-  explicit SigbusDelivery(FaultHandler* handler, MemoryNode* node)
-      : handler_(handler), node_(node) {}
+  explicit SigbusDelivery(FaultHandler* handler) : handler_(handler) {}
   ~SigbusDelivery() { Uninstall(); }
 
   // Installs the process-wide SIGBUS handler. Busy if another is active.
@@ -35,7 +34,6 @@ class SigbusDelivery {
   static void OnSigbus(int sig, siginfo_t* info, void* ctx);
   bool Resolve(uintptr_t addr);
   FaultHandler* const handler_;
-  MemoryNode* const node_;
   bool installed_ = false;
 };
 

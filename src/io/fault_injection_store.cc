@@ -87,7 +87,7 @@ FaultInjectionStore::FaultInjectionStore(BlockStore* target)
     : BlockStore(target->page_size(), target->nr_slots()), target_(target) {}
 
 FaultInjectionStore::RuleId FaultInjectionStore::AddRule(FaultRule rule) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   const RuleId id = next_id_++;
   std::mt19937_64 rng(rule.seed);
   rules_.push_back(ActiveRule{id, std::move(rule), 0, rng});
@@ -96,7 +96,7 @@ FaultInjectionStore::RuleId FaultInjectionStore::AddRule(FaultRule rule) {
 }
 
 bool FaultInjectionStore::RemoveRule(RuleId id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it =
       std::find_if(rules_.begin(), rules_.end(), [id](const ActiveRule& r) { return r.id == id; });
   if (it == rules_.end()) return false;
@@ -106,7 +106,7 @@ bool FaultInjectionStore::RemoveRule(RuleId id) {
 }
 
 void FaultInjectionStore::ClearRules() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   rules_.clear();
   has_rules_.store(false, std::memory_order_release);
 }
@@ -119,7 +119,7 @@ FaultCounts FaultInjectionStore::fault_counts() const {
 }
 
 std::optional<FaultKind> FaultInjectionStore::Decide(const BlockIo& io) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::optional<FaultKind> fault;
   for (ActiveRule& r : rules_) {
     if (!OpMatches(r.rule.op, io.op)) continue;

@@ -32,13 +32,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string_view>
 #include <vector>
 
 #include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "io/block_store.h"
 
 namespace uswap {
@@ -123,7 +123,7 @@ class FaultInjectionStore final : public BlockStore {
   BlockStore* const target_;
 
   std::atomic<bool> has_rules_{false};  // == !rules_.empty(), readable without mu_
-  std::mutex mu_;
+  Mutex mu_;
   std::vector<ActiveRule> rules_ GUARDED_BY(mu_);
   RuleId next_id_ GUARDED_BY(mu_) = 1;
 

@@ -11,19 +11,19 @@ MemStore::MemStore(size_t page_size, uint64_t nr_slots)
 
 void MemStore::Corrupt(uint64_t slot, size_t byte_offset) {
   USWAP_CHECK(slot < nr_slots() && byte_offset < page_size());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::byte& b = bytes_[slot * page_size() + byte_offset];
   b = ~b;
 }
 
 void MemStore::CopySlot(uint64_t slot, void* out) const {
   USWAP_CHECK(slot < nr_slots());
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::memcpy(out, &bytes_[slot * page_size()], page_size());
 }
 
 void MemStore::SubmitImpl(std::span<BlockIo> ios) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (BlockIo& io : ios) {
     std::byte* slot = &bytes_[io.slot * page_size()];
     const size_t len = size_t{io.nr} * page_size();

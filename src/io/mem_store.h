@@ -12,11 +12,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string_view>
 #include <vector>
 
 #include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "io/block_store.h"
 
 namespace uswap {
@@ -40,7 +40,7 @@ class MemStore final : public BlockStore {
   Status SyncImpl() override;
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::byte> bytes_ GUARDED_BY(mu_);  // nr_slots * page_size
   std::atomic<uint64_t> syncs_{0};
 };

@@ -233,60 +233,63 @@ UringStore::UringStore(PageFile file, size_t page_size, uint64_t nr_slots, unsig
       fd_(std::move(file.fd)),
       direct_io_(file.direct_io),
       queue_depth_(queue_depth) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   idle_rings_.push_back(std::move(first_ring));
   nr_rings_ = 1;
 }
 
 UringStore::~UringStore() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   USWAP_CHECK_MSG(idle_rings_.size() == nr_rings_, "UringStore destroyed during a Submit");
   idle_rings_.clear();  // io_uring_queue_exit: unmaps the rings, closes their fds
 }
 
 unsigned UringStore::nr_rings() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return nr_rings_;
 }
 
 UringStore::Checkout UringStore::CheckoutRing() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.lock();
   bool may_grow = true;  // false once creating a ring failed; then wait for one
   for (;;) {
     if (!idle_rings_.empty()) {
       Checkout c{std::move(idle_rings_.back()), 0};
       idle_rings_.pop_back();
+      mu_.unlock();
       return c;
     }
     if (nr_rings_ < kMaxRings && (may_grow || nr_rings_ == 0)) {
       ++nr_rings_;  // reserve the place, create outside the lock
-      lock.unlock();
+      mu_.unlock();
       auto ring = std::make_unique<Ring>();
       const int ret = ring->Setup(queue_depth_);
       if (ret == 0) return Checkout{std::move(ring), 0};
-      lock.lock();
+      mu_.lock();
       --nr_rings_;
       // With no ring left to wait for, the batch cannot run.
-      if (nr_rings_ == 0) return Checkout{nullptr, -ret};
+      if (nr_rings_ == 0) {
+        mu_.unlock();
+        return Checkout{nullptr, -ret};
+      }
       may_grow = false;
     }
     // A ring comes back, or the last one broke (then try to create one).
-    ring_returned_.wait(lock, [&]() REQUIRES(mu_) {
-      return !idle_rings_.empty() || nr_rings_ == 0 || (may_grow && nr_rings_ < kMaxRings);
-    });
+    while (!(!idle_rings_.empty() || nr_rings_ == 0 || (may_grow && nr_rings_ < kMaxRings)))
+      ring_returned_.Wait();
   }
 }
 
 void UringStore::ReturnRing(std::unique_ptr<Ring> ring) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (ring) {
       idle_rings_.push_back(std::move(ring));
     } else {
       --nr_rings_;
     }
   }
-  ring_returned_.notify_one();
+  ring_returned_.Signal();
 }
 
 void UringStore::SubmitImpl(std::span<BlockIo> ios) {

@@ -20,15 +20,14 @@
 // REQUIRES: no call is in progress when the store is destroyed.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/thread_annotations.h"
 #include "base/unique_fd.h"
+#include "base/mutex.h"
 #include "io/block_store.h"
 #include "io/posix_file_store.h"
 
@@ -78,8 +77,8 @@ class UringStore final : public BlockStore {
   const bool direct_io_;
   const unsigned queue_depth_;
 
-  mutable std::mutex mu_;
-  std::condition_variable ring_returned_;
+  mutable Mutex mu_;
+  CondVar ring_returned_{&mu_};
   std::vector<std::unique_ptr<Ring>> idle_rings_ GUARDED_BY(mu_);
   unsigned nr_rings_ GUARDED_BY(mu_) = 0;  // idle + checked out
 };

@@ -16,10 +16,8 @@
 namespace uswap {
 
 namespace {
-// Direct reclaim rounds before a charge gives up (then the soft limit
-// overshoots or the hard limit fails the access). Each round frees up to
-// kDirectReclaimBatch frames; a round that frees nothing ends the loop.
-constexpr int kDirectReclaimRounds = 16;
+// Each direct reclaim round frees up to kDirectReclaimBatch frames (see
+// ChargeFramesLocked for when a charge gives up).
 constexpr size_t kDirectReclaimBatch = 32;
 
 // Frees evicted pages of one block: their memfd pages go in one fallocate
@@ -193,19 +191,17 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
   const size_t ps = devices_->page_size();
   size_t unmapped = 0;
   size_t i = 0;
-  std::vector<Mutex*> locks;
+  MutexSet locks;  // block locks in address order
   std::vector<iovec> ranges;
   std::vector<std::pair<PageFrame*, bool>> putback;  // frame, back to active
   while (i < frames.size()) {
-    locks.clear();
     ranges.clear();
     size_t j = i;
     for (; j < frames.size(); j++) {
       Mutex* m = &frames[j]->owner->block_lock(frames[j]->index);
-      if (!locks.empty() && locks.back() == m) continue;
+      if (locks.Holds(m)) continue;
       if (locks.size() == kMaxBlocksLocked) break;
-      m->lock();
-      locks.push_back(m);
+      locks.Acquire(m);
     }
     const size_t first = i;
     for (; i < j; i++) {
@@ -234,7 +230,7 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
     for (size_t k = first; k < j; k++) VerifyBlockLocked(frames[k]->owner, frames[k]->index);
 #endif
     (void)first;
-    for (size_t k = locks.size(); k-- > 0;) locks[k]->unlock();
+    locks.ReleaseAll();
   }
   // Back on the lists only after the zap: a frame touched since goes to
   // active (the policy saw the MarkAccessed while it was isolated).

@@ -164,7 +164,7 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   }
   const AreaId id = IdOf(st);
   {
-    std::shared_lock<std::shared_mutex> l(mu_);
+    ReaderLock l(&mu_);
     for (unsigned t = 0; t < kMaxSwapFiles; ++t) {
       if (devices_[t] && devices_[t]->id == id) {
         return Status::Busy(path + ": already active in this table (type " + std::to_string(t) +
@@ -213,7 +213,7 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   if (!store.ok()) return store.status();
   StoreWrapper wrap;
   {
-    std::shared_lock<std::shared_mutex> l(mu_);
+    ReaderLock l(&mu_);
     wrap = store_wrapper_;
   }
   if (wrap) *store = wrap(std::move(*store));
@@ -225,7 +225,7 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
   dev->store = std::move(*store);
   dev->fd = std::move(fd);
 
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   unsigned type = kMaxSwapFiles;
   for (unsigned t = kMaxSwapFiles; t-- > 0;) {
     if (!devices_[t]) type = t;  // the lowest free type
@@ -242,12 +242,12 @@ Result<unsigned> SwapDevices::Swapon(const std::string& path, int prio) {
 }
 
 void SwapDevices::SetAttachHook(AttachHook hook) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   attach_hook_ = std::move(hook);
 }
 
 void SwapDevices::SetDetachHook(DetachHook hook) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   detach_hook_ = std::move(hook);
 }
 
@@ -260,7 +260,7 @@ Status NoSuchType(unsigned type) {
 // cf. SWP_WRITEOK, cleared by swapoff before try_to_unuse() and set again
 // by reinsert_swap_info() when that fails.
 Status SwapDevices::SetWritable(unsigned type, bool writable) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   if (type >= kMaxSwapFiles || !devices_[type]) return NoSuchType(type);
   devices_[type]->writable.store(writable);
   return Status::OK();
@@ -273,7 +273,7 @@ Status SwapDevices::CancelSwapoff(unsigned type) { return SetWritable(type, true
 Status SwapDevices::FinishSwapoff(unsigned type) {
   std::unique_ptr<Device> gone;
   {
-    std::unique_lock<std::shared_mutex> l(mu_);
+    WriterLock l(&mu_);
     if (type >= kMaxSwapFiles || !devices_[type]) return NoSuchType(type);
     Device& d = *devices_[type];
     if (const uint64_t n = d.area->inuse_pages(); n != 0) {
@@ -289,7 +289,7 @@ Result<unsigned> SwapDevices::Find(const std::string& path) const {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(path, errno);
   const AreaId id = IdOf(st);
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   for (unsigned t = 0; t < kMaxSwapFiles; ++t) {
     if (devices_[t] && devices_[t]->id == id) return t;
   }
@@ -300,14 +300,16 @@ Result<unsigned> SwapDevices::Find(const std::string& path) const {
 // take turns (the kernel requeues the plist node; we rotate a cursor).
 std::optional<std::pair<SwapEntry, uint32_t>> SwapDevices::AllocateFromBest(uint32_t max,
                                                                             bool up_to) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   std::array<unsigned, kMaxSwapFiles> order;
   unsigned n = 0;
   for (unsigned t = 0; t < kMaxSwapFiles; ++t) {
     if (devices_[t] && devices_[t]->writable.load(std::memory_order_relaxed)) order[n++] = t;
   }
   std::stable_sort(order.begin(), order.begin() + n,
-                   [&](unsigned a, unsigned b) { return devices_[a]->prio > devices_[b]->prio; });
+                   [&](unsigned a, unsigned b) REQUIRES_SHARED(mu_) {
+                     return devices_[a]->prio > devices_[b]->prio;
+                   });
   for (unsigned i = 0; i < n;) {
     unsigned j = i + 1;  // [i, j) share one priority
     while (j < n && devices_[order[j]]->prio == devices_[order[i]]->prio) ++j;
@@ -351,41 +353,41 @@ Status NoArea(SwapEntry e) {
 }  // namespace
 
 Status SwapDevices::Duplicate(SwapEntry e) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   SwapArea* a = AreaOfLocked(e);
   return a ? a->Duplicate(e.offset()) : NoArea(e);
 }
 
 Result<bool> SwapDevices::Free(SwapEntry e) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   SwapArea* a = AreaOfLocked(e);
   if (!a) return NoArea(e);
   return a->Free(e.offset());
 }
 
 Status SwapDevices::MarkBad(SwapEntry e) {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   SwapArea* a = AreaOfLocked(e);
   return a ? a->MarkBad(e.offset()) : NoArea(e);
 }
 
 void SwapDevices::SetStoreWrapper(StoreWrapper wrap) {
-  std::unique_lock<std::shared_mutex> l(mu_);
+  WriterLock l(&mu_);
   store_wrapper_ = std::move(wrap);
 }
 
 BlockStore* SwapDevices::store(unsigned type) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   return type < kMaxSwapFiles && devices_[type] ? devices_[type]->store.get() : nullptr;
 }
 
 SwapArea* SwapDevices::area(unsigned type) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   return type < kMaxSwapFiles && devices_[type] ? devices_[type]->area.get() : nullptr;
 }
 
 std::vector<SwapDeviceInfo> SwapDevices::List() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   std::vector<SwapDeviceInfo> out;
   for (unsigned t = 0; t < kMaxSwapFiles; ++t) {
     const Device* d = devices_[t].get();
@@ -407,7 +409,7 @@ std::vector<SwapDeviceInfo> SwapDevices::List() const {
 }
 
 uint64_t SwapDevices::free_slots() const {
-  std::shared_lock<std::shared_mutex> l(mu_);
+  ReaderLock l(&mu_);
   uint64_t n = 0;
   for (const auto& d : devices_) {
     if (d && d->writable.load(std::memory_order_relaxed)) n += d->area->free_pages();

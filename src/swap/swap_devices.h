@@ -26,10 +26,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "io/block_store.h"
 #include "swap/swap_area.h"
 #include "swap/swap_entry.h"
@@ -117,17 +118,17 @@ class SwapDevices {
   // Up to `max` slots (exactly one unless `up_to`) from the best writable
   // area, as Allocate()/AllocateUpTo() promise.
   std::optional<std::pair<SwapEntry, uint32_t>> AllocateFromBest(uint32_t max, bool up_to);
-  SwapArea* AreaOfLocked(SwapEntry e) const;  // REQUIRES: mu_ held (shared)
+  SwapArea* AreaOfLocked(SwapEntry e) const REQUIRES_SHARED(mu_);
   Status SetWritable(unsigned type, bool writable);
 
   const size_t page_size_;
   const BlockStoreOptions store_options_;
-  mutable std::shared_mutex mu_;  // guards the table below
-  std::unique_ptr<Device> devices_[kMaxSwapFiles];
-  int next_default_prio_ = -1;
-  StoreWrapper store_wrapper_;  // guarded by mu_
-  AttachHook attach_hook_;      // guarded by mu_
-  DetachHook detach_hook_;      // guarded by mu_
+  mutable SharedMutex mu_{SharedMutex::Prefer::kReaders};  // guards the table below
+  std::unique_ptr<Device> devices_[kMaxSwapFiles] GUARDED_BY(mu_);
+  int next_default_prio_ GUARDED_BY(mu_) = -1;
+  StoreWrapper store_wrapper_ GUARDED_BY(mu_);
+  AttachHook attach_hook_ GUARDED_BY(mu_);
+  DetachHook detach_hook_ GUARDED_BY(mu_);
   unsigned rr_cursor_ = 0;      // round-robin among equal priorities (atomic use inside)
 };
 
