@@ -6,6 +6,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential cmake pkg-config      # toolchain
+  ccache                                # compiler cache for the suite's several builds
   libgtest-dev libgmock-dev libbenchmark-dev  # tests, micro-benchmarks
   liburing-dev                          # io_uring block store
   libxxhash-dev                         # page checksums (XXH3)

@@ -3,20 +3,27 @@
 #   1. the release build's suite (unit, compatibility, integration);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same suite under ThreadSanitizer;
-#   4. each libFuzzer target for a bounded time (clang build).
+#   4. a clang build of the library and tools: -Wthread-safety -Werror
+#      checks the locking annotations (base/thread_annotations.h);
+#   5. the engine (integration) tests in a USWAP_DEBUG_FULL build: page
+#      table, frames, lists, swap cache, slot counts and the kernel's PTEs
+#      cross-checked after every reclaim pass and at every region teardown;
+#   6. each libFuzzer target for a bounded time (clang build).
 # Exits non-zero on the first failure. USWAP_QUICK=1 runs step 1 only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 bash "$root/scripts/install-deps.sh"
 
-run_suite() {  # run_suite NAME [cmake args...]
+run_suite() {  # run_suite NAME [cmake args...] [-- ctest args...]
   local name=$1; shift
-  local dir="$root/build-tests-$name"
+  local dir="$root/build-tests-$name" cmake_args=() ctest_args=()
+  while (($#)) && [[ $1 != -- ]]; do cmake_args+=("$1"); shift; done
+  (($#)) && shift && ctest_args=("$@")
   echo "== $name: build" >&2
-  bash "$root/scripts/build.sh" "$dir" -DUSWAP_BUILD_BENCHMARKS=ON "$@"
+  bash "$root/scripts/build.sh" "$dir" -DUSWAP_BUILD_BENCHMARKS=ON "${cmake_args[@]}"
   echo "== $name: ctest" >&2
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900 "${ctest_args[@]}")
 }
 
 run_suite release
@@ -24,6 +31,10 @@ if [[ "${USWAP_QUICK:-0}" != 1 ]]; then
   run_suite asan -DUSWAP_SANITIZE=address -DUSWAP_BUILD_BENCHMARKS=OFF
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp" \
     run_suite tsan -DUSWAP_SANITIZE=thread -DUSWAP_BUILD_BENCHMARKS=OFF
+  echo "== clang: build with -Wthread-safety -Werror" >&2
+  CC=clang CXX=clang++ bash "$root/scripts/build.sh" "$root/build-tests-clang" \
+    -DUSWAP_BUILD_TESTS=OFF -DUSWAP_BUILD_BENCHMARKS=OFF
+  run_suite debug-full -DUSWAP_DEBUG_FULL=ON -DUSWAP_BUILD_BENCHMARKS=OFF -- -L integration
   if [[ -f "$root/tests/fuzz/run-fuzzers.sh" ]]; then
     echo "== fuzz" >&2
     bash "$root/tests/fuzz/run-fuzzers.sh" "$root/build-fuzz"
