@@ -14,10 +14,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <random>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -74,7 +72,7 @@ void BM_MinorFault(benchmark::State& state) {
     {
       // Unmap every page (what aging does to the inactive list).
       for (uint64_t b = 0; b < pages; b += MmRegion::kBlockPages) {
-        std::lock_guard<std::mutex> l(mm->block_lock(b));
+        MutexLock l(&mm->block_lock(b));
         for (uint64_t i = b; i < mm->block_end(b); i++)
           mm->pte(i).flags &= ~(kMapped | kWriteProtected);
         (void)mm->Zap(b, mm->block_end(b) - b);

@@ -353,8 +353,7 @@ Result<std::unique_ptr<Region>> Space::Map(size_t bytes) {
   try {
     return impl_->Map(bytes);
   } catch (const std::bad_alloc&) {  // the API promises a Status, never an exception
-    return Status::NoSpace("out of memory mapping a region of " + std::to_string(bytes) +
-                           " bytes");
+    return Status::NoSpace("out of memory mapping a region of " + std::to_string(bytes) + " bytes");
   }
 }
 Status Space::Swapon(const std::string& path, int priority) {

@@ -6,13 +6,14 @@
 namespace uswap {
 
 namespace {
-#define USWAP_STATS_SCALARS(X)                                                                    \
-  X(pgfault)                                                                                      \
-  X(pgmajfault) X(pgminorfault) X(zero_page_faults) X(wp_faults) X(pswpin) X(pswpout) X(pgscan)   \
-      X(pgsteal) X(pgactivate) X(pgdeactivate) X(pgrotated) X(clean_drops) X(zero_drops)          \
-          X(kswapd_wakeups) X(direct_reclaims) X(swap_cache_hits) X(readahead_pages)              \
-              X(readahead_hits) X(write_errors) X(read_errors) X(checksum_errors)                 \
-                  X(hard_limit_faults) X(memfd_errors) X(budget_overshoot_pages) X(resident_pages) X(free_frames) \
+#define USWAP_STATS_SCALARS(X)                                                                  \
+  X(pgfault)                                                                                    \
+  X(pgmajfault)                                                                                 \
+  X(pgminorfault) X(zero_page_faults) X(wp_faults) X(pswpin) X(pswpout) X(pgscan) X(pgsteal)    \
+      X(pgactivate) X(pgdeactivate) X(pgrotated) X(clean_drops) X(zero_drops) X(kswapd_wakeups) \
+          X(direct_reclaims) X(swap_cache_hits) X(readahead_pages) X(readahead_hits)            \
+              X(write_errors) X(read_errors) X(checksum_errors) X(hard_limit_faults)            \
+                  X(memfd_errors) X(budget_overshoot_pages) X(resident_pages) X(free_frames)    \
                       X(budget_pages) X(swap_cache_pages) X(metadata_bytes)
 
 std::string JsonString(const std::string& s) {

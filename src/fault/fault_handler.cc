@@ -394,8 +394,8 @@ bool FaultHandler::HandleSigbus(uintptr_t addr) {
     MutexLock l(&r->block_lock(index));
     const PageEntry& p = r->pte(index);
     if (p.state == PageState::kPoisoned) return false;
-    wp_candidate = p.state == PageState::kResident && (p.flags & kMapped) &&
-                   (p.flags & kWriteProtected) && !(p.flags & kWriteback);
+    wp_candidate =
+        p.state == PageState::kResident && (p.flags & kMapped) && (p.flags & kWriteProtected);
     if (wp_candidate) {
       // A present write-protected PTE makes this a write: CONTINUE says
       // EEXIST. If the PTE was removed from outside, CONTINUE maps it again.
@@ -428,7 +428,7 @@ FaultResult FaultHandler::PopulateOne(MmRegion* r, uint64_t index) {
       if (p.state == PageState::kPoisoned) return FaultResult::kPoisoned;
       if (p.state == PageState::kResident && (p.flags & kMapped)) {
         if (!(p.flags & kWriteProtected)) return FaultResult::kResolved;
-        wp = !(p.flags & kWriteback);
+        wp = true;  // DoWpPage waits for a write-back, then unprotects
       }
     }
     FaultResult res = HandleLocked(r, index, true, wp, true);

@@ -69,8 +69,8 @@ class FaultHandler {
   // Same as Handle, with regions_mu_ already held shared and the region
   // known. `populate`: not a fault but Region::Pin making the page resident
   // and writable; a refused frame returns kNoFrame instead of poisoning.
-  FaultResult HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
-                           bool populate = false) REQUIRES_SHARED(node_->regions_mu());
+  FaultResult HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp, bool populate = false)
+      REQUIRES_SHARED(node_->regions_mu());
   // Makes pages [first, end) resident, mapped and writable (Region::Pin).
   // kResolved, or kPoisoned (a page cannot be read back) / kNoFrame with
   // *failed the page. Takes regions_mu_ shared itself.

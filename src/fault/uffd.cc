@@ -95,9 +95,10 @@ Status Userfaultfd::CheckFeatures(uint64_t available, bool sigbus) {
                                   KernelRelease());
   }
   if (sigbus && !(available & UFFD_FEATURE_SIGBUS))
-    return Status::NotSupported("userfaultfd lacks UFFD_FEATURE_SIGBUS (Linux >= 4.14), needed by "
-                                "FaultDelivery::kSigbus; this kernel is " +
-                                KernelRelease());
+    return Status::NotSupported(
+        "userfaultfd lacks UFFD_FEATURE_SIGBUS (Linux >= 4.14), needed by "
+        "FaultDelivery::kSigbus; this kernel is " +
+        KernelRelease());
   return Status::OK();
 }
 
@@ -147,11 +148,12 @@ Status Userfaultfd::ProbeContinueWp() {
     c.mode = UFFDIO_CONTINUE_MODE_WP;
     if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) != 0) {
       const int err = errno;
-      st = err == EINVAL ? Status::NotSupported(
-                               "userfaultfd: UFFDIO_CONTINUE does not accept "
-                               "UFFDIO_CONTINUE_MODE_WP (present in Linux >= 6.6); this kernel is " +
-                               KernelRelease())
-                         : Status::FromErrno("UFFDIO_CONTINUE (feature probe)", err);
+      st = err == EINVAL
+               ? Status::NotSupported(
+                     "userfaultfd: UFFDIO_CONTINUE does not accept "
+                     "UFFDIO_CONTINUE_MODE_WP (present in Linux >= 6.6); this kernel is " +
+                     KernelRelease())
+               : Status::FromErrno("UFFDIO_CONTINUE (feature probe)", err);
     }
     (void)Unregister(p, ps);
   }

@@ -37,8 +37,8 @@
 #include <string_view>
 #include <vector>
 
-#include "base/thread_annotations.h"
 #include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "io/block_store.h"
 
 namespace uswap {

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "base/log.h"
+
 namespace uswap {
 
 namespace {
@@ -19,6 +21,12 @@ Result<PageFile> OpenPageFile(const std::string& path, bool direct_io, OpenSysca
     UniqueFd fd(open_syscall(path.c_str(), flags | O_DIRECT));
     if (fd.valid()) return PageFile{std::move(fd), true};
     if (errno != EINVAL) return Status::FromErrno("open " + path, errno);
+    // Not silent: every swapped page then also sits in the kernel's page
+    // cache, outside the RAM budget (and on tmpfs the "swap" is RAM).
+    Log(LogLevel::kWarning,
+        "%s: the file system refuses O_DIRECT; swap I/O goes through the page cache, whose "
+        "memory is outside the RAM budget (on tmpfs the swap area itself is RAM)",
+        path.c_str());
   }
   UniqueFd fd(open_syscall(path.c_str(), flags));
   if (!fd.valid()) return Status::FromErrno("open " + path, errno);

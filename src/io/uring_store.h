@@ -25,9 +25,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "base/unique_fd.h"
-#include "base/mutex.h"
 #include "io/block_store.h"
 #include "io/posix_file_store.h"
 

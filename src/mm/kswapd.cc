@@ -5,7 +5,9 @@
 
 namespace uswap {
 
-void Kswapd::Start() { thread_ = StartThread("uswap-kswapd", [this] { Run(); }); }
+void Kswapd::Start() {
+  thread_ = StartThread("uswap-kswapd", [this] { Run(); });
+}
 
 void Kswapd::Stop() {
   {

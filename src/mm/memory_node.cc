@@ -93,7 +93,7 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       return true;
     }
     WakeKswapd();
-    const uint64_t gen = progress_gen_.load(std::memory_order_acquire);
+    const uint64_t gen = progress_gen_.load();
     Count(vmstat_.direct_reclaims);
     if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) != 0) {
       fruitless = 0;
@@ -138,16 +138,18 @@ uint64_t MemoryNode::FramesInFlight() const {
 }
 
 void MemoryNode::WaitForReclaimProgress(uint64_t seen_gen) {
+  // seq_cst: the waiter's "waiters++ then read gen" and the notifier's
+  // "gen++ then read waiters" must not both miss each other. The time-out
+  // bounds the cost of any miss anyway.
   MutexLock l(&progress_mu_);
-  progress_waiters_.fetch_add(1, std::memory_order_acq_rel);
-  if (progress_gen_.load(std::memory_order_acquire) == seen_gen)
-    progress_cv_.WaitFor(std::chrono::milliseconds(1));
-  progress_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  progress_waiters_.fetch_add(1);
+  if (progress_gen_.load() == seen_gen) progress_cv_.WaitFor(std::chrono::milliseconds(1));
+  progress_waiters_.fetch_sub(1);
 }
 
 void MemoryNode::NotifyReclaimProgress() {
-  progress_gen_.fetch_add(1, std::memory_order_acq_rel);
-  if (progress_waiters_.load(std::memory_order_acquire) == 0) return;
+  progress_gen_.fetch_add(1);
+  if (progress_waiters_.load() == 0) return;
   MutexLock l(&progress_mu_);  // orders the bump before a waiter's check
   progress_cv_.SignalAll();
 }
@@ -556,7 +558,6 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
   return Status::OK();
 }
 
-
 // ---------------------------------------------------------------------------
 // Discard (cf. madvise_dontneed_free() on anonymous memory)
 
@@ -576,8 +577,7 @@ Status MemoryNode::DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) {
       // belong to the I/O until it completes).
       for (uint64_t i = lo; i < hi && !wait_on; i++) {
         PageEntry& p = r->pte(i);
-        if ((p.state == PageState::kSwapIn || (p.flags & kWriteback)) &&
-            swap_cache_.Ref(p.entry))
+        if ((p.state == PageState::kSwapIn || (p.flags & kWriteback)) && swap_cache_.Ref(p.entry))
           wait_on = p.entry;
       }
       for (uint64_t i = lo; i < hi && !wait_on; i++) {
@@ -686,7 +686,7 @@ void MemoryNode::VerifyQuiescent() {
     }
   }
   ReclaimPolicyStats ps = policy_->Stats();
-  USWAP_CHECK_MSG(frames_.charged() >= resident, "every resident page is charged");
+  USWAP_CHECK_MSG(frames_.charged() == resident, "charged frames == resident pages");
   USWAP_CHECK_MSG(ps.active + ps.inactive == resident,
                   "every resident page is on exactly one policy list");
   USWAP_CHECK_MSG(swap_cache_.size() == 0, "no swap-cache entry on a quiescent node");

@@ -31,7 +31,6 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
-
 #include "mm/frame_pool.h"
 #include "mm/mm_region.h"
 #include "mm/page_io.h"

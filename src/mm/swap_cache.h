@@ -62,9 +62,7 @@ class SwapCache {
     std::unordered_map<uint64_t, Node> map GUARDED_BY(mu);
   };
   static constexpr int kShards = 64;
-  Shard& ShardOf(SwapEntry e) const {
-    return shards_[(e.value() * 0x9E3779B97F4A7C15ull) >> 58];
-  }
+  Shard& ShardOf(SwapEntry e) const { return shards_[(e.value() * 0x9E3779B97F4A7C15ull) >> 58]; }
   std::unique_ptr<Shard[]> shards_;
 };
 

@@ -307,9 +307,8 @@ std::optional<std::pair<SwapEntry, uint32_t>> SwapDevices::AllocateFromBest(uint
     if (devices_[t] && devices_[t]->writable.load(std::memory_order_relaxed)) order[n++] = t;
   }
   std::stable_sort(order.begin(), order.begin() + n,
-                   [&](unsigned a, unsigned b) REQUIRES_SHARED(mu_) {
-                     return devices_[a]->prio > devices_[b]->prio;
-                   });
+                   [&](unsigned a, unsigned b)
+                       REQUIRES_SHARED(mu_) { return devices_[a]->prio > devices_[b]->prio; });
   for (unsigned i = 0; i < n;) {
     unsigned j = i + 1;  // [i, j) share one priority
     while (j < n && devices_[order[j]]->prio == devices_[order[i]]->prio) ++j;

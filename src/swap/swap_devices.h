@@ -129,7 +129,7 @@ class SwapDevices {
   StoreWrapper store_wrapper_ GUARDED_BY(mu_);
   AttachHook attach_hook_ GUARDED_BY(mu_);
   DetachHook detach_hook_ GUARDED_BY(mu_);
-  unsigned rr_cursor_ = 0;      // round-robin among equal priorities (atomic use inside)
+  unsigned rr_cursor_ = 0;  // round-robin among equal priorities (atomic use inside)
 };
 
 }  // namespace uswap
