@@ -162,7 +162,8 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
   if (!node_->ChargeFramesLocked(want)) {
-    // Hard limit: the window did not fit; the faulting page alone may.
+    // The window did not fit (hard limit, or reclaim can free nothing):
+    // the faulting page alone may.
     if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index, populate);
     want = 1;
     end = index + 1;
@@ -218,7 +219,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   }
   if (want == 0) want = 1;
   if (!node_->ChargeFramesLocked(want)) {
-    // Hard limit: no room for the readahead window; read the page alone.
+    // No room for the readahead window: read the page alone.
     if (want == 1 || !node_->ChargeFramesLocked(1)) return NoFrame(r, index, populate);
     want = 1;
   }

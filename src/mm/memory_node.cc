@@ -99,17 +99,21 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       fruitless = 0;
       continue;
     }
-    if (FramesInFlight() > 0 && waits < kMaxProgressWaits) {
+    if (waits < kMaxProgressWaits && devices_->free_slots() > 0 && FramesInFlight() > 0) {
       // Other threads hold the victims (isolated, under write-back, being
       // read in): their frames come back or free up soon. Not a reason to
-      // overshoot or to fail the access.
+      // overshoot or to fail the access. (With no free slot their reclaim
+      // cannot write anything either: no point waiting.)
       waits++;
       WaitForReclaimProgress(gen);
       continue;
     }
     if (++fruitless >= kFruitlessRounds) break;
   }
-  if (options_.hard_limit || mode == Charge::kWithinBudget) return false;
+  // A window (readahead, fault-around) is never charged past the budget:
+  // the caller falls back to the faulting page alone, so the overshoot is
+  // one page per access and budget_overshoot_pages counts it exactly.
+  if (options_.hard_limit || mode == Charge::kWithinBudget || n > 1) return false;
   frames_.ForceCharge(n);
   Count(vmstat_.budget_overshoot_pages, n);
   WakeKswapd();  // pulls resident memory back under the budget once it can

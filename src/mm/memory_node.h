@@ -82,9 +82,10 @@ class MemoryNode {
   // flight elsewhere (isolated by another reclaimer, in write-back, being
   // swapped in) a fruitless round waits for their progress instead of
   // giving up (audit F10). Only when reclaim can free nothing at all
-  // (swap full, every page pinned): soft limit -> charges anyway, counts
-  // the overshoot and wakes kswapd to pull it back; hard limit or
-  // kWithinBudget -> returns false.
+  // (swap full, every page pinned): soft limit -> charges a single frame
+  // anyway (n > 1 returns false: callers retry with the faulting page
+  // alone), counts the overshoot and wakes kswapd to pull it back; hard
+  // limit or kWithinBudget -> returns false.
   // REQUIRES: regions_mu_ held shared, no block lock.
   bool ChargeFramesLocked(uint64_t n, Charge mode = Charge::kMayOvershoot)
       REQUIRES_SHARED(regions_mu_);
