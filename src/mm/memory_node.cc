@@ -37,10 +37,8 @@ class FrameReleaser {
   void Flush() {
     Punch();
     for (uint64_t i : pages_) node_->ReleaseFrame(r_->pte(i));
-    if (!pages_.empty()) freed_any_ = true;
     pages_.clear();
   }
-  bool freed_any() const { return freed_any_; }
 
  private:
   void Punch() {
@@ -51,7 +49,6 @@ class FrameReleaser {
   MmRegion* r_;
   uint64_t start_ = 0, len_ = 0;
   std::vector<uint64_t> pages_;
-  bool freed_any_ = false;
 };
 
 bool ByPage(const PageFrame* a, const PageFrame* b) {
@@ -209,7 +206,7 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
       if (locks.size() == kMaxBlocksLocked) break;
       locks.Acquire(m);
     }
-    const size_t first = i;
+    [[maybe_unused]] const size_t first = i;
     for (; i < j; i++) {
       PageFrame* f = frames[i];
       MmRegion* r = f->owner;
@@ -235,7 +232,6 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
 #ifdef USWAP_DEBUG_FULL
     for (size_t k = first; k < j; k++) VerifyBlockLocked(frames[k]->owner, frames[k]->index);
 #endif
-    (void)first;
     locks.ReleaseAll();
   }
   // Back on the lists only after the zap: a frame touched since goes to
@@ -660,17 +656,6 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
       if (!a || a->Count(p.entry.offset()) != 1) fail("the slot is in use exactly once");
     }
   }
-}
-
-void MemoryNode::VerifyBlocks(const std::vector<PageFrame*>& frames) {
-#ifdef USWAP_DEBUG_FULL
-  for (PageFrame* f : frames) {
-    MutexLock l(&f->owner->block_lock(f->index));
-    VerifyBlockLocked(f->owner, f->index);
-  }
-#else
-  (void)frames;
-#endif
 }
 
 void MemoryNode::VerifyQuiescent() {

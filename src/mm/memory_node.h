@@ -169,8 +169,6 @@ class MemoryNode {
   uint64_t FramesInFlight() const;
   void WaitForReclaimProgress(uint64_t seen_gen) EXCLUDES(progress_mu_);
   void NotifyReclaimProgress() EXCLUDES(progress_mu_);
-  // Debug-full hooks: no-ops unless USWAP_DEBUG_FULL.
-  void VerifyBlocks(const std::vector<PageFrame*>& frames);
 
   const MemoryNodeOptions options_;
   SwapDevices* const devices_;

@@ -195,6 +195,25 @@ inline void ClearTestHook(Space& space) {
   EXPECT_TRUE(barrier.ok()) << barrier.status().ToString();
 }
 
+// "key value\n" to the parent. Async-signal-safe: no locks, no allocation,
+// one write(2).
+inline void ReportToParent(int fd, const char* key, uint64_t value) {
+  char buf[96];
+  size_t n = 0;
+  for (const char* k = key; *k && n < 64; k++) buf[n++] = *k;
+  buf[n++] = ' ';
+  char digits[20];
+  int d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value);
+  while (d) buf[n++] = digits[--d];
+  buf[n++] = '\n';
+  ssize_t w = ::write(fd, buf, n);
+  (void)w;
+}
+
 // A scratch dir with one swap file, and a Space over it.
 class EngineFixture : public ::testing::Test {
  protected:

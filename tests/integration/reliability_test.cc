@@ -184,25 +184,6 @@ class LogCapture {
 // ---------------------------------------------------------------------------
 // Child processes
 
-// "key value" lines written to the parent. Async-signal-safe: no locks,
-// no allocation, one write(2).
-void Report(int fd, const char* key, uint64_t value) {
-  char buf[96];
-  size_t n = 0;
-  for (const char* k = key; *k && n < 64; k++) buf[n++] = *k;
-  buf[n++] = ' ';
-  char digits[20];
-  int d = 0;
-  do {
-    digits[d++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value);
-  while (d) buf[n++] = digits[--d];
-  buf[n++] = '\n';
-  ssize_t w = ::write(fd, buf, n);
-  (void)w;
-}
-
 struct ChildOutcome {
   bool timed_out = false;
   int status = 0;
@@ -281,16 +262,16 @@ FatalSigbusProbe g_probe;
 void OnFatalSigbus(int, siginfo_t* info, void*) {
   const FatalSigbusProbe& p = g_probe;
   const auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
-  Report(p.fd, "sigbus_in_page", addr >= p.lo && addr < p.hi);
-  Report(p.fd, "sigbus_in_toucher", ::gettid() == p.tid);
-  Report(p.fd, "progress", p.progress);
+  ReportToParent(p.fd, "sigbus_in_page", addr >= p.lo && addr < p.hi);
+  ReportToParent(p.fd, "sigbus_in_toucher", ::gettid() == p.tid);
+  ReportToParent(p.fd, "progress", p.progress);
   if (p.vm) {
-    Report(p.fd, "read_errors", p.vm->read_errors.load());
-    Report(p.fd, "checksum_errors", p.vm->checksum_errors.load());
-    Report(p.fd, "hard_limit_faults", p.vm->hard_limit_faults.load());
+    ReportToParent(p.fd, "read_errors", p.vm->read_errors.load());
+    ReportToParent(p.fd, "checksum_errors", p.vm->checksum_errors.load());
+    ReportToParent(p.fd, "hard_limit_faults", p.vm->hard_limit_faults.load());
   }
-  if (p.frames) Report(p.fd, "free_frames", p.frames->free_frames());
-  if (p.faults) Report(p.fd, "injected_eio", p.faults->fault_counts().eio);
+  if (p.frames) ReportToParent(p.fd, "free_frames", p.frames->free_frames());
+  if (p.faults) ReportToParent(p.fd, "injected_eio", p.faults->fault_counts().eio);
   ::signal(SIGBUS, SIG_DFL);
 }
 
@@ -434,8 +415,8 @@ TEST_P(ReadErrorTest, UnreadablePageRaisesSigbusInTheTouchingThread) {
     uint64_t others_wrong = 0;
     for (uint64_t i = 0; i < kPages; i++)
       if (i != bad && !CheckPage(base + i * kPage, i, 1)) others_wrong++;
-    Report(fd, "others_wrong", others_wrong);
-    Report(fd, "read_errors_before", fs.space->stats().read_errors);
+    ReportToParent(fd, "others_wrong", others_wrong);
+    ReportToParent(fd, "read_errors_before", fs.space->stats().read_errors);
     ArmProbe(*fs.space, **region, bad);
     g_probe.faults = fs.faults;
     (void)Touch(**region, bad);
@@ -500,15 +481,16 @@ TEST_P(OnDiskCorruptionTest, FlippedBitIsNeverReturnedAsData) {
       if (::pwrite(f, &b, 1, at) != 1 || ::fsync(f) != 0) _exit(kChildCorruptFailed);
       ::close(f);
     }
-    Report(fd, "checksum_errors_before", (*space)->stats().checksum_errors);
+    ReportToParent(fd, "checksum_errors_before", (*space)->stats().checksum_errors);
     ArmProbe(**space, **region, bad);
     (void)Touch(**region, bad);
     // Only without checksums: what came back?
     std::vector<uint8_t> want(kPage);
     WritePage(want.data(), bad, 1);
     const uint8_t* got = base + bad * kPage;
-    Report(fd, "bytes_differing", CheckCountDiffering(got, want.data(), kPage));
-    Report(fd, "flipped_byte_differs", TouchByte(got + kFlipByte) == (want[kFlipByte] ^ 0x10));
+    ReportToParent(fd, "bytes_differing", CheckCountDiffering(got, want.data(), kPage));
+    ReportToParent(fd, "flipped_byte_differs",
+                   TouchByte(got + kFlipByte) == (want[kFlipByte] ^ 0x10));
     _exit(kChildTouchReturned);
   });
   ASSERT_FALSE(out.timed_out) << out.Describe();
