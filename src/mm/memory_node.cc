@@ -78,6 +78,10 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   constexpr int kFruitlessRounds = 3;
   constexpr int kMaxProgressWaits = 5000;
   int fruitless = 0, waits = 0;
+  // A charge that would fail (within-budget, hard limit) first scans every
+  // resident page once (ScanAllLocked). A soft one overshoots instead, and
+  // a hard-limit window falls back to its single page, whose charge scans.
+  bool scanned_all = !(mode == Charge::kWithinBudget || (options_.hard_limit && n == 1));
   for (;;) {
     if (frames_.TryCharge(n)) {
       uint64_t free = frames_.free_frames();
@@ -90,22 +94,35 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       return true;
     }
     WakeKswapd();
-    const uint64_t gen = progress_gen_.load();
     Count(vmstat_.direct_reclaims);
     if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) != 0) {
       fruitless = 0;
       continue;
     }
-    if (waits < kMaxProgressWaits && devices_->free_slots() > 0 && FramesInFlight() > 0) {
+    // After our own round (it bumps the generation too): what we wait for
+    // is another thread's progress.
+    const uint64_t gen = progress_gen_.load();
+    if (waits < kMaxProgressWaits && FramesInFlight() > 0) {
       // Other threads hold the victims (isolated, under write-back, being
       // read in): their frames come back or free up soon. Not a reason to
-      // overshoot or to fail the access. (With no free slot their reclaim
-      // cannot write anything either: no point waiting.)
+      // overshoot or to fail the access.
       waits++;
-      WaitForReclaimProgress(gen);
-      continue;
+      if (devices_->free_slots() > 0) {
+        WaitForReclaimProgress(gen, std::chrono::milliseconds(1));
+        continue;
+      }
+      // No free slot: the other reclaimer cannot write its dirty victims
+      // either (they come back), but it still frees the clean and all-zero
+      // ones it holds. Wait for the end of its pass (its progress), then
+      // this round counts as fruitless: a few of them fail the charge, with
+      // no spinning while reclaimers pass victims back and forth.
+      WaitForReclaimProgress(gen, std::chrono::milliseconds(50));
     }
-    if (++fruitless >= kFruitlessRounds) break;
+    if (++fruitless < kFruitlessRounds) continue;
+    if (scanned_all) break;
+    scanned_all = true;
+    if (ScanAllLocked() == 0) break;
+    fruitless = 0;
   }
   // A window (readahead, fault-around) is never charged past the budget:
   // the caller falls back to the faulting page alone, so the overshoot is
@@ -131,6 +148,26 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   return true;
 }
 
+size_t MemoryNode::ScanAllLocked() {
+  // cf. do_try_to_free_pages() letting sc->priority fall to 0 before the OOM
+  // killer: the bounded rounds of ChargeFramesLocked look at the oldest
+  // pages only, so clean and all-zero pages elsewhere (a fault-around
+  // window just mapped, a page read back) could still free a frame when no
+  // swap slot is left. Rounds of the usual batch until a frame is freed or
+  // twice the resident pages were scanned as victims: victims that cannot
+  // be freed rotate to the head of the inactive list and pages aged off the
+  // active list join it there, so the scan reaches the youngest page after
+  // at most the inactive pages plus the active ones.
+  const uint64_t resident = frames_.charged();
+  ScanCount count;
+  while (count.scanned < 2 * resident) {
+    const ScanCount before = count;
+    if (size_t freed = ReclaimLocked(kDirectReclaimBatch, &count)) return freed;
+    if (count.aged == before.aged && count.scanned == before.scanned) break;  // lists empty
+  }
+  return 0;
+}
+
 uint64_t MemoryNode::FramesInFlight() const {
   ReclaimPolicyStats ps = policy_->Stats();
   const uint64_t listed = ps.active + ps.inactive;
@@ -138,13 +175,13 @@ uint64_t MemoryNode::FramesInFlight() const {
   return charged > listed ? charged - listed : 0;
 }
 
-void MemoryNode::WaitForReclaimProgress(uint64_t seen_gen) {
+void MemoryNode::WaitForReclaimProgress(uint64_t seen_gen, std::chrono::milliseconds timeout) {
   // seq_cst: the waiter's "waiters++ then read gen" and the notifier's
   // "gen++ then read waiters" must not both miss each other. The time-out
   // bounds the cost of any miss anyway.
   MutexLock l(&progress_mu_);
   progress_waiters_.fetch_add(1);
-  if (progress_gen_.load() == seen_gen) progress_cv_.WaitFor(std::chrono::milliseconds(1));
+  if (progress_gen_.load() == seen_gen) progress_cv_.WaitFor(timeout);
   progress_waiters_.fetch_sub(1);
 }
 
@@ -176,13 +213,14 @@ void MemoryNode::ReleaseFrame(PageEntry& p) {
 // ---------------------------------------------------------------------------
 // Reclaim
 
-size_t MemoryNode::RefillInactiveLocked(size_t n) {
+size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
   // The policy isolates the frames (list = 0): until they are put back, no
   // other reclaimer can evict, free or recycle them, so owner/index stay
   // valid and the sort below sees stable keys (audit F5).
   std::vector<PageFrame*> frames;
   policy_->Deactivate(n, frames);
   if (frames.empty()) return 0;
+  if (count) count->aged += frames.size();
   std::sort(frames.begin(), frames.end(), ByPage);
   TestPoint("refill_before_zap");
   // Lock the blocks of the batch in address order (the one place that holds
@@ -242,10 +280,11 @@ size_t MemoryNode::RefillInactiveLocked(size_t n) {
   return unmapped;
 }
 
-size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
+size_t MemoryNode::ShrinkInactiveLocked(size_t n, ScanCount* count) {
   std::vector<PageFrame*> victims;
   policy_->IsolateVictims(n, victims);
   if (victims.empty()) return 0;
+  if (count) count->scanned += victims.size();
   Count(vmstat_.pgscan, victims.size());
   std::sort(victims.begin(), victims.end(), ByPage);
 
@@ -260,9 +299,12 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
   size_t i = 0;
   while (i < victims.size()) {
     MmRegion* r = victims[i]->owner;
-    MutexLock l(&r->block_lock(victims[i]->index));
+    // The block, remembered: once Flush() frees a victim's frame another
+    // thread may reuse it, so victims[] must not be read after that.
+    const uint64_t block = r->block_start(victims[i]->index);
+    MutexLock l(&r->block_lock(block));
     FrameReleaser release(this, r);
-    const uint64_t end = r->block_end(victims[i]->index);
+    const uint64_t end = r->block_end(block);
     for (; i < victims.size() && victims[i]->owner == r && victims[i]->index < end; i++) {
       PageFrame* f = victims[i];
       PageEntry& p = r->pte(f->index);
@@ -313,7 +355,7 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n) {
     }
     release.Flush();
 #ifdef USWAP_DEBUG_FULL
-    VerifyBlockLocked(r, r->block_start(victims[i - 1]->index));
+    VerifyBlockLocked(r, block);
 #endif
   }
   if (!writes.empty()) WritePages(writes, freed);
@@ -376,17 +418,17 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
   }
 }
 
-size_t MemoryNode::ReclaimLocked(size_t n) {
+size_t MemoryNode::ReclaimLocked(size_t n, ScanCount* count) {
   size_t target = policy_->DeactivateTarget();
-  if (target) RefillInactiveLocked(std::min<size_t>(std::max(target, n), 4 * n));
+  if (target) RefillInactiveLocked(std::min<size_t>(std::max(target, n), 4 * n), count);
   size_t freed = 0;
   // A pass may free less than it isolated (rotated pages); retry a little.
   for (int pass = 0; pass < 4 && freed < n; pass++) {
-    size_t got = ShrinkInactiveLocked(n - freed);
+    size_t got = ShrinkInactiveLocked(n - freed, count);
     freed += got;
     if (got == 0) {
       // Nothing evictable on the inactive side: age more and try once more.
-      if (RefillInactiveLocked(n) == 0) break;
+      if (RefillInactiveLocked(n, count) == 0) break;
     }
   }
   TestPoint("reclaim_done");
@@ -613,6 +655,7 @@ Status MemoryNode::DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) {
 
 void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
   const uint64_t b = r->block_start(index), e = r->block_end(index);
+  r->block_lock(b).AssertHeld();
   const size_t ps = devices_->page_size();
   // The kernel's view of the user PTEs: bit 63 of a pagemap entry = present.
   uint64_t pm[MmRegion::kBlockPages] = {};

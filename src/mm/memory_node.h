@@ -98,16 +98,21 @@ class MemoryNode {
   void ReleaseFrame(PageEntry& p);
 
   // ---- reclaim ----------------------------------------------------------
+  // What a reclaim round looked at (cf. struct scan_control's nr_scanned).
+  struct ScanCount {
+    uint64_t aged = 0;     // frames taken off the active list
+    uint64_t scanned = 0;  // inactive frames isolated as victims
+  };
   // Unmaps up to n mapped pages chosen by the policy (active -> inactive).
   // cf. refill_inactive_scan(). Returns pages unmapped.
-  size_t RefillInactiveLocked(size_t n) REQUIRES_SHARED(regions_mu_);
+  size_t RefillInactiveLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
   // Evicts up to n inactive pages: clean ones are dropped, all-zero ones
   // freed without a slot, dirty ones written to swap (contiguous slots, runs
   // in one I/O) and freed after the write completed. cf. shrink_page_list().
   // Returns frames freed.
-  size_t ShrinkInactiveLocked(size_t n) REQUIRES_SHARED(regions_mu_);
+  size_t ShrinkInactiveLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
   // One reclaim round: age to the inactive target, then shrink up to n.
-  size_t ReclaimLocked(size_t n) REQUIRES_SHARED(regions_mu_);
+  size_t ReclaimLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
   // kswapd's step: reclaims until free frames reach the high watermark or
   // no progress is made. Returns frames freed. cf. balance_pgdat().
   size_t BalanceOnce() EXCLUDES(regions_mu_);
@@ -167,7 +172,11 @@ class MemoryNode {
   // reclaimer, in write-back, being swapped in or installed). Reclaim that
   // finds nothing to do while some are in flight waits for them.
   uint64_t FramesInFlight() const;
-  void WaitForReclaimProgress(uint64_t seen_gen) EXCLUDES(progress_mu_);
+  // The last resort of a charge that may fail: reclaim over every resident
+  // page once. Returns the frames freed (0: nothing on the lists can be).
+  size_t ScanAllLocked() REQUIRES_SHARED(regions_mu_);
+  void WaitForReclaimProgress(uint64_t seen_gen, std::chrono::milliseconds timeout)
+      EXCLUDES(progress_mu_);
   void NotifyReclaimProgress() EXCLUDES(progress_mu_);
 
   const MemoryNodeOptions options_;

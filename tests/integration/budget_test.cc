@@ -112,6 +112,59 @@ TEST_P(HardLimitContentionTest, NoSpuriousSigbusWhileSwapHasRoom) {
 INSTANTIATE_TEST_SUITE_P(Threads, HardLimitContentionTest, ::testing::Values(2, 4),
                          [](const auto& info) { return std::to_string(info.param) + "Writers"; });
 
+// Hard limit with the swap area full: a charge fails only when no resident
+// page at all can give its frame. Here every slot and all frames but one
+// hold dirty data that cannot be written, and the only frames that can be
+// freed belong to young pages: all-zero pages read just before the last
+// data is written, then, while the data is read back in order, the clean
+// page read just before (at the head of the active list, behind ~1000
+// dirty pages). Reclaim must scan every page before it gives up (cf.
+// do_try_to_free_pages() at priority 0), not fail the access with SIGBUS.
+int FullSwapRun(int fd, const std::string& swap, uint64_t budget, uint64_t slots) {
+  constexpr uint64_t kZeroPages = 64, kPages = 8192;
+  Config cfg;
+  cfg.ram_budget_bytes = budget * kPage;
+  cfg.hard_limit = true;
+  cfg.swap_areas.push_back({swap});
+  auto s = Space::Open(cfg);
+  if (!s.ok()) return kChildOpenFailed;
+  auto r = (*s)->Map(kPages * kPage);
+  if (!r.ok()) return kChildMapFailed;
+  uint8_t* base = static_cast<uint8_t*>((*r)->data());
+  // What RAM and swap hold, less one page: reading a page back needs one
+  // free slot to write a dirty page out for its frame (the kernel too).
+  const uint64_t data = budget + slots - 1;
+  // Fill swap and all but kZeroPages frames with data.
+  FillPages(base, 0, data - kZeroPages, 1);
+  // Read kZeroPages untouched pages far away: zero pages take the rest.
+  const uint64_t zeros = kPages - 2 * kZeroPages;
+  ReportToParent(fd, "zero_pages_wrong",
+                 kZeroPages - CheckZeroPages(base, zeros, zeros + kZeroPages));
+  // The last data pages can only get the zero pages' frames.
+  FillPages(base, data - kZeroPages, data, 1);
+  Stats st = (*s)->stats();
+  ReportToParent(fd, "hard_limit_faults", st.hard_limit_faults);
+  ReportToParent(fd, "slots_in_use", AreaInuse(st));
+  ReportToParent(fd, "bad_pages", CheckPages(base, 0, data, 1));
+  r->reset();
+  return 0;
+}
+
+TEST_F(BudgetTest, FullSwapHardLimitFreesTheYoungFreeablePages) {
+  constexpr uint64_t kBudget = 1024, kSlots = 511;
+  const std::string swap = NewSwapFile("full.swap", kSlots + 1);
+  ChildResult out = RunChild([&](int fd) { return FullSwapRun(fd, swap, kBudget, kSlots); },
+                             std::chrono::seconds(50));
+  ASSERT_FALSE(out.timed_out) << out.Describe();
+  ASSERT_FALSE(out.KilledBy(SIGBUS))
+      << "SIGBUS while young clean or zero pages held frames: " << out.Describe();
+  ASSERT_TRUE(out.Ok()) << out.Describe();
+  EXPECT_EQ(out.Get("zero_pages_wrong"), 0u) << out.Describe();
+  EXPECT_EQ(out.Get("hard_limit_faults"), 0u) << out.Describe();
+  EXPECT_EQ(out.Get("bad_pages"), 0u) << out.Describe();
+  EXPECT_GE(out.Get("slots_in_use"), kSlots - 1) << "swap was not full: " << out.Describe();
+}
+
 // F14 / F10 under the soft limit: with plenty of swap, 4 threads at the
 // minimum budget never overshoot, and the memory the kernel holds for the
 // regions (memfd blocks) never exceeds the budget — measured at every

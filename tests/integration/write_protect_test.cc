@@ -86,8 +86,19 @@ bool IsCleanUnmapped(const PteSnapshot& s) {
 TEST_F(WriteProtectTest, ReadSyscallIntoCleanWriteProtectedPageSurvivesEviction) {
   const uint64_t target = FindPage(*region_, 16, kPages / 2, IsSwapped);
   ASSERT_LT(target, kPages / 2);
-  ASSERT_TRUE(CheckPage(base_ + target * kPage, target, 1));  // the read fault
-  const PteSnapshot pre = SnapshotPte(*region_, target);
+  // The read fault charges frames and may wake kswapd, which could age the
+  // page (unmap it) between the snapshot and read(2): the read would then
+  // take a minor write fault instead of the write-protect fault under test.
+  // Once reclaim has settled nothing runs until the next charge, and
+  // read(2) into a mapped page charges nothing. (A re-read maps it again if
+  // the settling reclaim aged it.)
+  PteSnapshot pre;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    ASSERT_TRUE(CheckPage(base_ + target * kPage, target, 1));  // the read fault
+    ASSERT_TRUE(SettleReclaim(*space_));
+    pre = SnapshotPte(*region_, target);
+    if (pre.flags & kMapped) break;
+  }
   ASSERT_TRUE(pre.state == PageState::kResident && pre.has_slot && (pre.flags & kMapped) &&
               (pre.flags & kWriteProtected) && !(pre.flags & kDirty))
       << "not a clean write-protected page: " << Describe(pre);
