@@ -74,7 +74,8 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   const Watermarks& wm = frames_.watermarks();
   // Give up only after kFruitlessRounds rounds in a row that freed nothing
   // while nothing was in flight elsewhere; waiting for frames in flight is
-  // bounded by kMaxProgressWaits (each at most 1 ms) in case they never move.
+  // bounded by kMaxProgressWaits (each at most 1 ms, 50 ms with no free
+  // slot) in case they never move.
   constexpr int kFruitlessRounds = 3;
   constexpr int kMaxProgressWaits = 5000;
   int fruitless = 0, waits = 0;

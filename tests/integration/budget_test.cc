@@ -69,28 +69,52 @@ TEST_F(BudgetTest, SwapoffOfOnlyAreaFailsWithNoSpaceUnderSoftLimit) {
 // times (R8 failed 2 of 15 runs).
 class HardLimitContentionTest : public BudgetTest, public ::testing::WithParamInterface<int> {};
 
-int HardLimitRun(int fd, const std::string& swap, int threads) {
-  constexpr uint64_t kPages = 4096;
+// In a child: a hard-limit Space of `budget` pages over `swap` and one
+// region of `pages`; `exit_code` is non-zero when either could not be had.
+struct HardLimitSpace {
+  std::unique_ptr<Space> space;
+  std::unique_ptr<Region> region;
+  uint8_t* base = nullptr;
+  int exit_code = 0;
+};
+HardLimitSpace OpenHardLimitSpace(const std::string& swap, uint64_t budget, uint64_t pages) {
+  HardLimitSpace h;
   Config cfg;
-  cfg.ram_budget_bytes = 64 * kPage;
+  cfg.ram_budget_bytes = budget * kPage;
   cfg.hard_limit = true;
   cfg.swap_areas.push_back({swap});
   auto s = Space::Open(cfg);
-  if (!s.ok()) return kChildOpenFailed;
-  auto r = (*s)->Map(kPages * kPage);
-  if (!r.ok()) return kChildMapFailed;
-  uint8_t* base = static_cast<uint8_t*>((*r)->data());
+  if (!s.ok()) {
+    h.exit_code = kChildOpenFailed;
+    return h;
+  }
+  h.space = std::move(*s);
+  auto r = h.space->Map(pages * kPage);
+  if (!r.ok()) {
+    h.exit_code = kChildMapFailed;
+    return h;
+  }
+  h.region = std::move(*r);
+  h.base = static_cast<uint8_t*>(h.region->data());
+  return h;
+}
+
+int HardLimitRun(int fd, const std::string& swap, int threads) {
+  constexpr uint64_t kPages = 4096;
+  HardLimitSpace h = OpenHardLimitSpace(swap, 64, kPages);
+  if (h.exit_code) return h.exit_code;
+  uint8_t* base = h.base;
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; t++)
     ts.emplace_back([&, t] {
       for (uint32_t pass = 1; pass <= 3; pass++) FillPages(base, t, kPages, pass, threads);
     });
   for (auto& t : ts) t.join();
-  Stats st = (*s)->stats();
+  Stats st = h.space->stats();
   ReportToParent(fd, "hard_limit_faults", st.hard_limit_faults);
   ReportToParent(fd, "bad_pages", CheckPages(base, 0, kPages, 3));
   ReportToParent(fd, "slots_in_use", AreaInuse(st));
-  r->reset();
+  h.region.reset();
   return 0;
 }
 
@@ -122,15 +146,9 @@ INSTANTIATE_TEST_SUITE_P(Threads, HardLimitContentionTest, ::testing::Values(2, 
 // do_try_to_free_pages() at priority 0), not fail the access with SIGBUS.
 int FullSwapRun(int fd, const std::string& swap, uint64_t budget, uint64_t slots) {
   constexpr uint64_t kZeroPages = 64, kPages = 8192;
-  Config cfg;
-  cfg.ram_budget_bytes = budget * kPage;
-  cfg.hard_limit = true;
-  cfg.swap_areas.push_back({swap});
-  auto s = Space::Open(cfg);
-  if (!s.ok()) return kChildOpenFailed;
-  auto r = (*s)->Map(kPages * kPage);
-  if (!r.ok()) return kChildMapFailed;
-  uint8_t* base = static_cast<uint8_t*>((*r)->data());
+  HardLimitSpace h = OpenHardLimitSpace(swap, budget, kPages);
+  if (h.exit_code) return h.exit_code;
+  uint8_t* base = h.base;
   // What RAM and swap hold, less one page: reading a page back needs one
   // free slot to write a dirty page out for its frame (the kernel too).
   const uint64_t data = budget + slots - 1;
@@ -142,11 +160,11 @@ int FullSwapRun(int fd, const std::string& swap, uint64_t budget, uint64_t slots
                  kZeroPages - CheckZeroPages(base, zeros, zeros + kZeroPages));
   // The last data pages can only get the zero pages' frames.
   FillPages(base, data - kZeroPages, data, 1);
-  Stats st = (*s)->stats();
+  Stats st = h.space->stats();
   ReportToParent(fd, "hard_limit_faults", st.hard_limit_faults);
   ReportToParent(fd, "slots_in_use", AreaInuse(st));
   ReportToParent(fd, "bad_pages", CheckPages(base, 0, data, 1));
-  r->reset();
+  h.region.reset();
   return 0;
 }
 
