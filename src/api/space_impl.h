@@ -54,6 +54,8 @@ class SpaceImpl {
   static void Abandon(std::shared_ptr<void> object);
 
   void WakeKswapd() { node_->WakeKswapd(); }
+  // See Kswapd::Idle (tests).
+  bool KswapdIdle() const { return kswapd_->Idle(); }
 
   MemoryNode& node() { return *node_; }
   SwapDevices& devices() { return *devices_; }

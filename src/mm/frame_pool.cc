@@ -24,6 +24,7 @@ void FramePool::ForceCharge(uint64_t n) { charged_.fetch_add(n, std::memory_orde
 void FramePool::Uncharge(uint64_t n) {
   uint64_t prev = charged_.fetch_sub(n, std::memory_order_relaxed);
   USWAP_CHECK_MSG(prev >= n, "frame uncharge underflow");
+  uncharged_total_.fetch_add(n, std::memory_order_relaxed);
 }
 
 PageFrame* FramePool::AllocFrame() {

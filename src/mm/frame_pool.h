@@ -35,6 +35,11 @@ class FramePool {
   // Takes n frames regardless of the budget (soft-limit overshoot).
   void ForceCharge(uint64_t n);
   void Uncharge(uint64_t n);
+  // Frames uncharged since the pool was made, by any thread: a reclaimer
+  // that freed nothing itself compares it before and after its pass to
+  // learn whether another thread (kswapd, a concurrent charge, Discard)
+  // made room meanwhile.
+  uint64_t uncharged_total() const { return uncharged_total_.load(std::memory_order_relaxed); }
 
   uint64_t budget() const { return budget_; }
   uint64_t charged() const { return charged_.load(std::memory_order_relaxed); }
@@ -52,6 +57,7 @@ class FramePool {
   const uint64_t budget_;
   const Watermarks wm_;
   std::atomic<uint64_t> charged_{0};
+  std::atomic<uint64_t> uncharged_total_{0};
   Mutex mu_;
   std::vector<std::unique_ptr<PageFrame[]>> chunks_ GUARDED_BY(mu_);
   std::vector<PageFrame*> free_ GUARDED_BY(mu_);

@@ -34,11 +34,14 @@ void Kswapd::Run() {
       MutexLock l(&mu_);
       while (!pending_.load(std::memory_order_acquire) && !stop_) cv_.Wait();
       if (stop_) return;
+      // Set before pending_ is cleared, so Idle() never sees neither.
+      running_.store(true, std::memory_order_release);
     }
     pending_.store(false, std::memory_order_release);
     Count(node_->vmstat().kswapd_wakeups);
     node_->BalanceOnce();
     TestPoint("kswapd_after_balance");
+    running_.store(false, std::memory_order_release);
   }
 }
 

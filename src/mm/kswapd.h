@@ -33,6 +33,13 @@ class Kswapd {
   // Stops and joins the thread. Idempotent.
   void Stop() EXCLUDES(mu_);
   void WakeUp() EXCLUDES(mu_);
+  // True when no wake-up is pending and no balance pass is running: until
+  // the next WakeUp(), kswapd changes nothing (tests wait for this before
+  // they look at page states).
+  bool Idle() const {
+    // pending_ first: Run sets running_ before it clears pending_.
+    return !pending_.load(std::memory_order_acquire) && !running_.load(std::memory_order_acquire);
+  }
 
  private:
   void Run() EXCLUDES(mu_);
@@ -40,6 +47,7 @@ class Kswapd {
   Mutex mu_;
   CondVar cv_{&mu_};
   std::atomic<bool> pending_{false};  // a wake-up not yet taken by Run
+  std::atomic<bool> running_{false};  // Run is between a wake-up and its sleep
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

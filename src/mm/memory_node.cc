@@ -80,9 +80,16 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   constexpr int kMaxProgressWaits = 5000;
   int fruitless = 0, waits = 0;
   // A charge that would fail (within-budget, hard limit) first scans every
-  // resident page once (ScanAllLocked). A soft one overshoots instead, and
-  // a hard-limit window falls back to its single page, whose charge scans.
-  bool scanned_all = !(mode == Charge::kWithinBudget || (options_.hard_limit && n == 1));
+  // resident page (ScanAllLocked). A soft one overshoots instead, and a
+  // hard-limit window falls back to its single page, whose charge scans.
+  // It fails only after a whole scan in which nobody freed a frame and at
+  // whose end no frame was in flight: kswapd or another reclaimer may hold
+  // the one freeable page isolated while this thread scans the lists, and
+  // free it a moment later (audit F10). Another thread may take the frame
+  // freed meanwhile, so the scan is repeated, at most kMaxFullScans times.
+  constexpr int kMaxFullScans = 4;
+  const bool may_fail = mode == Charge::kWithinBudget || (options_.hard_limit && n == 1);
+  int full_scans = may_fail ? kMaxFullScans : 0;
   for (;;) {
     if (frames_.TryCharge(n)) {
       uint64_t free = frames_.free_frames();
@@ -120,9 +127,10 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       WaitForReclaimProgress(gen, std::chrono::milliseconds(50));
     }
     if (++fruitless < kFruitlessRounds) continue;
-    if (scanned_all) break;
-    scanned_all = true;
-    if (ScanAllLocked() == 0) break;
+    if (full_scans-- <= 0) break;
+    const uint64_t released = frames_.uncharged_total();
+    if (ScanAllLocked() == 0 && frames_.uncharged_total() == released && FramesInFlight() == 0)
+      break;
     fruitless = 0;
   }
   // A window (readahead, fault-around) is never charged past the budget:
@@ -155,13 +163,16 @@ size_t MemoryNode::ScanAllLocked() {
   // pages only, so clean and all-zero pages elsewhere (a fault-around
   // window just mapped, a page read back) could still free a frame when no
   // swap slot is left. Rounds of the usual batch until a frame is freed or
-  // twice the resident pages were scanned as victims: victims that cannot
-  // be freed rotate to the head of the inactive list and pages aged off the
-  // active list join it there, so the scan reaches the youngest page after
-  // at most the inactive pages plus the active ones.
+  // four times the resident pages went through a list step (aged off the
+  // active list or isolated as a victim): a page needs at most an aging
+  // (mapped: unmapped there), a scan that rotates it back to active because
+  // it was touched meanwhile, a second aging and its last scan. Pages that
+  // never become victims (pinned: straight back to active) use up aging
+  // steps, so the loop ends even when every frame is pinned (it once
+  // counted victims only, and spun forever there).
   const uint64_t resident = frames_.charged();
   ScanCount count;
-  while (count.scanned < 2 * resident) {
+  while (count.aged + count.scanned < 4 * resident) {
     const ScanCount before = count;
     if (size_t freed = ReclaimLocked(kDirectReclaimBatch, &count)) return freed;
     if (count.aged == before.aged && count.scanned == before.scanned) break;  // lists empty

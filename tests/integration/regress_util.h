@@ -433,6 +433,9 @@ inline bool SettleReclaim(Space& space,
   std::vector<uint64_t> last = key();
   return PollUntil(
       [&] {
+        // Stable counters alone are not enough: a woken kswapd that has not
+        // been scheduled yet for 20 ms changes nothing either.
+        if (!space.impl()->KswapdIdle()) return false;
         std::vector<uint64_t> now = key();
         bool same = now == last;
         last = now;
