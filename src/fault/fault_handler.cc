@@ -85,6 +85,11 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   }
   if (p.flags & kReadahead) Count(node_->vmstat().readahead_hits);
   p.flags &= ~kReadahead;
+  // Counted before CONTINUE wakes the faulting thread, so that what it
+  // reads in stats() after its access includes the access (as everywhere
+  // on the fault path).
+  if (node_->policy().MarkAccessed(p.frame)) Count(node_->vmstat().pgactivate);
+  Count(node_->vmstat().pgminorfault);
   Status st = uffd_->Continue(addr, page_size_, wp_map).status();
   USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   p.flags |= kMapped;
@@ -92,8 +97,6 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
     p.flags |= kWriteProtected;
   else
     p.flags &= ~kWriteProtected;
-  if (node_->policy().MarkAccessed(p.frame)) Count(node_->vmstat().pgactivate);
-  Count(node_->vmstat().pgminorfault);
   if (StreamWindow(r, index)) {
     // A sequential stream through pages read ahead: map the rest of them
     // now (fault-around) instead of taking one minor fault each.
@@ -146,9 +149,9 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
         p.entry = SwapEntry();
         p.flags |= kDirty;
         p.flags &= ~kWriteProtected;
+        Count(node_->vmstat().wp_faults);  // before the wake-up (see DoResident)
         Status st = uffd_->Unprotect(addr, page_size_);
         USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-        Count(node_->vmstat().wp_faults);
         return FaultResult::kResolved;
       }
     }
@@ -185,9 +188,9 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
         node_->InstallFrame(r, i, true);
       }
       if (want > n) node_->frames().Uncharge(want - n);
+      Count(node_->vmstat().zero_page_faults, n);  // before the wake-up (see DoResident)
       st = uffd_->Continue(r->user_addr(index), n * page_size_, false).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-      Count(node_->vmstat().zero_page_faults, n);
       StreamAdvance(r, index, index + n, static_cast<unsigned>(n));
       return FaultResult::kResolved;
     }

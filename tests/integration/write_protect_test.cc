@@ -102,11 +102,17 @@ TEST_F(WriteProtectTest, ReadSyscallIntoCleanWriteProtectedPageSurvivesEviction)
   ASSERT_TRUE(pre.state == PageState::kResident && pre.has_slot && (pre.flags & kMapped) &&
               (pre.flags & kWriteProtected) && !(pre.flags & kDirty))
       << "not a clean write-protected page: " << Describe(pre);
-  const uint64_t wp0 = space_->stats().wp_faults;
+  const Stats s0 = space_->stats();
 
   ReadVersion2Into(target);
+  const Stats s1 = space_->stats();
   EXPECT_TRUE(CheckPage(base_ + target * kPage, target, 2));
-  EXPECT_GT(space_->stats().wp_faults, wp0) << "read(2) took no write-protect fault";
+  EXPECT_GT(s1.wp_faults, s0.wp_faults)
+      << "read(2) took no write-protect fault; meanwhile pgfault +" << s1.pgfault - s0.pgfault
+      << ", pgminorfault +" << s1.pgminorfault - s0.pgminorfault << ", pgdeactivate +"
+      << s1.pgdeactivate - s0.pgdeactivate << ", kswapd_wakeups +"
+      << s1.kswapd_wakeups - s0.kswapd_wakeups << "; now "
+      << Describe(SnapshotPte(*region_, target));
   EXPECT_FALSE(IsClean(SnapshotPte(*region_, target)))
       << "still clean after read(2) wrote it: " << Describe(SnapshotPte(*region_, target));
 
