@@ -3,8 +3,10 @@
 #   1. the release build's suite (unit, compatibility, integration);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same suite under ThreadSanitizer;
-#   4. a clang build of the library and tools: -Wthread-safety -Werror
-#      checks the locking annotations (base/thread_annotations.h);
+#   4. a clang Debug build of the library and tools: -Wthread-safety
+#      -Werror checks the locking annotations (base/thread_annotations.h),
+#      and a g++ Release build with GoogleTest and Benchmark hidden (what a
+#      user without them gets);
 #   5. the integration tests in a USWAP_DEBUG_FULL build (invariant checks
 #      after every reclaim pass);
 #   6. each libFuzzer target for a bounded time (clang build).
@@ -20,7 +22,7 @@ run_suite() {  # run_suite NAME [cmake args...] [-- ctest args...]
   while (($#)) && [[ $1 != -- ]]; do cmake_args+=("$1"); shift; done
   (($#)) && shift && ctest_args=("$@")
   echo "== $name: build" >&2
-  bash "$root/scripts/build.sh" "$dir" -DUSWAP_BUILD_BENCHMARKS=ON "${cmake_args[@]}"
+  bash "$root/scripts/build.sh" "$dir" -DUSWAP_WERROR=ON -DUSWAP_BUILD_BENCHMARKS=ON "${cmake_args[@]}"
   echo "== $name: ctest" >&2
   (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900 "${ctest_args[@]}")
 }
@@ -30,9 +32,18 @@ if [[ "${USWAP_QUICK:-0}" != 1 ]]; then
   run_suite asan -DUSWAP_SANITIZE=address -DUSWAP_BUILD_BENCHMARKS=OFF
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp" \
     run_suite tsan -DUSWAP_SANITIZE=thread -DUSWAP_BUILD_BENCHMARKS=OFF
-  echo "== clang: build with -Wthread-safety -Werror" >&2
+  echo "== clang: Debug build with -Wthread-safety -Werror" >&2
   CC=clang CXX=clang++ bash "$root/scripts/build.sh" "$root/build-tests-clang" \
-    -DUSWAP_BUILD_TESTS=OFF -DUSWAP_BUILD_BENCHMARKS=OFF
+    -DCMAKE_BUILD_TYPE=Debug -DUSWAP_WERROR=ON -DUSWAP_BUILD_TESTS=OFF -DUSWAP_BUILD_BENCHMARKS=OFF
+  # What a user without the test libraries gets: `cmake -DCMAKE_BUILD_TYPE=
+  # Release` must configure and build the library, the CLI and the example
+  # with GoogleTest and Google Benchmark out of sight (tests and benchmarks
+  # are skipped, with a message), under g++ -Werror.
+  echo "== release-nodeps: g++ Release build, GoogleTest and Benchmark hidden" >&2
+  bash "$root/scripts/build.sh" "$root/build-tests-nodeps" -DCMAKE_BUILD_TYPE=Release \
+    -DUSWAP_WERROR=ON -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON \
+    -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON
+  [[ -x "$root/build-tests-nodeps/tools/uswap/uswap" && -x "$root/build-tests-nodeps/examples/big_array" ]]
   # The engine's integration tests once more with USWAP_DEBUG_FULL: every
   # reclaim pass checks the page-table invariants of the blocks it touched
   # against the kernel's PTEs (doc/engine.md, "Consistency checks").
