@@ -65,7 +65,7 @@ void BM_MinorFault(benchmark::State& state) {
   auto r = env.space->Map(pages * kPage);
   volatile uint8_t* base = static_cast<uint8_t*>((*r)->data());
   for (uint64_t i = 0; i < pages; i++) base[i * kPage] = 1;
-  MmRegion* mm = (*r)->impl()->mm();
+  MmRegion* mm = ImplOf(**r)->mm();
   auto order = Shuffled(pages, 1);
   for (auto _ : state) {
     state.PauseTiming();

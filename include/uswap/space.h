@@ -98,9 +98,8 @@ class Space {
   Stats stats() const;
   const Config& config() const;
 
-  SpaceImpl* impl() { return impl_.get(); }  // for tests and tools in this tree
-
  private:
+  friend SpaceImpl* ImplOf(Space& space);  // the engine's side (src/api), in-tree only
   explicit Space(std::unique_ptr<SpaceImpl> impl);
   std::unique_ptr<SpaceImpl> impl_;
 };
@@ -131,10 +130,9 @@ class Region {
   // page (nothing discarded); IOError if a page could not be zeroed.
   Status Discard(size_t offset, size_t len);
 
-  RegionImpl* impl() { return impl_.get(); }
-
  private:
   friend class SpaceImpl;
+  friend RegionImpl* ImplOf(Region& region);  // the engine's side (src/api), in-tree only
   explicit Region(std::unique_ptr<RegionImpl> impl);
   std::unique_ptr<RegionImpl> impl_;
 };

@@ -1,4 +1,5 @@
-// Stats: vmstat-style counters of a Space (cf. /proc/vmstat), a snapshot.
+// Stats: vmstat-style counters of a Space (cf. /proc/vmstat), a snapshot
+// (Space::stats()), and the difference of two snapshots (Since).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,15 @@ struct Stats {
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
   uint64_t metadata_bytes = 0;    // page-table memory of every region (outside the budget)
   std::vector<AreaStats> areas;
+
+  // What happened between two snapshots of one Space (`earlier` taken
+  // first), as `vmstat 1` shows it: each counter (pgfault ...
+  // budget_overshoot_pages) is this snapshot's value less the earlier one;
+  // the gauges (resident_pages, free_frames, budget_pages,
+  // swap_cache_pages, metadata_bytes) and `areas` are this snapshot's. A
+  // counter that is lower than in `earlier` (snapshots of different
+  // Spaces) gives 0. Never fails; Stats is a plain value (no locking).
+  Stats Since(const Stats& earlier) const;
 
   // "name value" lines, vmstat style.
   std::string ToText() const;

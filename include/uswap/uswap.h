@@ -5,3 +5,5 @@
 #include "uswap/space.h"
 #include "uswap/stats.h"
 #include "uswap/status.h"
+#include "uswap/swap_area.h"
+#include "uswap/version.h"

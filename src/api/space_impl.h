@@ -102,4 +102,9 @@ class RegionImpl {
   std::unique_ptr<MmRegion> mm_;
 };
 
+// The engine behind a Space or Region, for code in this tree (tests,
+// benchmarks) that needs to look inside; not part of the public API.
+inline SpaceImpl* ImplOf(Space& space) { return space.impl_.get(); }
+inline RegionImpl* ImplOf(Region& region) { return region.impl_.get(); }
+
 }  // namespace uswap

@@ -3,18 +3,17 @@
 #include <cstdio>
 #include <sstream>
 
+#include "mm/vmstat.h"
+
 namespace uswap {
 
 namespace {
-#define USWAP_STATS_SCALARS(X)                                                                  \
-  X(pgfault)                                                                                    \
-  X(pgmajfault)                                                                                 \
-  X(pgminorfault) X(zero_page_faults) X(wp_faults) X(pswpin) X(pswpout) X(pgscan) X(pgsteal)    \
-      X(pgactivate) X(pgdeactivate) X(pgrotated) X(clean_drops) X(zero_drops) X(kswapd_wakeups) \
-          X(direct_reclaims) X(swap_cache_hits) X(readahead_pages) X(readahead_hits)            \
-              X(write_errors) X(read_errors) X(checksum_errors) X(hard_limit_faults)            \
-                  X(memfd_errors) X(budget_overshoot_pages) X(resident_pages) X(free_frames)    \
-                      X(budget_pages) X(swap_cache_pages) X(metadata_bytes)
+// Counters only grow while a Space lives: the engine's event counters
+// (mm/vmstat.h), copied one for one. Gauges are the state now.
+#define USWAP_STATS_COUNTERS(X) USWAP_VMSTAT_ITEMS(X)
+#define USWAP_STATS_GAUGES(X) \
+  X(resident_pages) X(free_frames) X(budget_pages) X(swap_cache_pages) X(metadata_bytes)
+#define USWAP_STATS_SCALARS(X) USWAP_STATS_COUNTERS(X) USWAP_STATS_GAUGES(X)
 
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
@@ -33,6 +32,14 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 }  // namespace
+
+Stats Stats::Since(const Stats& earlier) const {
+  Stats d = *this;  // gauges and areas: as they are now
+#define USWAP_DELTA(name) d.name = name >= earlier.name ? name - earlier.name : 0;
+  USWAP_STATS_COUNTERS(USWAP_DELTA)
+#undef USWAP_DELTA
+  return d;
+}
 
 std::string Stats::ToText() const {
   std::ostringstream o;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,6 +246,41 @@ Result<SwapHeader> ReadSwapHeader(int fd) {
   USWAP_ASSIGN_OR_RETURN(SwapHeaderProbe p, ProbeSwapHeader(fd));
   if (!p.validity.ok()) return p.validity;
   return std::move(p.header);
+}
+
+Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pwrite(fd, p + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("pwrite", errno);
+    }
+    done += static_cast<size_t>(r);
+  }
+  return Status::OK();
+}
+
+Status FillRandom(uint8_t* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::getrandom(buf + done, n - done, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("getrandom", errno);
+    }
+    done += static_cast<size_t>(r);
+  }
+  return Status::OK();
+}
+
+Result<std::array<uint8_t, 16>> RandomUuid() {
+  std::array<uint8_t, 16> u;
+  USWAP_RETURN_IF_ERROR(FillRandom(u.data(), u.size()));
+  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);
+  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);
+  return u;
 }
 
 }  // namespace uswap

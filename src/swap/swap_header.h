@@ -72,4 +72,12 @@ Result<std::vector<uint8_t>> ReadHeaderBytes(int fd, size_t n);
 // (BLKGETSIZE64); InvalidArgument for any other kind of file.
 Result<uint64_t> SwapTargetSize(int fd);
 
+// Writes all `n` bytes at `offset`, retrying short writes and EINTR.
+Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset);
+
+// `n` bytes from getrandom(2), retried on EINTR and short reads.
+Status FillRandom(uint8_t* buf, size_t n);
+// A random UUID (RFC 4122 §4.4: version 4, variant 10), as mkswap makes.
+Result<std::array<uint8_t, 16>> RandomUuid();
+
 }  // namespace uswap

@@ -27,12 +27,17 @@ soname=$(readelf -d "$libdir/libuswap.so" | sed -n 's/.*Library soname: \[\(.*\)
 [[ -e $libdir/$soname ]] || fail "$soname is not installed"
 echo "   SONAME $soname"
 
+version=$("$prefix/bin/uswap" --version)
+[[ $version == "uswap $(sed -n 's/^Version: //p' "$libdir/pkgconfig/uswap.pc")" ]] ||
+  fail "uswap --version says '$version', uswap.pc another version"
+echo "   $version"
+
 # The installed CLI makes the swap area every consumer pages to.
 "$prefix/bin/uswap" mkswap -s 16M "$tmp/a.swap" >/dev/null
 
-run() {  # run NAME BINARY
+run() {  # run NAME BINARY [SWAPFILE]: a new SWAPFILE is made by the consumer
   echo "-- $1"
-  "$2" "$tmp/a.swap" || fail "$1: the consumer failed"
+  "$2" "${3:-$tmp/a.swap}" || fail "$1: the consumer failed"
 }
 
 cmake -S "$src/tests/install/consumer" -B "$tmp/package" -DUSWAP_USE=package \
@@ -42,19 +47,19 @@ ldd "$tmp/package/consumer_shared" | grep -q "$soname => $libdir/" ||
   fail "consumer_shared does not load the installed $soname"
 ldd "$tmp/package/consumer_static" | grep -q libuswap && fail "consumer_static loads libuswap.so"
 run "find_package, uswap::uswap (shared)" "$tmp/package/consumer_shared"
-run "find_package, uswap::uswap_static" "$tmp/package/consumer_static"
+run "find_package, uswap::uswap_static" "$tmp/package/consumer_static" "$tmp/static.swap"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 [[ $(pkg-config --modversion uswap) == "$(sed -n 's/^Version: //p' "$libdir/pkgconfig/uswap.pc")" ]]
 # shellcheck disable=SC2046  # pkg-config prints several words
 g++ -std=c++20 -O2 -o "$tmp/consumer_pc" "$src/tests/install/consumer/consumer.cc" \
   $(pkg-config --cflags --libs uswap) -Wl,-rpath,"$libdir"
-run "pkg-config" "$tmp/consumer_pc"
+run "pkg-config" "$tmp/consumer_pc" "$tmp/pc.swap"
 
 cmake -S "$src/tests/install/consumer" -B "$tmp/subdir" -DUSWAP_USE=subdir \
   -DUSWAP_SOURCE_DIR="$src" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build "$tmp/subdir" -j"$(nproc)" >/dev/null
 [[ ! -e $tmp/subdir/uswap/tests && ! -e $tmp/subdir/uswap/bench ]] ||
   fail "add_subdirectory built uswap's tests or benchmarks"
-run "add_subdirectory" "$tmp/subdir/consumer_subdir"
+run "add_subdirectory" "$tmp/subdir/consumer_subdir" "$tmp/subdir.swap"
 echo "install_test: 4 consumers built and ran"

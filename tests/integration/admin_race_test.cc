@@ -73,10 +73,10 @@ TEST_F(AdminRaceTest, SwaponInsideSwapoffWindowKeepsNewAreaUsable) {
   uint8_t* base = static_cast<uint8_t*>((*r)->data());
   FillPages(base, 0, kPages, 1);
   ASSERT_GT(InuseOf(space->stats(), a), 0u);
-  Result<unsigned> a_type = space->impl()->devices().Find(a);
+  Result<unsigned> a_type = ImplOf(*space)->devices().Find(a);
   ASSERT_TRUE(a_type.ok());
 
-  ctx.space = space->impl();
+  ctx.space = ImplOf(*space);
   Status st = space->Swapoff(a);
   ctx.space = nullptr;
   ASSERT_TRUE(st.ok()) << st.ToString();

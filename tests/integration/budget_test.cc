@@ -212,7 +212,7 @@ TEST_F(BudgetTest, SoftLimitAtMinimumBudgetNeverExceedsIt) {
   ASSERT_TRUE(r1.ok() && r2.ok());
   {
     std::lock_guard<std::mutex> l(probe.mu);
-    probe.regions = {(*r1)->impl()->mm(), (*r2)->impl()->mm()};
+    probe.regions = {ImplOf(**r1)->mm(), ImplOf(**r2)->mm()};
     probe.active = true;
   }
   uint8_t* b1 = static_cast<uint8_t*>((*r1)->data());
@@ -236,7 +236,7 @@ TEST_F(BudgetTest, SoftLimitAtMinimumBudgetNeverExceedsIt) {
   EXPECT_EQ(model_bad, 0u);
   EXPECT_EQ(CheckPages(b1, 0, kPages, 3), 0u);
   Stats s = space->stats();
-  uint64_t end_bytes = (*r1)->impl()->mm()->ResidentBytes() + (*r2)->impl()->mm()->ResidentBytes();
+  uint64_t end_bytes = ImplOf(**r1)->mm()->ResidentBytes() + ImplOf(**r2)->mm()->ResidentBytes();
   {
     std::lock_guard<std::mutex> l(probe.mu);
     probe.active = false;

@@ -78,13 +78,13 @@ TEST_F(EngineRaceTest, ConcurrentFaultsOnOneSwappedPageIssueOneRead) {
   auto region = space->Map(pages * kPage);
   ASSERT_TRUE(region.ok());
   uint8_t* base = static_cast<uint8_t*>((*region)->data());
-  MmRegion* mm = (*region)->impl()->mm();
+  MmRegion* mm = ImplOf(**region)->mm();
   for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
   // Reclaim must be over (free frames at the high watermark, no write-back
   // in flight) before the test: a page may not go out again between the
   // first thread's swap-in and the others' touches. One swap-in leaves free
   // frames above the low watermark, so nothing wakes kswapd after this.
-  space->impl()->BalanceOnce();
+  ImplOf(*space)->BalanceOnce();
   ASSERT_TRUE(WaitUntil([&] {
     Stats s = space->stats();
     return s.free_frames >= cfg.watermark_high_pages && s.swap_cache_pages == 0;
@@ -105,7 +105,7 @@ TEST_F(EngineRaceTest, ConcurrentFaultsOnOneSwappedPageIssueOneRead) {
     std::atomic<int> reads{0};
     std::atomic<bool> all_arrived{false};
   } ctx;
-  ctx.vm = &space->impl()->node().vmstat();
+  ctx.vm = &ImplOf(*space)->node().vmstat();
   Stats before = space->stats();
   ctx.pgfault_before = ctx.vm->pgfault.load();
   SetTestHook(
@@ -173,9 +173,9 @@ TEST_F(EngineRaceTest, TouchDuringWritebackIsServedFromMemory) {
     bool writer_faulted = false;         // during the write-back
     bool writer_done_at_release = true;  // when the hook let the I/O go
   } ctx;
-  ctx.mm = (*region)->impl()->mm();
+  ctx.mm = ImplOf(**region)->mm();
   ctx.base = base;
-  ctx.vm = &space->impl()->node().vmstat();
+  ctx.vm = &ImplOf(*space)->node().vmstat();
   ctx.tid = std::this_thread::get_id();
   SetTestHook(
       [](const char* point, void* arg) {
@@ -207,7 +207,7 @@ TEST_F(EngineRaceTest, TouchDuringWritebackIsServedFromMemory) {
       },
       &ctx);
   const uint64_t wp_before = space->stats().wp_faults;
-  space->impl()->BalanceOnce();
+  ImplOf(*space)->BalanceOnce();
   ClearTestHook(*space);
   if (ctx.writer.joinable()) ctx.writer.join();
   ASSERT_TRUE(ctx.fired.load()) << "BalanceOnce wrote nothing back";
@@ -268,7 +268,7 @@ TEST_F(EngineRaceTest, ReclaimRacingUnmap) {
       uint64_t pages_in_writeback = 0;
     } ctx;
     ctx.region = &*victim;
-    ctx.mm = (*victim)->impl()->mm();
+    ctx.mm = ImplOf(**victim)->mm();
     ctx.tid = std::this_thread::get_id();
     SetTestHook(
         [](const char* point, void* arg) {
@@ -288,7 +288,7 @@ TEST_F(EngineRaceTest, ReclaimRacingUnmap) {
           c->destroyed_at_release = c->destroyed.load();
         },
         &ctx);
-    space->impl()->BalanceOnce();
+    ImplOf(*space)->BalanceOnce();
     ClearTestHook(*space);
     if (ctx.destroyer.joinable()) ctx.destroyer.join();
     ASSERT_TRUE(ctx.fired.load()) << "BalanceOnce wrote nothing back";

@@ -59,7 +59,7 @@ TEST_F(EngineTest, NewMemoryIsZeroAndZeroPagesTakeNoSlots) {
   EXPECT_EQ(AreaInuse(*space), 0u);
   EXPECT_EQ(st.budget_overshoot_pages, 0u);
   EXPECT_LE(st.resident_pages, st.budget_pages);
-  EXPECT_LE((*region)->impl()->mm()->ResidentBytes(), st.budget_pages * kPage);
+  EXPECT_LE(ImplOf(**region)->mm()->ResidentBytes(), st.budget_pages * kPage);
 }
 
 TEST_F(EngineTest, PagesSurviveSwapOutAndIn) {
@@ -118,7 +118,7 @@ TEST_F(EngineTest, PinnedPagesAreNeverSwappedOut) {
   ASSERT_TRUE((*region)->Pin(0, 32 * kPage).ok());
   for (int pass = 0; pass < 3; pass++)
     for (uint64_t i = 32; i < 1024; i++) WritePage(base + i * kPage, i, pass);
-  MmRegion* mm = (*region)->impl()->mm();
+  MmRegion* mm = ImplOf(**region)->mm();
   for (uint64_t i = 0; i < 32; i++) {
     std::lock_guard l(mm->block_lock(i));
     EXPECT_EQ(mm->pte(i).state, PageState::kResident) << i;
@@ -147,7 +147,7 @@ TEST_F(EngineTest, ReadSyscallIntoSwappedOutBuffer) {
     ASSERT_EQ(::write(fd, buf.data(), buf.size()), static_cast<ssize_t>(buf.size()));
     ::close(fd);
   }
-  MmRegion* mm = (*region)->impl()->mm();
+  MmRegion* mm = ImplOf(**region)->mm();
   {
     std::lock_guard l(mm->block_lock(0));
     EXPECT_EQ(mm->pte(0).state, PageState::kSwapped);
@@ -181,7 +181,7 @@ TEST_F(EngineTest, RandomAccessMatchesModelWithinBudget) {
     uint64_t limit = 0;  // bytes
     std::atomic<uint64_t> checks{0}, over{0}, max_resident{0};
   } ctx;
-  ctx.mm = (*region)->impl()->mm();
+  ctx.mm = ImplOf(**region)->mm();
   ctx.limit = budget * kPage;
   SetTestHook(
       [](const char* point, void* arg) {

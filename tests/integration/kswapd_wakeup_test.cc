@@ -45,9 +45,9 @@ TEST_F(KswapdWakeupTest, WakeupDuringBalanceIsNotLost) {
   const uint64_t wakeups0 = space->stats().kswapd_wakeups;
   {
     std::lock_guard<std::mutex> l(ctx.mu);
-    ctx.space = space->impl();
+    ctx.space = ImplOf(*space);
   }
-  space->impl()->WakeKswapd();
+  ImplOf(*space)->WakeKswapd();
   std::unique_lock<std::mutex> l(ctx.mu);
   const bool second = ctx.cv.wait_for(l, std::chrono::seconds(10), [&] { return ctx.passes >= 2; });
   const int passes = ctx.passes;

@@ -266,13 +266,13 @@ FaultySpace OpenFaultySpace(Config cfg, const std::string& swap) {
   auto s = Space::Open(cfg);
   if (!s.ok()) return fs;
   fs.space = std::move(*s);
-  fs.space->impl()->devices().SetStoreWrapper([&fs](std::unique_ptr<BlockStore> store) {
+  ImplOf(*fs.space)->devices().SetStoreWrapper([&fs](std::unique_ptr<BlockStore> store) {
     auto fi = std::make_unique<FaultInjectionStore>(std::move(store));
     fs.faults = fi.get();
     return std::unique_ptr<BlockStore>(std::move(fi));
   });
   Status st = fs.space->Swapon(swap);
-  fs.space->impl()->devices().SetStoreWrapper(nullptr);
+  ImplOf(*fs.space)->devices().SetStoreWrapper(nullptr);
   if (!st.ok()) fs.space.reset();
   return fs;
 }

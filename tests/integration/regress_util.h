@@ -167,7 +167,7 @@ struct PteSnapshot {
 };
 
 inline PteSnapshot SnapshotPte(Region& region, uint64_t index) {
-  MmRegion* mm = region.impl()->mm();
+  MmRegion* mm = ImplOf(region)->mm();
   std::lock_guard l(mm->block_lock(index));  // std::mutex or uswap::Mutex
   const PageEntry& p = mm->pte(index);
   PteSnapshot s;
@@ -201,7 +201,7 @@ inline uint64_t FindPage(Region& region, uint64_t from, uint64_t end,
 
 inline uint64_t CountPages(Region& region, const std::function<bool(const PteSnapshot&)>& pred) {
   uint64_t n = 0;
-  const uint64_t pages = region.impl()->mm()->pages();
+  const uint64_t pages = ImplOf(region)->mm()->pages();
   for (uint64_t i = 0; i < pages; i++) n += pred(SnapshotPte(region, i));
   return n;
 }
@@ -424,7 +424,7 @@ bool PollUntil(Cond cond, std::chrono::milliseconds timeout,
 // false if they kept moving for `timeout`.
 inline bool SettleReclaim(Space& space,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  space.impl()->BalanceOnce();
+  ImplOf(space)->BalanceOnce();
   auto key = [&] {
     Stats s = space.stats();
     return std::vector<uint64_t>{s.pswpout,      s.pgsteal,        s.pgscan,
@@ -435,7 +435,7 @@ inline bool SettleReclaim(Space& space,
       [&] {
         // Stable counters alone are not enough: a woken kswapd that has not
         // been scheduled yet for 20 ms changes nothing either.
-        if (!space.impl()->KswapdIdle()) return false;
+        if (!ImplOf(space)->KswapdIdle()) return false;
         std::vector<uint64_t> now = key();
         bool same = now == last;
         last = now;

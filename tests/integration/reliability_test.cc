@@ -109,7 +109,7 @@ FaultySpace OpenFaultySpace(Config cfg, const std::string& swap, std::string* er
     return fs;
   }
   fs.space = std::move(*s);
-  fs.space->impl()->devices().SetStoreWrapper([&fs](std::unique_ptr<BlockStore> store) {
+  ImplOf(*fs.space)->devices().SetStoreWrapper([&fs](std::unique_ptr<BlockStore> store) {
     auto fi = std::make_unique<FaultInjectionStore>(std::move(store));
     fs.faults = fi.get();
     auto rec = std::make_unique<WriteErrorRecorder>(std::move(fi));
@@ -117,7 +117,7 @@ FaultySpace OpenFaultySpace(Config cfg, const std::string& swap, std::string* er
     return std::unique_ptr<BlockStore>(std::move(rec));
   });
   Status st = fs.space->Swapon(swap);
-  fs.space->impl()->devices().SetStoreWrapper(nullptr);
+  ImplOf(*fs.space)->devices().SetStoreWrapper(nullptr);
   if (!st.ok()) {
     *error = st.ToString();
     fs.space.reset();
@@ -145,7 +145,7 @@ ModelWorkload Model(unsigned threads, uint64_t accesses_per_thread, uint64_t see
 // The first page at or after `from` that is swapped out, and its slot, or
 // false when none is.
 bool FindSwappedPage(Region& region, uint64_t from, uint64_t* index, uint64_t* slot) {
-  MmRegion* mm = region.impl()->mm();
+  MmRegion* mm = ImplOf(region)->mm();
   for (uint64_t i = from; i < mm->pages(); i++) {
     std::lock_guard l(mm->block_lock(i));
     const PageEntry& p = mm->pte(i);
@@ -290,7 +290,7 @@ void InstallFatalSigbusProbe(int fd) {
 
 // Arms the probe for page `index` of `region`, touched by this thread.
 void ArmProbe(Space& space, Region& region, uint64_t index) {
-  g_probe.vm = &space.impl()->node().vmstat();
+  g_probe.vm = &ImplOf(space)->node().vmstat();
   g_probe.lo = reinterpret_cast<uintptr_t>(region.data()) + index * kPage;
   g_probe.hi = g_probe.lo + kPage;
   g_probe.tid = ::gettid();
@@ -614,8 +614,8 @@ TEST_P(HardLimitTest, FullSwapFailsTheAccessWithSigbus) {
     auto region = (*space)->Map(kPages * kPage);
     if (!region.ok()) _exit(kChildMapFailed);
     uint8_t* base = static_cast<uint8_t*>((*region)->data());
-    g_probe.vm = &(*space)->impl()->node().vmstat();
-    g_probe.frames = &(*space)->impl()->node().frames();
+    g_probe.vm = &ImplOf(**space)->node().vmstat();
+    g_probe.frames = &ImplOf(**space)->node().frames();
     g_probe.lo = reinterpret_cast<uintptr_t>(base);
     g_probe.hi = g_probe.lo + kPages * kPage;
     g_probe.tid = ::gettid();

@@ -1,7 +1,6 @@
 #include "cli_util.h"
 
 #include <getopt.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <string>
 
 #include "swap/swap_format.h"
+#include "swap/swap_header.h"
 
 namespace uswap::cli {
 
@@ -24,28 +24,6 @@ int HexValue(char c) {
 
 // User text inside a message, escaped so the message stays on one line.
 std::string Quoted(std::string_view text) { return JsonQuote(text); }
-
-Status FillRandom(uint8_t* buf, size_t n) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::getrandom(buf + done, n - done, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("getrandom", errno);
-    }
-    done += static_cast<size_t>(r);
-  }
-  return Status::OK();
-}
-
-// RFC 4122 §4.4: version 4, variant 10.
-Result<Uuid> RandomUuid() {
-  Uuid u;
-  USWAP_RETURN_IF_ERROR(FillRandom(u.data(), u.size()));
-  u[6] = static_cast<uint8_t>((u[6] & 0x0f) | 0x40);
-  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);
-  return u;
-}
 
 // RFC 4122 §4.2: version 1 from 100 ns ticks since 1582-10-15; clock
 // sequence and node random, node marked multicast so it never equals a MAC.
@@ -228,20 +206,6 @@ int BadOption(std::string_view cmd, int c, char** argv) {
       optopt ? std::string("-") + static_cast<char>(optopt) : std::string(argv[optind - 1]);
   if (c == ':') return UsageError(cmd, "option " + opt + " needs a value");
   return UsageError(cmd, "unknown option " + opt);
-}
-
-Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  size_t done = 0;
-  while (done < n) {
-    ssize_t r = ::pwrite(fd, p + done, n - done, static_cast<off_t>(offset + done));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("pwrite", errno);
-    }
-    done += static_cast<size_t>(r);
-  }
-  return Status::OK();
 }
 
 int HelpOrUsageError(std::string_view cmd, int c, char** argv, const char* help) {

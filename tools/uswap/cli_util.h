@@ -4,7 +4,8 @@
 //
 // The parsers take untrusted text and never abort; they are fuzzed
 // (tests/fuzz/cli_parse_fuzz.cc). Thread-safety: pure functions, except
-// MakeUuid (reads the clock and getrandom(2)).
+// MakeUuid (reads the clock and getrandom(2)). Writing and random bytes:
+// swap/swap_header.h (PwriteAll, FillRandom, RandomUuid).
 #pragma once
 
 #include <array>
@@ -66,9 +67,6 @@ int HelpOrUsageError(std::string_view cmd, int c, char** argv, const char* help)
 // The one FILE operand left after getopt_long; nullopt (after printing the
 // UsageError: exit code 2) when there is none or more than one.
 std::optional<std::string> OneFileOperand(std::string_view cmd, int argc, char** argv);
-
-// Writes all `n` bytes at `offset`, retrying short writes and EINTR.
-Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset);
 
 // `bytes` as util-linux prints sizes (size_to_human_string() with a space
 // and three-letter suffixes): "1020 KiB", "2.4 MiB", "512 B".

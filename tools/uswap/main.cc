@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "commands.h"
+#include "uswap/version.h"
 
 namespace {
 
@@ -22,9 +23,21 @@ const Command kCommands[] = {
 };
 
 void Usage(FILE* out) {
-  std::fprintf(out, "usage: uswap COMMAND [ARGS...]\n\ncommands:\n");
+  std::fprintf(out,
+               "usage: uswap COMMAND [ARGS...]\n       uswap help COMMAND\n"
+               "       uswap --version\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
-  std::fprintf(out, "\n'uswap COMMAND --help' describes a command.\n");
+  std::fprintf(out,
+               "\n'uswap help COMMAND' (or 'uswap COMMAND --help') describes a command.\n"
+               "Exit status: 0 on success, 1 on an error (one line on stderr names it), 2 on "
+               "bad usage.\n");
+}
+
+const Command* Find(const char* name) {
+  for (const Command& c : kCommands)
+    if (!std::strcmp(name, c.name)) return &c;
+  std::fprintf(stderr, "uswap: unknown command '%s' (try 'uswap --help')\n", name);
+  return nullptr;
 }
 
 }  // namespace
@@ -34,14 +47,27 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return 2;
   }
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "-V")) {
+    // The library's version: the CLI is linked with it.
+    std::printf("uswap %s\n", uswap::Version());
+    return 0;
+  }
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
+      (!std::strcmp(argv[1], "help") && argc == 2)) {
     Usage(stdout);
     return 0;
   }
-  for (const Command& c : kCommands) {
-    if (!std::strcmp(argv[1], c.name)) return c.main(argc - 1, argv + 1);
+  if (!std::strcmp(argv[1], "help")) {  // help COMMAND: that command's --help
+    if (argc != 3) {
+      Usage(stderr);
+      return 2;
+    }
+    const Command* c = Find(argv[2]);
+    if (!c) return 2;
+    char help[] = "--help";
+    char* args[] = {argv[2], help, nullptr};
+    return c->main(2, args);
   }
-  std::fprintf(stderr, "uswap: unknown command '%s' (try 'uswap --help')\n", argv[1]);
-  return 2;
+  const Command* c = Find(argv[1]);
+  return c ? c->main(argc - 1, argv + 1) : 2;
 }

@@ -1,7 +1,10 @@
 // A program outside the tree that uses uswap as an installed library: it
 // sees the public headers only (the engine's src/ must not be on its
 // include path), maps a region 8x its RAM budget, writes every page and
-// reads it back through the swap file given on the command line.
+// reads it back through the swap file given on the command line (made
+// with uswap::MakeSwapArea when it does not exist).
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +19,17 @@ int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s SWAPFILE\n", argv[0]);
     return 2;
+  }
+  // A swap area the program makes itself when none is there (the
+  // library's mkswap).
+  if (access(argv[1], F_OK) != 0) {
+    auto made = uswap::MakeSwapArea(argv[1], 16 << 20);
+    if (!made.ok()) {
+      std::fprintf(stderr, "consumer: %s: %s\n", argv[1], made.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("consumer: made %s, %llu usable bytes\n", argv[1],
+                static_cast<unsigned long long>(made->usable_bytes));
   }
   uswap::Config config;
   config.ram_budget_bytes = 1 << 20;
