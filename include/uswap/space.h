@@ -129,6 +129,16 @@ class Region {
   // InvalidArgument for a misaligned or out-of-range request or a pinned
   // page (nothing discarded); IOError if a page could not be zeroed.
   Status Discard(size_t offset, size_t len);
+  // Pushes the pages of [offset, offset + len) (rounded out to pages) out
+  // of RAM now, as reclaim would, and returns when they are on swap: clean
+  // pages (their slot still holds them) are dropped, all-zero pages freed
+  // without a slot, dirty ones written. Their contents come back on the
+  // next touch. cf. madvise(MADV_PAGEOUT) on anonymous memory. Best effort
+  // as the kernel's: pinned pages, pages with I/O in flight and pages
+  // touched meanwhile stay resident, and that is not an error.
+  // InvalidArgument for a range outside the region; NoSpace when swap had
+  // no room for a dirty page (it stays in RAM; nothing is lost).
+  Status PageOut(size_t offset, size_t len);
 
  private:
   friend class SpaceImpl;

@@ -340,6 +340,15 @@ Status RegionImpl::Discard(size_t offset, size_t len) {
   return node.DiscardLocked(mm_.get(), first, end);
 }
 
+Status RegionImpl::PageOut(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::PageOut"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
+  MemoryNode& node = space_->node();
+  ReaderLock rl(&node.regions_mu());
+  return node.PageOutLocked(mm_.get(), first, end);
+}
+
 // ---------------------------------------------------------------------------
 // Public wrappers
 
@@ -370,5 +379,6 @@ size_t Region::size() const { return impl_->size(); }
 Status Region::Pin(size_t offset, size_t len) { return impl_->Pin(offset, len); }
 Status Region::Unpin(size_t offset, size_t len) { return impl_->Unpin(offset, len); }
 Status Region::Discard(size_t offset, size_t len) { return impl_->Discard(offset, len); }
+Status Region::PageOut(size_t offset, size_t len) { return impl_->PageOut(offset, len); }
 
 }  // namespace uswap

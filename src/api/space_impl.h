@@ -93,6 +93,7 @@ class RegionImpl {
   Status Pin(size_t offset, size_t len);
   Status Unpin(size_t offset, size_t len);
   Status Discard(size_t offset, size_t len);
+  Status PageOut(size_t offset, size_t len);
   MmRegion* mm() { return mm_.get(); }
   SpaceImpl* space() { return space_; }
 

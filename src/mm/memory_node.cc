@@ -297,6 +297,11 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n, ScanCount* count) {
   policy_->IsolateVictims(n, victims);
   if (victims.empty()) return 0;
   if (count) count->scanned += victims.size();
+  bool swap_full = false;
+  return ShrinkPageListLocked(victims, &swap_full);
+}
+
+size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* swap_full_out) {
   Count(vmstat_.pgscan, victims.size());
   std::sort(victims.begin(), victims.end(), ByPage);
 
@@ -372,7 +377,52 @@ size_t MemoryNode::ShrinkInactiveLocked(size_t n, ScanCount* count) {
   }
   if (!writes.empty()) WritePages(writes, freed);
   NotifyReclaimProgress();
+  if (swap_full) *swap_full_out = true;
   return freed;
+}
+
+Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
+  // Victims go to shrink_page_list a block at a time (64 pages): the
+  // copies of dirty pages live in the calling thread's reclaim buffer.
+  std::vector<PageFrame*> victims;
+  std::vector<iovec> ranges;
+  const size_t ps = devices_->page_size();
+  bool swap_full = false;
+  for (uint64_t b = r->block_start(first); b < end; b += MmRegion::kBlockPages) {
+    if (!r->block_exists(b)) continue;  // never touched: nothing resident
+    const uint64_t lo = std::max(b, first), hi = std::min(r->block_end(b), end);
+    victims.clear();
+    ranges.clear();
+    {
+      // Isolated and unmapped under the block lock, as RefillInactiveLocked
+      // does: a touch from now on is a minor fault that maps the page again
+      // and makes shrink_page_list keep it.
+      MutexLock l(&r->block_lock(b));
+      for (uint64_t i = lo; i < hi; i++) {
+        PageEntry& p = r->pte(i);
+        if (p.state != PageState::kResident || p.pins || (p.flags & kWriteback)) continue;
+        if (!policy_->Isolate(p.frame)) continue;  // another reclaimer has it
+        victims.push_back(p.frame);
+        if (!(p.flags & kMapped)) continue;
+        p.flags &= ~(kMapped | kWriteProtected);
+        uint8_t* addr = r->user_base() + i * ps;
+        if (!ranges.empty() &&
+            static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
+          ranges.back().iov_len += ps;
+        else
+          ranges.push_back({addr, ps});
+      }
+      Status st = ZapRanges(ranges);
+      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+#ifdef USWAP_DEBUG_FULL
+      VerifyBlockLocked(r, b);
+#endif
+    }
+    if (!victims.empty()) ShrinkPageListLocked(victims, &swap_full);
+  }
+  if (swap_full)
+    return Status::NoSpace("no free swap slot for a dirty page; it stays in RAM (nothing lost)");
+  return Status::OK();
 }
 
 void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {

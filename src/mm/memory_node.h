@@ -111,6 +111,21 @@ class MemoryNode {
   // in one I/O) and freed after the write completed. cf. shrink_page_list().
   // Returns frames freed.
   size_t ShrinkInactiveLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
+  // ShrinkInactiveLocked's work on victims the caller isolated (and
+  // unmapped): pages mapped, pinned or under write-back meanwhile go back
+  // to the active list; dirty pages with no free slot go back to the
+  // inactive list and set *swap_full. Returns frames freed.
+  // cf. shrink_page_list() / shrink_folio_list().
+  size_t ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* swap_full)
+      REQUIRES_SHARED(regions_mu_);
+  // Pushes the resident pages of [first, end) of `r` to swap now
+  // (Region::PageOut): unmapped, then dropped (clean), freed (all zero) or
+  // written and freed (dirty), as reclaim would. Pinned pages, pages under
+  // I/O or held by another reclaimer, and pages touched meanwhile stay.
+  // NoSpace when a dirty page found no free slot (it stays resident,
+  // unmapped, on the inactive list). cf. madvise_pageout() ->
+  // reclaim_pages().
+  Status PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) REQUIRES_SHARED(regions_mu_);
   // One reclaim round: age to the inactive target, then shrink up to n.
   size_t ReclaimLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
   // kswapd's step: reclaims until free frames reach the high watermark or

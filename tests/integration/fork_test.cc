@@ -232,6 +232,7 @@ TEST_F(ForkApiTest, ChildApiCallsFailWithBusy) {
               ReportStatus(fd, "pin", region->Pin(0, kPage));
               ReportStatus(fd, "unpin", region->Unpin(0, kPage));
               ReportStatus(fd, "discard", region->Discard(0, kPage));
+              ReportStatus(fd, "pageout", region->PageOut(0, kPage));
               region.reset();
               space.reset();
               ReportToParent(fd, "child_done", 1);
@@ -257,7 +258,7 @@ TEST_F(ForkApiTest, ChildApiCallsFailWithBusy) {
   EXPECT_EQ(out.Get("child_timed_out"), 0u) << out.Describe();
   EXPECT_EQ(out.Get("child_exit_ok"), 1u) << out.Describe();
   EXPECT_EQ(out.Get("child_done"), 1u) << out.Describe();
-  for (const char* op : {"map", "swapon", "swapoff", "pin", "unpin", "discard"}) {
+  for (const char* op : {"map", "swapon", "swapoff", "pin", "unpin", "discard", "pageout"}) {
     EXPECT_EQ(out.Get(std::string(op) + "_code"), static_cast<uint64_t>(Status::Code::kBusy))
         << op << ": " << out.Describe();
     EXPECT_EQ(out.Get(std::string(op) + "_busy_fork"), 1u) << op << ": " << out.Describe();

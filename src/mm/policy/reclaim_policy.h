@@ -58,6 +58,10 @@ class ReclaimPolicy {
   // Takes up to n eviction candidates off the lists (isolated: list = 0),
   // coldest first. cf. isolate_lru_pages().
   virtual size_t IsolateVictims(size_t n, std::vector<PageFrame*>& out) = 0;
+  // Takes this frame off its list (isolated: list = 0), for reclaim that
+  // chose the page itself (Region::PageOut). False when another reclaimer
+  // holds it isolated already. cf. folio_isolate_lru().
+  virtual bool Isolate(PageFrame* f) = 0;
   // Returns an isolated frame: to the hot side (`active`) or back among the
   // eviction candidates.
   virtual void Putback(PageFrame* f, bool active) = 0;

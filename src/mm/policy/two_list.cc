@@ -82,6 +82,14 @@ size_t TwoListPolicy::IsolateVictims(size_t n, std::vector<PageFrame*>& out) {
   return taken;
 }
 
+bool TwoListPolicy::Isolate(PageFrame* f) {
+  MutexLock l(&mu_);
+  if (f->list == kNone) return false;
+  UnlinkLocked(f);
+  f->policy_flags = 0;
+  return true;
+}
+
 void TwoListPolicy::Putback(PageFrame* f, bool active) {
   MutexLock l(&mu_);
   if (f->list != kNone) return;

@@ -30,6 +30,7 @@ class TwoListPolicy final : public ReclaimPolicy {
   bool MarkAccessed(PageFrame* f) override;
   size_t Deactivate(size_t n, std::vector<PageFrame*>& out) override;
   size_t IsolateVictims(size_t n, std::vector<PageFrame*>& out) override;
+  bool Isolate(PageFrame* f) override;
   void Putback(PageFrame* f, bool active) override;
   size_t DeactivateTarget() const override;
   ReclaimPolicyStats Stats() const override;
