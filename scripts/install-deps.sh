@@ -14,6 +14,7 @@ pkgs=(
   clang libclang-rt-14-dev              # libFuzzer targets
   util-linux fdisk                      # mkswap, swaplabel, blkid for compatibility tests
   e2fsprogs                             # filefrag / hole checks on test files
+  help2man                              # man pages of the CLI, generated at build time
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,6 +32,17 @@ version=$("$prefix/bin/uswap" --version)
   fail "uswap --version says '$version', uswap.pc another version"
 echo "   $version"
 
+# Man pages (help2man) and the bash completion.
+for page in uswap uswap-bench uswap-demo uswap-inspect uswap-label uswap-mkswap; do
+  f=$prefix/share/man/man1/$page.1
+  grep -q '^\.TH' "$f" 2>/dev/null || fail "no man page $page.1"
+done
+grep -q "set up a swap area" "$prefix/share/man/man1/uswap-mkswap.1" || fail "uswap-mkswap.1 has no NAME line"
+completion=$(bash -c 'source "$1"; COMP_WORDS=(uswap mk); COMP_CWORD=1; _uswap; echo "${COMPREPLY[*]}"
+  COMP_WORDS=(uswap mkswap --fo); COMP_CWORD=2; _uswap; echo "${COMPREPLY[*]}"' _ \
+  "$prefix/share/bash-completion/completions/uswap")
+[[ $completion == $'mkswap\n--force' ]] || fail "bash completion gave '$completion'"
+
 # The installed CLI makes the swap area every consumer pages to.
 "$prefix/bin/uswap" mkswap -s 16M "$tmp/a.swap" >/dev/null
 
