@@ -72,6 +72,14 @@ struct Config {
   bool checksums = true;
   // Encrypt pages (AES-256-GCM, random per-Space key) before they reach swap.
   bool encrypt = false;
+
+  // Publish the counters for `uswap stat` on a UNIX socket readable by
+  // this user (and root) only: "" = off unless the environment variable
+  // USWAP_STATS_SOCKET is set (to "auto" or a path), "auto" =
+  // $XDG_RUNTIME_DIR/uswap/PID.sock (else /run/uswap/ for root, else
+  // /tmp/uswap-UID/; the directory is made 0700), or a socket path. The
+  // socket is removed when the Space closes. Costs one sleeping thread.
+  std::string stats_socket;
 };
 
 }  // namespace uswap

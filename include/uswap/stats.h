@@ -61,6 +61,9 @@ struct Stats {
   // "name value" lines, vmstat style.
   std::string ToText() const;
   std::string ToJson() const;
+  // Prometheus text exposition format: counters as uswap_NAME_total,
+  // gauges as uswap_NAME, areas labelled by path.
+  std::string ToPrometheus() const;
 };
 
 }  // namespace uswap

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <new>
 #include <vector>
@@ -137,6 +138,13 @@ Status SpaceImpl::Init() {
     threads_ = std::make_unique<FaultThreads>(handler_.get(), &uffd_);
     USWAP_RETURN_IF_ERROR(threads_->Start(config_.handler_threads));
   }
+  std::string where = config_.stats_socket;
+  if (where.empty())
+    if (const char* env = std::getenv("USWAP_STATS_SOCKET")) where = env;
+  if (!where.empty()) {
+    USWAP_ASSIGN_OR_RETURN(stats_endpoint_,
+                           StatsEndpoint::Start(where, [this] { return stats(); }));
+  }
   return Status::OK();
 }
 
@@ -145,6 +153,7 @@ SpaceImpl::~SpaceImpl() {
     // A fork() child's copy: the threads do not exist here, the uffd and
     // the eventfds are shared with the parent, and any lock may have been
     // copied held. Destroy nothing; keep the objects for the child's life.
+    Abandon(std::shared_ptr<void>(std::move(stats_endpoint_)));  // the parent's socket stays
     Abandon(std::shared_ptr<void>(std::move(threads_)));
     Abandon(std::shared_ptr<void>(std::move(sigbus_)));
     Abandon(std::shared_ptr<void>(std::move(kswapd_)));
@@ -161,6 +170,7 @@ SpaceImpl::~SpaceImpl() {
                     "uswap::Space destroyed while Regions of it are still mapped; destroy the "
                     "Regions first");
   }
+  stats_endpoint_.reset();  // before what stats() reads
   if (threads_) threads_->Stop();
   if (sigbus_) sigbus_->Uninstall();
   if (kswapd_) kswapd_->Stop();

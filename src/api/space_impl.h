@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "api/stats_endpoint.h"
 #include "base/mutex.h"
 #include "fault/fault_handler.h"
 #include "fault/fault_threads.h"
@@ -38,6 +39,8 @@ class SpaceImpl {
   Status Swapoff(const std::string& path) EXCLUDES(admin_mu_);
   Stats stats() const;
   const Config& config() const { return config_; }
+  // The stats socket's path, "" when the counters are not published.
+  std::string stats_socket() const { return stats_endpoint_ ? stats_endpoint_->path() : ""; }
 
   // fork(): a child gets copies of the Space and Region objects, but the
   // userfaultfd context, the memfds' mappings (MADV_DONTFORK) and the
@@ -81,6 +84,7 @@ class SpaceImpl {
   std::unique_ptr<Kswapd> kswapd_;
   std::unique_ptr<FaultThreads> threads_;
   std::unique_ptr<SigbusDelivery> sigbus_;
+  std::unique_ptr<StatsEndpoint> stats_endpoint_;  // serves stats(): stops first
 };
 
 class RegionImpl {

@@ -69,4 +69,43 @@ std::string Stats::ToJson() const {
   return o.str();
 }
 
+std::string Stats::ToPrometheus() const {
+  std::ostringstream o;
+#define USWAP_PROM_COUNTER(name) \
+  o << "# TYPE uswap_" #name "_total counter\nuswap_" #name "_total " << name << '\n';
+#define USWAP_PROM_GAUGE(name) \
+  o << "# TYPE uswap_" #name " gauge\nuswap_" #name " " << name << '\n';
+  USWAP_STATS_COUNTERS(USWAP_PROM_COUNTER)
+  USWAP_STATS_GAUGES(USWAP_PROM_GAUGE)
+#undef USWAP_PROM_COUNTER
+#undef USWAP_PROM_GAUGE
+  // Label values escape backslash, quote and newline.
+  auto label = [](const std::string& path) {
+    std::string out;
+    for (char c : path) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  };
+  static constexpr struct {
+    const char* name;
+    uint64_t AreaStats::*value;
+  } kAreaGauges[] = {{"pages", &AreaStats::pages},
+                     {"inuse_pages", &AreaStats::inuse_pages},
+                     {"bad_pages", &AreaStats::bad_pages}};
+  for (const auto& g : kAreaGauges) {
+    if (areas.empty()) break;
+    o << "# TYPE uswap_swap_area_" << g.name << " gauge\n";
+    for (const AreaStats& a : areas)
+      o << "uswap_swap_area_" << g.name << "{path=\"" << label(a.path) << "\"} " << a.*g.value
+        << '\n';
+  }
+  return o.str();
+}
+
 }  // namespace uswap

@@ -33,7 +33,7 @@ version=$("$prefix/bin/uswap" --version)
 echo "   $version"
 
 # Man pages (help2man) and the bash completion.
-for page in uswap uswap-bench uswap-demo uswap-inspect uswap-label uswap-mkswap; do
+for page in uswap uswap-bench uswap-demo uswap-inspect uswap-label uswap-mkswap uswap-stat; do
   f=$prefix/share/man/man1/$page.1
   grep -q '^\.TH' "$f" 2>/dev/null || fail "no man page $page.1"
 done

@@ -11,5 +11,6 @@ int InspectMain(int argc, char** argv);  // inspect.cc
 int LabelMain(int argc, char** argv);    // label.cc
 int BenchMain(int argc, char** argv);    // bench.cc
 int DemoMain(int argc, char** argv);     // demo.cc
+int StatMain(int argc, char** argv);     // stat.cc
 
 }  // namespace uswap::cli
