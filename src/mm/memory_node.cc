@@ -51,6 +51,15 @@ class FrameReleaser {
   std::vector<uint64_t> pages_;
 };
 
+// Adds the page at `addr` to a batch of PTE zaps, merging adjacent pages.
+void AppendRange(std::vector<iovec>& ranges, uint8_t* addr, size_t page_size) {
+  if (!ranges.empty() &&
+      static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
+    ranges.back().iov_len += page_size;
+  else
+    ranges.push_back({addr, page_size});
+}
+
 bool ByPage(const PageFrame* a, const PageFrame* b) {
   return a->owner != b->owner ? a->owner < b->owner : a->index < b->index;
 }
@@ -269,12 +278,7 @@ size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
       putback.push_back({f, false});
       if (!(p.flags & kMapped)) continue;
       p.flags &= ~(kMapped | kWriteProtected);
-      uint8_t* addr = r->user_base() + f->index * ps;
-      if (!ranges.empty() &&
-          static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
-        ranges.back().iov_len += ps;
-      else
-        ranges.push_back({addr, ps});
+      AppendRange(ranges, r->user_base() + f->index * ps, ps);
       unmapped++;
     }
     Status st = ZapRanges(ranges);
@@ -405,12 +409,7 @@ Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
         victims.push_back(p.frame);
         if (!(p.flags & kMapped)) continue;
         p.flags &= ~(kMapped | kWriteProtected);
-        uint8_t* addr = r->user_base() + i * ps;
-        if (!ranges.empty() &&
-            static_cast<uint8_t*>(ranges.back().iov_base) + ranges.back().iov_len == addr)
-          ranges.back().iov_len += ps;
-        else
-          ranges.push_back({addr, ps});
+        AppendRange(ranges, r->user_base() + i * ps, ps);
       }
       Status st = ZapRanges(ranges);
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
