@@ -15,6 +15,7 @@ pkgs=(
   util-linux fdisk                      # mkswap, swaplabel, blkid for compatibility tests
   e2fsprogs                             # filefrag / hole checks on test files
   help2man                              # man pages of the CLI, generated at build time
+  gnuplot-nox                           # uswap bench --plot
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -222,6 +222,25 @@ TEST(BenchCliTest, TablePrintsEveryPatternOfAList) {
   }
 }
 
+// --plot draws every pattern and thread count of the run with gnuplot.
+TEST(BenchCliTest, PlotDrawsEveryCase) {
+  TempDir dir;
+  const std::string svg = dir.path() + "/bench.svg";
+  BenchProcess bench({"--engine", "ram", "--pattern", "seq-read,rand-read", "--region", "8M",
+                      "--threads", "1,2", "--plot", svg},
+                     dir.path());
+  ASSERT_EQ(bench.Wait(), 0) << bench.Output();
+  std::ifstream in(svg);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("<svg"), std::string::npos) << "not an SVG: " << text.substr(0, 200);
+  for (const char* label : {"seq-read/1t", "seq-read/2t", "rand-read/1t", "rand-read/2t",
+                            "ram-p99", "region 8 MiB"})
+    EXPECT_NE(text.find(label), std::string::npos) << label << " not drawn";
+  BenchProcess bad({"--engine", "ram", "--region", "8M", "--plot", dir.path() + "/bench.pdf"},
+                   dir.path());
+  EXPECT_EQ(bad.Wait(), 2) << bad.Output();
+}
+
 TEST(BenchCliTest, BadUsageExitsWith2) {
   TempDir dir;
   for (std::vector<std::string> args :

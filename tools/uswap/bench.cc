@@ -34,11 +34,13 @@
 #include <vector>
 
 #include "bench/harness/engine.h"
+#include "bench/harness/plot.h"
 #include "bench/harness/report.h"
 #include "bench/harness/swap_file.h"
 #include "bench/harness/workload.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "uswap/version.h"
 
 namespace uswap::cli {
 namespace {
@@ -68,7 +70,8 @@ constexpr const char kUsage[] =
     "  --seed S          content and access seed (default 1)\n"
     "  --handler-threads N  uswap fault handler threads (default 2)\n"
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
-    "  --json            one JSON object per engine run, one per line\n";
+    "  --json            one JSON object per engine run, one per line\n"
+    "  --plot FILE       also draw the results (FILE.svg or FILE.png, with gnuplot)\n";
 
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
@@ -91,6 +94,7 @@ struct Options {
   unsigned handler_threads = 2;
   bool sigbus = false;
   bool json = false;
+  std::string plot;  // --plot FILE, "" for none
 };
 
 // Parses a positive integer (at most `max`) or returns an error message.
@@ -121,6 +125,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kHandlerThreads,
     kSigbus,
     kJson,
+    kPlot,
     kHelp
   };
   static const option kLong[] = {
@@ -139,6 +144,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"handler-threads", required_argument, nullptr, kHandlerThreads},
       {"sigbus", no_argument, nullptr, kSigbus},
       {"json", no_argument, nullptr, kJson},
+      {"plot", required_argument, nullptr, kPlot},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
   };
@@ -234,6 +240,12 @@ int ParseOptions(int argc, char** argv, Options* o) {
         break;
       case kJson:
         o->json = true;
+        break;
+      case kPlot:
+        if (arg.size() < 5 || (arg.compare(arg.size() - 4, 4, ".svg") != 0 &&
+                               arg.compare(arg.size() - 4, 4, ".png") != 0))
+          return UsageError(kCmd, "--plot needs a FILE.svg or FILE.png, not '" + arg + "'");
+        o->plot = arg;
         break;
       case 'h':
       case kHelp:
@@ -380,6 +392,13 @@ int BenchMain(int argc, char** argv) {
     }
   }
   if (!o.json) std::printf("%s", RatioLines(all).c_str());
+  if (!o.plot.empty() && !InterruptFlag().load()) {
+    const std::string title = "uswap " + std::string(Version()) + ": region " +
+                              HumanSize(o.spec.region_bytes) + ", RAM " + HumanSize(o.ram_bytes) +
+                              ", " + std::to_string(o.runs) + " round(s), median";
+    if (Status st = WritePlot(all, o.plot, title); !st.ok())
+      return Fail(kCmd, o.plot, st.message());
+  }
   if (InterruptFlag().load()) {
     std::fprintf(stderr, "uswap bench: interrupted; swap areas, cgroups and files removed\n");
     return 130;
