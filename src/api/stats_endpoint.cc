@@ -96,11 +96,8 @@ Result<std::unique_ptr<StatsEndpoint>> StatsEndpoint::Start(const std::string& w
     if (!a.ok()) return EINVAL;
     if (::bind(e->listen_fd_.get(), reinterpret_cast<const sockaddr*>(&*a), sizeof(*a)) != 0)
       return errno;
-    if (::chmod(path.c_str(), 0600) != 0) {
-      const int err = errno;
-      ::unlink(path.c_str());
-      return err;
-    }
+    e->bound_ = true;  // from here on the socket file is ours to remove
+    if (::chmod(path.c_str(), 0600) != 0) return errno;
     return 0;
   };
   int err = 0;
@@ -122,17 +119,11 @@ Result<std::unique_ptr<StatsEndpoint>> StatsEndpoint::Start(const std::string& w
     err = bind_at(where);
   }
   if (err) return Status::FromErrno("stats socket " + e->path_, err);
-  if (::listen(e->listen_fd_.get(), 8) != 0) {
-    err = errno;
-    ::unlink(e->path_.c_str());
-    return Status::FromErrno("listen on stats socket " + e->path_, err);
-  }
+  // Failures from here on: the destructor removes the socket we made.
+  if (::listen(e->listen_fd_.get(), 8) != 0)
+    return Status::FromErrno("listen on stats socket " + e->path_, errno);
   e->stop_fd_.Reset(::eventfd(0, EFD_CLOEXEC));
-  if (!e->stop_fd_.valid()) {
-    err = errno;
-    ::unlink(e->path_.c_str());
-    return Status::FromErrno("eventfd", err);
-  }
+  if (!e->stop_fd_.valid()) return Status::FromErrno("eventfd", errno);
   e->thread_ = StartThread("uswap-stats", [p = e.get()] { p->Serve(); });
   return e;
 }
@@ -143,7 +134,9 @@ StatsEndpoint::~StatsEndpoint() {
     (void)!::write(stop_fd_.get(), &one, sizeof(one));
     thread_.join();
   }
-  if (!path_.empty() && listen_fd_.valid()) ::unlink(path_.c_str());
+  // Only a socket this endpoint bound: a failed bind (the path was taken:
+  // a live socket, a file of the caller's) leaves what is there alone.
+  if (bound_) ::unlink(path_.c_str());
 }
 
 void StatsEndpoint::Serve() {

@@ -49,6 +49,7 @@ class StatsEndpoint {
   void Answer(int client);
 
   std::string path_;
+  bool bound_ = false;  // path_ is a socket this endpoint made
   UniqueFd listen_fd_;
   UniqueFd stop_fd_;  // eventfd: written once by the destructor
   std::function<Stats()> snapshot_;

@@ -107,6 +107,27 @@ TEST_F(StatsEndpointTest, StatJsonIsTheSpacesStats) {
   EXPECT_NE(o.out.find("uswap stat: " + sock + ": "), std::string::npos) << o.out;
 }
 
+// A path that is taken (a file of the caller's, a live socket) fails
+// Open naming it, and what is there stays.
+TEST_F(StatsEndpointTest, TakenPathFailsAndIsLeftAlone) {
+  const std::string file = dir_.File("precious");
+  ASSERT_EQ(Shell("echo keep > " + file).status, 0);
+  Config cfg = SmallConfig(256, NewSwapFile("e.swap", 1024));
+  cfg.stats_socket = file;
+  auto s = Space::Open(cfg);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find(file), std::string::npos) << s.status().ToString();
+  EXPECT_EQ(Shell("cat " + file).out, "keep\n") << "the caller's file was clobbered";
+
+  const std::string sock = dir_.File("live.sock");
+  ASSERT_TRUE(OpenBusySpace(sock));
+  Config cfg2 = SmallConfig(256, NewSwapFile("f.swap", 1024));
+  cfg2.stats_socket = sock;
+  auto second = Space::Open(cfg2);
+  EXPECT_FALSE(second.ok());
+  EXPECT_TRUE(ReadStatsEndpoint(sock, "json").ok()) << "the live socket was removed";
+}
+
 // Another user is turned away twice over: the socket (0600, in a 0700
 // directory) refuses the connection, and a socket opened to everyone still
 // answers nobody but its user and root (SO_PEERCRED).
