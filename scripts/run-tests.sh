@@ -3,7 +3,7 @@
 #   1. the release build's suite (unit, compatibility, integration);
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same suite under ThreadSanitizer;
-#   4. a clang Debug build of the library and tools: -Wthread-safety
+#   4. a clang Debug build of the library, tools and tests: -Wthread-safety
 #      -Werror checks the locking annotations (base/thread_annotations.h),
 #      and a g++ Release build with GoogleTest and Benchmark hidden (what a
 #      user without them gets);
@@ -34,7 +34,7 @@ if [[ "${USWAP_QUICK:-0}" != 1 ]]; then
     run_suite tsan -DUSWAP_SANITIZE=thread -DUSWAP_BUILD_BENCHMARKS=OFF
   echo "== clang: Debug build with -Wthread-safety -Werror" >&2
   CC=clang CXX=clang++ bash "$root/scripts/build.sh" "$root/build-tests-clang" \
-    -DCMAKE_BUILD_TYPE=Debug -DUSWAP_WERROR=ON -DUSWAP_BUILD_TESTS=OFF -DUSWAP_BUILD_BENCHMARKS=OFF
+    -DCMAKE_BUILD_TYPE=Debug -DUSWAP_WERROR=ON -DUSWAP_BUILD_BENCHMARKS=OFF
   # What a user without the test libraries gets: `cmake -DCMAKE_BUILD_TYPE=
   # Release` must configure and build the library, the CLI and the example
   # with GoogleTest and Google Benchmark out of sight (tests and benchmarks

@@ -159,7 +159,9 @@ class ForkTest : public EngineFixture,
 // The parent keeps every page and every thread whatever the child does with
 // its copies, and the child's destructors return promptly.
 TEST_P(ForkTest, ParentKeepsItsRegionsThreadsAndData) {
-  const auto [action, delivery] = GetParam();
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  const ChildAction action = std::get<0>(GetParam());
+  const FaultDelivery delivery = std::get<1>(GetParam());
   if (kTsan && delivery == FaultDelivery::kSigbus) GTEST_SKIP() << kTsanSigbusSkip;
   const std::string swap = NewSwapFile("a.swap", 4 * kPages);
   ChildResult out =

@@ -22,7 +22,9 @@ class ReclaimStressTest : public EngineFixture,
 // R11: `threads` writers, thread t writing pages t, t+threads, ... of a
 // 4096-page region, 3 passes (each a new version), then every page checked.
 TEST_P(ReclaimStressTest, WritersAtSmallBudget) {
-  const auto [threads, budget] = GetParam();
+  // Not a structured binding: clang 14 cannot capture one in a lambda.
+  const int threads = std::get<0>(GetParam());
+  const auto budget = std::get<1>(GetParam());
   constexpr uint64_t kPages = 4096;
   auto space = OpenSpace(SmallConfig(budget, NewSwapFile("a.swap", 2 * kPages)));
   ASSERT_TRUE(space);
