@@ -70,11 +70,15 @@ std::string PlotScript(const std::string& output, bool png, const std::string& t
   return s.str();
 }
 
+Status CheckPlotPath(const std::string& path) {
+  if (path.size() > 4 && (EndsWith(path, ".svg") || EndsWith(path, ".png"))) return Status::OK();
+  return Status::InvalidArgument("--plot needs a FILE.svg or FILE.png, not '" + path + "'");
+}
+
 Status WritePlot(const std::vector<RunRecord>& runs, const std::string& path,
                  const std::string& title) {
+  USWAP_RETURN_IF_ERROR(CheckPlotPath(path));
   const bool png = EndsWith(path, ".png");
-  if (!png && !EndsWith(path, ".svg"))
-    return Status::InvalidArgument("--plot " + path + ": the file must end in .svg or .png");
   // Rows: pattern/threads in the order run; columns: engines in the order run.
   std::vector<std::string> cases, engines;
   std::map<std::pair<std::string, std::string>, const RunRecord*> at;

@@ -17,6 +17,10 @@
 
 namespace uswap::bench {
 
+// OK when `path` names a file --plot can draw (.svg or .png), else
+// InvalidArgument saying so. `uswap bench` checks before it runs.
+Status CheckPlotPath(const std::string& path);
+
 // Draws the successful runs of `runs` into `path` (.svg or .png, by its
 // extension) under `title`. InvalidArgument for another extension or no
 // successful run; NotFound when gnuplot is not installed (the message says

@@ -47,17 +47,6 @@ class CreatedFile {
   std::string path_;
 };
 
-std::string HexUuid(const std::array<uint8_t, 16>& u) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < u.size(); i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[u[i] >> 4];
-    out += kHex[u[i] & 15];
-  }
-  return out;
-}
-
 // Why `head` (the first bytes of the target) must not be overwritten
 // without `force`; "" when page 0 is all zero.
 std::string DescribeExistingData(const std::vector<uint8_t>& head, uint64_t file_size,
@@ -67,7 +56,7 @@ std::string DescribeExistingData(const std::vector<uint8_t>& head, uint64_t file
     const SwapHeader& h = swap->header;
     std::string what = "holds a swap area (" + std::to_string(h.page_size) + "-byte pages";
     if (!h.label.empty()) what += ", LABEL=" + h.label;
-    if (h.uuid != std::array<uint8_t, 16>{}) what += ", UUID=" + HexUuid(h.uuid);
+    if (h.uuid != std::array<uint8_t, 16>{}) what += ", UUID=" + FormatUuid(h.uuid);
     return what + ")";
   }
   // cf. libblkid's ext2/3/4 probe: s_magic 0xEF53 at 1024 + 56.

@@ -275,6 +275,15 @@ Status FillRandom(uint8_t* buf, size_t n) {
   return Status::OK();
 }
 
+std::string FormatUuid(const std::array<uint8_t, 16>& uuid) {
+  char buf[37];
+  std::snprintf(buf, sizeof(buf),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", uuid[0],
+                uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9],
+                uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
+  return buf;
+}
+
 Result<std::array<uint8_t, 16>> RandomUuid() {
   std::array<uint8_t, 16> u;
   USWAP_RETURN_IF_ERROR(FillRandom(u.data(), u.size()));

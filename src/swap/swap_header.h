@@ -79,5 +79,7 @@ Status PwriteAll(int fd, const void* data, size_t n, uint64_t offset);
 Status FillRandom(uint8_t* buf, size_t n);
 // A random UUID (RFC 4122 §4.4: version 4, variant 10), as mkswap makes.
 Result<std::array<uint8_t, 16>> RandomUuid();
+// Lower-case 8-4-4-4-12, as libuuid's uuid_unparse() and blkid print it.
+std::string FormatUuid(const std::array<uint8_t, 16>& uuid);
 
 }  // namespace uswap

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (u.ok()) {
         std::string lower(text);
         for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'F' ? c + 32 : c);
-        Require(FormatUuid(*u) == lower, "FormatUuid inverts ParseUuid");
+        Require(uswap::FormatUuid(*u) == lower, "FormatUuid inverts ParseUuid");
       }
       break;
     }

@@ -242,9 +242,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
         o->json = true;
         break;
       case kPlot:
-        if (arg.size() < 5 || (arg.compare(arg.size() - 4, 4, ".svg") != 0 &&
-                               arg.compare(arg.size() - 4, 4, ".png") != 0))
-          return UsageError(kCmd, "--plot needs a FILE.svg or FILE.png, not '" + arg + "'");
+        if (Status st = CheckPlotPath(arg); !st.ok()) return UsageError(kCmd, st.message());
         o->plot = arg;
         break;
       case 'h':

@@ -132,15 +132,6 @@ Result<Uuid> ParseUuid(std::string_view text) {
   return u;
 }
 
-std::string FormatUuid(const Uuid& uuid) {
-  char buf[37];
-  std::snprintf(buf, sizeof(buf),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", uuid[0],
-                uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9],
-                uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
-  return buf;
-}
-
 bool IsNullUuid(const Uuid& uuid) { return uuid == Uuid{}; }
 
 Result<Uuid> MakeUuid(std::string_view spec) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "swap/swap_header.h"
 #include "uswap/status.h"
 
 namespace uswap::cli {
@@ -31,8 +32,7 @@ Result<size_t> ParsePageSize(std::string_view text);
 // The canonical 8-4-4-4-12 hex form, either case.
 Result<Uuid> ParseUuid(std::string_view text);
 
-// Lower-case 8-4-4-4-12, as libuuid's uuid_unparse() and blkid print it.
-std::string FormatUuid(const Uuid& uuid);
+// FormatUuid (lower-case 8-4-4-4-12): swap/swap_header.h.
 
 // True when the UUID is all zero: "no UUID" in a swap header.
 bool IsNullUuid(const Uuid& uuid);
