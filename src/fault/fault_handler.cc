@@ -47,7 +47,13 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
           return FaultResult::kPoisoned;
         case PageState::kSwapIn:
           // Another thread is reading this slot: meet it in the swap cache.
-          if (node_->swap_cache().Ref(p.entry)) wait_on = p.entry;
+          // Counted now, not after the wait: the reader's CONTINUE wakes
+          // every thread faulting on the page (this one's too), which may
+          // then read stats() before this handler returns from Wait.
+          if (node_->swap_cache().Ref(p.entry)) {
+            wait_on = p.entry;
+            Count(node_->vmstat().swap_cache_hits);
+          }
           break;
         case PageState::kNone:
         case PageState::kSwapped:
@@ -56,10 +62,7 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
     }
     if (state == PageState::kNone) return DoAnonymousPage(r, index, populate);
     if (state == PageState::kSwapped) return DoSwapPage(r, index, write, populate);
-    if (wait_on) {
-      node_->swap_cache().Wait(wait_on);
-      Count(node_->vmstat().swap_cache_hits);
-    }
+    if (wait_on) node_->swap_cache().Wait(wait_on);
   }
 }
 
@@ -113,12 +116,14 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
         q.entry = SwapEntry();
         q.flags |= kDirty;
       }
+      // Counted before the mapping, as above: the stream's thread runs on
+      // into these pages as soon as they are mapped.
+      Count(node_->vmstat().readahead_hits, j - index - 1);
       st = uffd_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
       for (uint64_t k = index + 1; k < j; k++) {
         PageEntry& q = r->pte(k);
         q.flags = (q.flags & ~kReadahead) | kMapped | (write ? 0 : kWriteProtected);
-        Count(node_->vmstat().readahead_hits);
         node_->policy().MarkAccessed(q.frame);
       }
     }
