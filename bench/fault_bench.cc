@@ -6,6 +6,9 @@
 //   BM_ZeroFillSeq     first touch in order: fault-around maps 16 at a time
 //   BM_SwapIn          read of a swapped-out page, readahead off, file store:
 //                      MISSING fault -> pread (O_DIRECT) + CONTINUE
+//   BM_DeviceRead      the floor under BM_SwapIn: one O_DIRECT 4 KiB pread at
+//                      a random offset of a file as large as its swap area,
+//                      in the same directory, no engine
 // Times are wall-clock per page, handler-thread delivery unless the name
 // says Sigbus. Run: build/bench/fault_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "api/space_impl.h"
+#include "base/unique_fd.h"
 #include "bench/harness/swap_file.h"
 #include "uswap/uswap.h"
 
@@ -34,7 +38,8 @@ struct Env {
 };
 
 Env MakeEnv(size_t budget_pages, size_t swap_pages, unsigned readahead,
-            FaultDelivery delivery = FaultDelivery::kHandlerThreads) {
+            FaultDelivery delivery = FaultDelivery::kHandlerThreads,
+            const std::string& store = "file") {
   Env env;
   std::string path = "/var/tmp/uswap-fault-bench-" + std::to_string(getpid()) + ".swap";
   auto sf = bench::SwapFile::Create(path, (swap_pages + 1) * kPage);
@@ -44,8 +49,10 @@ Env MakeEnv(size_t budget_pages, size_t swap_pages, unsigned readahead,
   cfg.ram_budget_bytes = budget_pages * kPage;
   cfg.swap_areas.push_back({env.swap->path()});
   cfg.readahead_pages = readahead;
-  cfg.block_store = "file";
+  cfg.block_store = store;
   cfg.fault_delivery = delivery;
+  // USWAP_BENCH_POLL_US: the handler poll window to measure (default: the Config default).
+  if (const char* poll = getenv("USWAP_BENCH_POLL_US")) cfg.handler_poll_us = atoi(poll);
   auto s = Space::Open(cfg);
   if (s.ok()) env.space = std::move(*s);
   return env;
@@ -120,7 +127,8 @@ void BM_SwapIn(benchmark::State& state) {
   // 1024-page budget, 8192-page region: reading pages back in random order
   // is ~7/8 swap-ins. Readahead off: one 4 KiB read per fault.
   const uint64_t budget = 1024, pages = 8192;
-  Env env = MakeEnv(budget, pages * 2, 1);
+  Env env = MakeEnv(budget, pages * 2, 1, FaultDelivery::kHandlerThreads,
+                    state.range(0) ? "uring" : "file");
   if (!env.space) return state.SkipWithError("cannot open a Space");
   auto r = env.space->Map(pages * kPage);
   volatile uint8_t* base = static_cast<uint8_t*>((*r)->data());
@@ -135,12 +143,52 @@ void BM_SwapIn(benchmark::State& state) {
     touches += pages;
   }
   state.SetItemsProcessed(state.iterations() * pages);
+  if (getenv("USWAP_BENCH_STATS")) fprintf(stderr, "%s\n", env.space->stats().ToText().c_str());
   state.counters["major_share"] = touches ? static_cast<double>(majors) / touches : 0;
   state.counters["us_per_major"] = benchmark::Counter(
       static_cast<double>(majors), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   r->reset();
 }
-BENCHMARK(BM_SwapIn)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_SwapIn)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("uring")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+
+void BM_DeviceRead(benchmark::State& state) {
+  // Same size and directory as BM_SwapIn's swap area (16384 pages), written
+  // once with non-zero data so that every read reaches the disk's blocks.
+  const uint64_t pages = 16384;
+  const std::string path = "/var/tmp/uswap-fault-bench-dev-" + std::to_string(getpid());
+  {
+    UniqueFd w(open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600));
+    if (!w.valid()) return state.SkipWithError("cannot create the file");
+    std::vector<uint8_t> chunk(256 * kPage, 0x5a);
+    for (uint64_t done = 0; done < pages; done += 256)
+      if (write(w.get(), chunk.data(), chunk.size()) != static_cast<ssize_t>(chunk.size()))
+        return state.SkipWithError("cannot write the file");
+    fsync(w.get());
+  }
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  unlink(path.c_str());
+  if (!fd.valid()) return state.SkipWithError("cannot open the file O_DIRECT");
+  void* buf = nullptr;
+  if (posix_memalign(&buf, kPage, kPage) != 0) return state.SkipWithError("out of memory");
+  std::unique_ptr<void, decltype(&free)> hold(buf, &free);
+  auto order = Shuffled(pages, 4);
+  uint64_t reads = 0;
+  for (auto _ : state) {
+    for (uint64_t i : order)
+      if (pread(fd.get(), buf, kPage, static_cast<off_t>(i * kPage)) != static_cast<ssize_t>(kPage))
+        return state.SkipWithError("short read");
+    reads += pages;
+  }
+  state.counters["us_per_read"] = benchmark::Counter(
+      static_cast<double>(reads), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_DeviceRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 
 }  // namespace
 }  // namespace uswap

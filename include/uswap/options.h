@@ -54,6 +54,15 @@ struct Config {
 
   FaultDelivery fault_delivery = FaultDelivery::kHandlerThreads;
   unsigned handler_threads = 2;  // kHandlerThreads mode only
+  // kHandlerThreads mode: after resolving a fault, one handler thread polls
+  // the userfaultfd for up to this many microseconds before it sleeps, the
+  // window adapting to the gaps between faults as the kernel's haltpoll
+  // governor adapts its own (0 = always sleep). On a virtual machine whose
+  // idle vCPUs halt, every sleep-to-wake of a handler costs a hypervisor
+  // round trip (~10-40 µs here, doc/engine.md); a polling handler saves it
+  // while faults come often, and stops polling when they do not. The poller
+  // yields its CPU to any other runnable thread on every turn.
+  unsigned handler_poll_us = 200;
 
   // Block store kind for the swap areas: "file" (pread/pwrite), "uring"
   // (io_uring, many requests in flight), or "" for the default.

@@ -80,6 +80,8 @@ Status SpaceImpl::Init() {
   if (config_.fault_delivery == FaultDelivery::kHandlerThreads &&
       (config_.handler_threads < 1 || config_.handler_threads > 64))
     return Status::InvalidArgument("handler_threads must be in [1, 64]");
+  if (config_.handler_poll_us > 100000)
+    return Status::InvalidArgument("handler_poll_us must be at most 100000 (100 ms)");
   if (config_.inactive_percent < 1 || config_.inactive_percent > 90)
     return Status::InvalidArgument("inactive_percent must be in [1, 90]");
   if (!CreateReclaimPolicy(config_.reclaim_policy, {}))
@@ -136,7 +138,7 @@ Status SpaceImpl::Init() {
     USWAP_RETURN_IF_ERROR(sigbus_->Install());
   } else {
     threads_ = std::make_unique<FaultThreads>(handler_.get(), &uffd_);
-    USWAP_RETURN_IF_ERROR(threads_->Start(config_.handler_threads));
+    USWAP_RETURN_IF_ERROR(threads_->Start(config_.handler_threads, config_.handler_poll_us));
   }
   std::string where = config_.stats_socket;
   if (where.empty())

@@ -28,6 +28,10 @@ FaultResult FaultHandler::Handle(const UffdFault& fault) {
   return HandleLocked(r, r->IndexOf(fault.address), fault.write, fault.wp);
 }
 
+uint64_t FaultHandler::major_faults() const {
+  return node_->vmstat().pgmajfault.load(std::memory_order_relaxed);
+}
+
 FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
                                        bool populate) {
   Count(node_->vmstat().pgfault);

@@ -60,6 +60,8 @@ class FaultHandler {
 
   // Resolves one fault. Takes regions_mu_ shared itself.
   FaultResult Handle(const UffdFault& fault);
+  // Faults that waited for a swap-in read so far (pgmajfault).
+  uint64_t major_faults() const;
   // A SIGBUS (UFFD_FEATURE_SIGBUS) at `addr`: true when it was a uswap
   // fault and is resolved. The write flag is unknown, so a mapped
   // write-protected page is first mapped again (in case its PTE was
