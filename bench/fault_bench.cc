@@ -127,7 +127,7 @@ void BM_SwapIn(benchmark::State& state) {
   // 1024-page budget, 8192-page region: reading pages back in random order
   // is ~7/8 swap-ins. Readahead off: one 4 KiB read per fault.
   const uint64_t budget = 1024, pages = 8192;
-  Env env = MakeEnv(budget, pages * 2, 1, FaultDelivery::kHandlerThreads,
+  Env env = MakeEnv(budget, pages * 2, 1, static_cast<FaultDelivery>(state.range(1)),
                     state.range(0) ? "uring" : "file");
   if (!env.space) return state.SkipWithError("cannot open a Space");
   auto r = env.space->Map(pages * kPage);
@@ -150,9 +150,10 @@ void BM_SwapIn(benchmark::State& state) {
   r->reset();
 }
 BENCHMARK(BM_SwapIn)
-    ->Arg(0)
-    ->Arg(1)
-    ->ArgName("uring")
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->ArgNames({"uring", "sigbus"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(3);

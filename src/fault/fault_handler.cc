@@ -185,22 +185,28 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
     if (r->pte(index).state == PageState::kNone) {
       uint64_t n = 1;
       while (index + n < end && r->pte(index + n).state == PageState::kNone) n++;
-      Status st = r->AllocateZeroed(index, n);
-      if (!st.ok()) {
-        node_->frames().Uncharge(want);
-        return RetryLater(r, index, st);
-      }
-      for (uint64_t i = index; i < index + n; i++) {
+      // One UFFDIO_ZEROPAGE allocates the zeroed memfd pages and maps them
+      // (cf. do_anonymous_page). Counted before the wake-up (see
+      // DoResident), and taken back for pages it did not install.
+      Count(node_->vmstat().zero_page_faults, n);
+      size_t bytes = 0;
+      Status st;
+      if (int e = TestErrno("memfd_allocate"))
+        st = Status::FromErrno("UFFDIO_ZEROPAGE", e);
+      else
+        st = uffd_->ZeroPage(r->user_addr(index), n * page_size_, &bytes);
+      const uint64_t done = bytes / page_size_;
+      for (uint64_t i = index; i < index + done; i++) {
         PageEntry& p = r->pte(i);
         p.state = PageState::kResident;
         p.flags = kMapped | kDirty;
         node_->InstallFrame(r, i, true);
       }
-      if (want > n) node_->frames().Uncharge(want - n);
-      Count(node_->vmstat().zero_page_faults, n);  // before the wake-up (see DoResident)
-      st = uffd_->Continue(r->user_addr(index), n * page_size_, false).status();
-      USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-      StreamAdvance(r, index, index + n, static_cast<unsigned>(n));
+      if (want > done) node_->frames().Uncharge(want - done);
+      if (done < n) node_->vmstat().zero_page_faults.fetch_sub(n - done);
+      if (done == 0) return RetryLater(r, index, st);
+      // A window cut short is no error: its other pages fault on their own.
+      StreamAdvance(r, index, index + done, static_cast<unsigned>(done));
       return FaultResult::kResolved;
     }
     // Someone else resolved it meanwhile; start over.
@@ -271,15 +277,28 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     node_->ReadPages(std::span<const PageRead>(&reads[me], 1), again);
     ok[me] = again[0];
   }
-  // Into the page cache while the pages are kSwapIn (nobody else touches
-  // them); contiguous pages go in one pwrite. A page that was read but
-  // could not be copied keeps its slot (copy_failed): nothing is lost.
+  // In a sequential stream the pages read ahead are mapped now (they are
+  // about to be touched), with the faulting page; the others only enter
+  // the memfd. A stream of writes maps them writable: they are about to be
+  // overwritten, so their slots are freed now rather than one write-protect
+  // fault per page later. A read fault keeps the slot: the page stays a
+  // clean copy of it (mapped write-protected) and can be dropped without
+  // I/O (cf. the swap cache keeping the page).
+  const bool write_stream = seq && write;
+  auto maps_now = [&](size_t k) { return pages[k] == index || seq; };
+  auto dirty = [&](size_t k) { return (pages[k] == index && write) || write_stream; };
+  // Pages not mapped now go into the page cache while they are kSwapIn
+  // (nobody else touches them), contiguous ones in one pwrite. A page that
+  // was read but could not be installed keeps its slot (copy_failed):
+  // nothing is lost.
   std::vector<bool> copy_failed(pages.size(), false);
   Status copy_error;
   for (size_t k = 0; k < pages.size();) {
     size_t j = k + 1;
-    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k]) j++;
-    if (ok[k]) {
+    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k] &&
+           maps_now(j) == maps_now(k))
+      j++;
+    if (ok[k] && !maps_now(k)) {
       Status st = r->CopyIn(pages[k], j - k, reads[k].buf);
       if (!st.ok()) {
         copy_error = st;
@@ -294,17 +313,34 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     ra_issued_.fetch_add(pages.size() - 1, std::memory_order_relaxed);
   }
 
-  // A read fault keeps the slot: the page stays a clean copy of it and
-  // can be dropped without I/O (cf. the swap cache keeping the page).
   SwapDevices& dev = node_->devices();
   MutexLock l(&r->block_lock(index));
+  // Pages mapped now: one UFFDIO_COPY per run of adjacent pages with the
+  // same protection puts them in the memfd and maps them, and wakes the
+  // faulting thread (cf. do_swap_page's set_pte_at; one system call where
+  // pwrite + CONTINUE took two). Under the block lock, so that nothing
+  // sees the page mapped while its entry still says kSwapIn.
+  for (size_t k = 0; k < pages.size();) {
+    size_t j = k + 1;
+    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k] &&
+           maps_now(j) == maps_now(k) && dirty(j) == dirty(k))
+      j++;
+    if (ok[k] && maps_now(k)) {
+      size_t bytes = 0;
+      Status st;
+      if (int e = TestErrno("memfd_copyin"))
+        st = Status::FromErrno("UFFDIO_COPY", e);
+      else
+        st = uffd_->Copy(r->user_addr(pages[k]), reads[k].buf, (j - k) * page_size_, !dirty(k),
+                         &bytes);
+      for (size_t m = k + bytes / page_size_; m < j; m++) {
+        ok[m] = false, copy_failed[m] = true;
+        copy_error = st;
+      }
+    }
+    k = j;
+  }
   FaultResult result = FaultResult::kResolved;
-  // In a sequential stream the pages read ahead are mapped now (they are
-  // about to be touched). A stream of writes maps them writable: they are
-  // about to be overwritten, so their slots are freed now rather than one
-  // write-protect fault per page later.
-  const bool write_stream = seq && write;
-  std::vector<uint64_t> map_now;
   for (size_t k = 0; k < pages.size(); k++) {
     const uint64_t i = pages[k];
     PageEntry& p = r->pte(i);
@@ -321,31 +357,20 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       continue;
     }
     p.state = PageState::kResident;
-    const bool mapped = (i == index) || seq;
     // Complete before any Free: once free, the slot may be reallocated.
     node_->swap_cache().Complete(e, true);
-    if ((i == index && write) || (mapped && write_stream)) {
+    if (dirty(k)) {
       (void)dev.Free(e);
       p.entry = SwapEntry();
       p.flags = kDirty;
     } else {
       p.flags = 0;  // clean, owns its slot
     }
-    if (!mapped) p.flags |= kReadahead;
-    node_->InstallFrame(r, i, mapped);
-    if (mapped) map_now.push_back(i);
-  }
-  // One CONTINUE per run of adjacent pages with the same protection.
-  for (size_t k = 0; k < map_now.size();) {
-    const bool wp = !(r->pte(map_now[k]).flags & kDirty);
-    size_t j = k + 1;
-    while (j < map_now.size() && map_now[j] == map_now[j - 1] + 1 &&
-           !(r->pte(map_now[j]).flags & kDirty) == wp)
-      j++;
-    Status st = uffd_->Continue(r->user_addr(map_now[k]), (j - k) * page_size_, wp).status();
-    USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-    for (size_t m = k; m < j; m++) r->pte(map_now[m]).flags |= kMapped | (wp ? kWriteProtected : 0);
-    k = j;
+    if (maps_now(k))
+      p.flags |= kMapped | (dirty(k) ? 0 : kWriteProtected);
+    else
+      p.flags |= kReadahead;
+    node_->InstallFrame(r, i, maps_now(k));
   }
   StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
   return result;

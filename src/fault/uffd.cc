@@ -207,6 +207,43 @@ Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_prot
   return len;
 }
 
+Status Userfaultfd::ZeroPage(uintptr_t addr, size_t len, size_t* done) {
+  *done = 0;
+  while (*done < len) {
+    uffdio_zeropage z{};
+    z.range.start = addr + *done;
+    z.range.len = len - *done;
+    if (ioctl(fd_.get(), UFFDIO_ZEROPAGE, &z) == 0) {
+      *done = len;
+      break;
+    }
+    const int err = errno;
+    if (z.zeropage > 0) *done += static_cast<size_t>(z.zeropage);
+    if (err != EAGAIN) return Status::FromErrno("UFFDIO_ZEROPAGE", err);
+  }
+  return Status::OK();
+}
+
+Status Userfaultfd::Copy(uintptr_t addr, const void* src, size_t len, bool write_protect,
+                         size_t* done) {
+  *done = 0;
+  while (*done < len) {
+    uffdio_copy c{};
+    c.dst = addr + *done;
+    c.src = reinterpret_cast<uintptr_t>(src) + *done;
+    c.len = len - *done;
+    c.mode = write_protect ? UFFDIO_COPY_MODE_WP : 0;
+    if (ioctl(fd_.get(), UFFDIO_COPY, &c) == 0) {
+      *done = len;
+      break;
+    }
+    const int err = errno;
+    if (c.copy > 0) *done += static_cast<size_t>(c.copy);
+    if (err != EAGAIN) return Status::FromErrno("UFFDIO_COPY", err);
+  }
+  return Status::OK();
+}
+
 Result<bool> Userfaultfd::TryContinue(uintptr_t addr, size_t len, bool write_protect) {
   for (;;) {
     uffdio_continue c{};

@@ -54,6 +54,16 @@ class Userfaultfd {
   // mapped; EEXIST (already mapped) counts as success for that page
   // (the range is retried page by page past it).
   Result<size_t> Continue(uintptr_t addr, size_t len, bool write_protect);
+  // MISSING faults, without a page in the memfd: the kernel allocates the
+  // page-cache pages itself and maps them in the same call (one system call
+  // where fallocate/pwrite + CONTINUE took two). ZeroPage fills
+  // [addr, addr+len) with zeros, writable; Copy copies len bytes from `src`,
+  // optionally mapped write-protected. Both wake the faulting threads. On
+  // an error, `*done` says how many bytes were installed before it (those
+  // pages are in the memfd and mapped); EEXIST (a page already there) is an
+  // error here: the caller's page table said the range was empty.
+  Status ZeroPage(uintptr_t addr, size_t len, size_t* done);
+  Status Copy(uintptr_t addr, const void* src, size_t len, bool write_protect, size_t* done);
   // One CONTINUE on [addr, addr+len): true when it mapped, false when a PTE
   // was already there (EEXIST; nobody is woken).
   Result<bool> TryContinue(uintptr_t addr, size_t len, bool write_protect);

@@ -110,14 +110,6 @@ Status MmRegion::PunchHole(uint64_t index, uint64_t n) {
   return Status::OK();
 }
 
-Status MmRegion::AllocateZeroed(uint64_t index, uint64_t n) {
-  if (int e = TestErrno("memfd_allocate")) return Status::FromErrno("fallocate(memfd)", e);
-  if (fallocate(memfd_.get(), 0, static_cast<off_t>(index * page_size_),
-                static_cast<off_t>(n * page_size_)) != 0)
-    return Status::FromErrno("fallocate(memfd)", errno);
-  return Status::OK();
-}
-
 Status MmRegion::CopyOut(uint64_t index, uint64_t n, void* buf) const {
   size_t want = n * page_size_, done = 0;
   while (done < want) {

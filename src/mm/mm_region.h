@@ -144,8 +144,6 @@ class MmRegion {
   Status Zap(uint64_t index, uint64_t n);
   // Frees the memfd pages (FALLOC_FL_PUNCH_HOLE): memory goes back to the OS.
   Status PunchHole(uint64_t index, uint64_t n);
-  // Materialises zeroed memfd pages (fallocate), so that CONTINUE can map them.
-  Status AllocateZeroed(uint64_t index, uint64_t n);
   // Copies n pages out of / into the memfd (pread/pwrite; writing
   // materialises the pages). buf holds n * page_size bytes.
   Status CopyOut(uint64_t index, uint64_t n, void* buf) const;
