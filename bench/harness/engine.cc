@@ -61,7 +61,10 @@ AnonMapping::~AnonMapping() {
 Counters ProcessCounters(const std::string& swap_stat_file) {
   Counters c;
   struct rusage ru {};
-  if (::getrusage(RUSAGE_SELF, &ru) == 0) c.major_faults = static_cast<uint64_t>(ru.ru_majflt);
+  if (::getrusage(RUSAGE_SELF, &ru) == 0) {
+    c.major_faults = static_cast<uint64_t>(ru.ru_majflt);
+    c.minor_faults = static_cast<uint64_t>(ru.ru_minflt);
+  }
   c.pswpin = ReadStatValue(swap_stat_file, "pswpin").value_or(0);
   c.pswpout = ReadStatValue(swap_stat_file, "pswpout").value_or(0);
   return c;

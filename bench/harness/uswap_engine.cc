@@ -25,7 +25,7 @@ class UswapEngine final : public Engine {
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Region> region, space->Map(spec.region_bytes));
     auto counters = [&space] {
       Stats s = space->stats();
-      return Counters{s.pgmajfault, s.pswpin, s.pswpout};
+      return Counters{s.pgmajfault, s.pswpin, s.pswpout, s.pgminorfault};
     };
     EngineResult r;
     r.workload =

@@ -493,7 +493,8 @@ Verdict VerifyPage(const void* src, DataKind data, uint64_t seed, uint64_t page,
 }
 
 Counters operator-(const Counters& a, const Counters& b) {
-  return {a.major_faults - b.major_faults, a.pswpin - b.pswpin, a.pswpout - b.pswpout};
+  return {a.major_faults - b.major_faults, a.pswpin - b.pswpin, a.pswpout - b.pswpout,
+          a.minor_faults - b.minor_faults};
 }
 
 std::string ValidateSpec(const WorkloadSpec& spec) {

@@ -133,6 +133,9 @@ struct Counters {
   uint64_t major_faults = 0;
   uint64_t pswpin = 0;   // pages read from swap
   uint64_t pswpout = 0;  // pages written to swap
+  // Faults resolved without I/O (kernel: ru_minflt; uswap: pgminorfault,
+  // the touches of unmapped resident pages its aging pays for).
+  uint64_t minor_faults = 0;
 };
 Counters operator-(const Counters& a, const Counters& b);
 

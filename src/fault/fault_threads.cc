@@ -2,10 +2,9 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-
-#include <sched.h>
 
 #include <chrono>
 #include <cstring>

@@ -72,8 +72,8 @@ class FaultThreads {
   Userfaultfd* const uffd_;
   UniqueFd stop_fd_;
   PollWindow window_;
-  std::atomic<bool> polling_{false};     // the poller token: one poller at a time
-  std::atomic<bool> stopping_{false};    // Stop() was called
+  std::atomic<bool> polling_{false};       // the poller token: one poller at a time
+  std::atomic<bool> stopping_{false};      // Stop() was called
   std::atomic<int64_t> idle_since_ns_{0};  // when the last poll window ran out
   std::vector<std::thread> threads_;
 };
