@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -136,19 +137,24 @@ class MutexSet {
   MutexSet(const MutexSet&) = delete;
   MutexSet& operator=(const MutexSet&) = delete;
 
+  // At most kMax at a time (ThreadSanitizer tracks 64 held mutexes per
+  // thread); a fixed array, so that reclaim allocates nothing.
+  static constexpr size_t kMax = 64;
+
   void Acquire(Mutex* m) NO_THREAD_SAFETY_ANALYSIS {
+    USWAP_CHECK_MSG(n_ < kMax, "MutexSet: more than 64 locks held at once");
     m->lock();
-    held_.push_back(m);
+    held_[n_++] = m;
   }
   void ReleaseAll() NO_THREAD_SAFETY_ANALYSIS {
-    for (size_t i = held_.size(); i-- > 0;) held_[i]->unlock();
-    held_.clear();
+    while (n_ > 0) held_[--n_]->unlock();
   }
-  bool Holds(const Mutex* m) const { return !held_.empty() && held_.back() == m; }
-  size_t size() const { return held_.size(); }
+  bool Holds(const Mutex* m) const { return n_ > 0 && held_[n_ - 1] == m; }
+  size_t size() const { return n_; }
 
  private:
-  std::vector<Mutex*> held_;
+  std::array<Mutex*, kMax> held_{};
+  size_t n_ = 0;
 };
 
 // A condition variable bound to one Mutex at construction. Wait/WaitFor

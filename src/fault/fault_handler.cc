@@ -186,8 +186,10 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       uint64_t n = 1;
       while (index + n < end && r->pte(index + n).state == PageState::kNone) n++;
       // One UFFDIO_ZEROPAGE allocates the zeroed memfd pages and maps them
-      // (cf. do_anonymous_page). Counted before the wake-up (see
-      // DoResident), and taken back for pages it did not install.
+      // (cf. do_anonymous_page). Counted, and the charge trimmed to the
+      // pages it will install, before the wake-up (see DoResident); taken
+      // back for pages it failed to install.
+      if (want > n) node_->frames().Uncharge(want - n);
       Count(node_->vmstat().zero_page_faults, n);
       size_t bytes = 0;
       Status st;
@@ -202,8 +204,10 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
         p.flags = kMapped | kDirty;
         node_->InstallFrame(r, i, true);
       }
-      if (want > done) node_->frames().Uncharge(want - done);
-      if (done < n) node_->vmstat().zero_page_faults.fetch_sub(n - done);
+      if (done < n) {
+        node_->frames().Uncharge(n - done);
+        node_->vmstat().zero_page_faults.fetch_sub(n - done);
+      }
       if (done == 0) return RetryLater(r, index, st);
       // A window cut short is no error: its other pages fault on their own.
       StreamAdvance(r, index, index + done, static_cast<unsigned>(done));
@@ -242,8 +246,14 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     want = 1;
   }
 
-  std::vector<uint64_t> pages;
-  std::vector<PageRead> reads;
+  // Per-thread lists that keep their capacity: a warm handler allocates
+  // nothing on a swap-in. The recursive call after a race below returns
+  // before this frame uses them again.
+  thread_local std::vector<uint64_t> pages;
+  thread_local std::vector<PageRead> reads;
+  thread_local std::vector<bool> ok, copy_failed, again;
+  pages.clear();
+  reads.clear();
   uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, want * page_size_));
   bool raced = false;
   {
@@ -268,12 +278,10 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   if (raced) return HandleLocked(r, index, write, false, populate);  // start over
   if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
 
-  std::vector<bool> ok;
   TestPoint("swapin_before_io");
   node_->ReadPages(reads, ok);
   const size_t me = std::find(pages.begin(), pages.end(), index) - pages.begin();
   for (unsigned attempt = 0; !ok[me] && attempt < options_.read_retries; attempt++) {
-    std::vector<bool> again;
     node_->ReadPages(std::span<const PageRead>(&reads[me], 1), again);
     ok[me] = again[0];
   }
@@ -291,7 +299,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   // (nobody else touches them), contiguous ones in one pwrite. A page that
   // was read but could not be installed keeps its slot (copy_failed):
   // nothing is lost.
-  std::vector<bool> copy_failed(pages.size(), false);
+  copy_failed.assign(pages.size(), false);
   Status copy_error;
   for (size_t k = 0; k < pages.size();) {
     size_t j = k + 1;

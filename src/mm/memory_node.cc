@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 
@@ -32,12 +33,13 @@ class FrameReleaser {
     if (len_ && start_ + len_ != index) Punch();
     if (!len_) start_ = index;
     len_++;
-    pages_.push_back(index);
+    USWAP_DCHECK(n_ < MmRegion::kBlockPages);
+    pages_[n_++] = index;
   }
   void Flush() {
     Punch();
-    for (uint64_t i : pages_) node_->ReleaseFrame(r_->pte(i));
-    pages_.clear();
+    for (size_t k = 0; k < n_; k++) node_->ReleaseFrame(r_->pte(pages_[k]));
+    n_ = 0;
   }
 
  private:
@@ -48,7 +50,9 @@ class FrameReleaser {
   MemoryNode* node_;
   MmRegion* r_;
   uint64_t start_ = 0, len_ = 0;
-  std::vector<uint64_t> pages_;
+  // One block's pages at most (the block lock is held): no allocation.
+  std::array<uint64_t, MmRegion::kBlockPages> pages_;
+  size_t n_ = 0;
 };
 
 // Adds the page at `addr` to a batch of PTE zaps, merging adjacent pages.
@@ -238,7 +242,10 @@ size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
   // The policy isolates the frames (list = 0): until they are put back, no
   // other reclaimer can evict, free or recycle them, so owner/index stay
   // valid and the sort below sees stable keys (audit F5).
-  std::vector<PageFrame*> frames;
+  // Per-thread lists that keep their capacity: reclaim (kswapd's, or a
+  // fault's direct reclaim) allocates nothing once warm. No caller nests.
+  thread_local std::vector<PageFrame*> frames;
+  frames.clear();
   policy_->Deactivate(n, frames);
   if (frames.empty()) return 0;
   if (count) count->aged += frames.size();
@@ -254,8 +261,9 @@ size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
   size_t unmapped = 0;
   size_t i = 0;
   MutexSet locks;  // block locks in address order
-  std::vector<iovec> ranges;
-  std::vector<std::pair<PageFrame*, bool>> putback;  // frame, back to active
+  thread_local std::vector<iovec> ranges;
+  thread_local std::vector<std::pair<PageFrame*, bool>> putback;  // frame, back to active
+  putback.clear();
   while (i < frames.size()) {
     ranges.clear();
     size_t j = i;
@@ -297,7 +305,8 @@ size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
 }
 
 size_t MemoryNode::ShrinkInactiveLocked(size_t n, ScanCount* count) {
-  std::vector<PageFrame*> victims;
+  thread_local std::vector<PageFrame*> victims;  // see RefillInactiveLocked
+  victims.clear();
   policy_->IsolateVictims(n, victims);
   if (victims.empty()) return 0;
   if (count) count->scanned += victims.size();
@@ -310,7 +319,8 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
   std::sort(victims.begin(), victims.end(), ByPage);
 
   size_t freed = 0;
-  std::vector<WriteItem> writes;
+  thread_local std::vector<WriteItem> writes;  // see RefillInactiveLocked
+  writes.clear();
   bool swap_full = false;
   const size_t ps = devices_->page_size();
   // Dirty pages are copied out under their block lock into one buffer, in
@@ -425,9 +435,10 @@ Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
 }
 
 void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
-  std::vector<PageWrite> pw(items.size());
+  thread_local std::vector<PageWrite> pw;  // see RefillInactiveLocked
+  thread_local std::vector<int> errors;
+  pw.resize(items.size());
   for (size_t k = 0; k < items.size(); k++) pw[k] = {items[k].entry, items[k].copy};
-  std::vector<int> errors;
   TestPoint("writeback_before_io");
   page_io_->Write(pw, errors);
 
@@ -514,7 +525,7 @@ size_t MemoryNode::BalanceOnce() {
 // Swap-in
 
 void MemoryNode::ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok) {
-  std::vector<int> errors;
+  thread_local std::vector<int> errors;  // keeps its capacity: no allocation when warm
   page_io_->Read(reads, errors);
   ok.assign(reads.size(), true);
   for (size_t i = 0; i < reads.size(); i++) {

@@ -86,9 +86,13 @@ template <typename Page>
 void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int>& errors,
                     std::span<uint8_t* const> bufs) {
   const size_t ps = devices_->page_size();
-  // Merge runs: same area, consecutive slots, consecutive buffers.
-  std::vector<BlockIo> ios;
-  std::vector<size_t> first;  // index of each request's first page
+  // Merge runs: same area, consecutive slots, consecutive buffers. The
+  // request lists are per thread and keep their capacity: a warm thread
+  // allocates nothing here (the fault path's rule, doc/engine.md).
+  thread_local std::vector<BlockIo> ios;
+  thread_local std::vector<size_t> first;  // index of each request's first page
+  ios.clear();
+  first.clear();
   for (size_t i = 0; i < pages.size(); i++) {
     // The last request always ends at page i-1: extend it when page i
     // continues it on disk and in memory.
@@ -131,7 +135,8 @@ void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int
 void PageIo::Write(std::span<const PageWrite> pages, std::vector<int>& errors) {
   const size_t ps = devices_->page_size();
   errors.assign(pages.size(), 0);
-  std::vector<uint8_t*> bufs(pages.size());
+  thread_local std::vector<uint8_t*> bufs;  // per thread: see Submit
+  bufs.resize(pages.size());
   uint8_t* bounce =
       options_.encrypt ? reinterpret_cast<uint8_t*>(ThreadScratch(1, pages.size() * ps)) : nullptr;
   for (size_t i = 0; i < pages.size(); i++) {
@@ -169,7 +174,8 @@ void PageIo::Write(std::span<const PageWrite> pages, std::vector<int>& errors) {
 void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
   const size_t ps = devices_->page_size();
   errors.assign(pages.size(), 0);
-  std::vector<uint8_t*> bufs(pages.size());
+  thread_local std::vector<uint8_t*> bufs;  // per thread: see Submit
+  bufs.resize(pages.size());
   for (size_t i = 0; i < pages.size(); i++) bufs[i] = pages[i].buf;
   Submit<PageRead>(pages, BlockIo::Op::kRead, errors, bufs);
   for (size_t i = 0; i < pages.size(); i++) {

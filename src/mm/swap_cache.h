@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <unordered_map>
 
 #include "base/mutex.h"
@@ -59,7 +60,12 @@ class SwapCache {
   struct Shard {
     mutable Mutex mu;
     CondVar cv{&mu};
-    std::unordered_map<uint64_t, Node> map GUARDED_BY(mu);
+    // Nodes come from a pool that keeps freed ones: an entry is added and
+    // erased per swap-in and per write-back, and a warm cache allocates
+    // nothing (the fault path's rule, doc/engine.md). Used under mu only,
+    // hence the unsynchronized pool.
+    std::pmr::unsynchronized_pool_resource pool;
+    std::pmr::unordered_map<uint64_t, Node> map GUARDED_BY(mu){&pool};
   };
   static constexpr int kShards = 64;
   Shard& ShardOf(SwapEntry e) const { return shards_[(e.value() * 0x9E3779B97F4A7C15ull) >> 58]; }

@@ -306,9 +306,11 @@ std::optional<std::pair<SwapEntry, uint32_t>> SwapDevices::AllocateFromBest(uint
   for (unsigned t = 0; t < kMaxSwapFiles; ++t) {
     if (devices_[t] && devices_[t]->writable.load(std::memory_order_relaxed)) order[n++] = t;
   }
-  std::stable_sort(order.begin(), order.begin() + n,
-                   [&](unsigned a, unsigned b)
-                       REQUIRES_SHARED(mu_) { return devices_[a]->prio > devices_[b]->prio; });
+  // Highest priority first, equal priorities in area order (std::sort with
+  // the tie broken by type: stable_sort would allocate a buffer per call).
+  std::sort(order.begin(), order.begin() + n, [&](unsigned a, unsigned b) REQUIRES_SHARED(mu_) {
+    return devices_[a]->prio != devices_[b]->prio ? devices_[a]->prio > devices_[b]->prio : a < b;
+  });
   for (unsigned i = 0; i < n;) {
     unsigned j = i + 1;  // [i, j) share one priority
     while (j < n && devices_[order[j]]->prio == devices_[order[i]]->prio) ++j;

@@ -54,9 +54,12 @@ run() {  # run NAME BINARY [SWAPFILE]: a new SWAPFILE is made by the consumer
 cmake -S "$src/tests/install/consumer" -B "$tmp/package" -DUSWAP_USE=package \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 cmake --build "$tmp/package" -j"$(nproc)" >/dev/null
-ldd "$tmp/package/consumer_shared" | grep -q "$soname => $libdir/" ||
-  fail "consumer_shared does not load the installed $soname"
-ldd "$tmp/package/consumer_static" | grep -q libuswap && fail "consumer_static loads libuswap.so"
+# ldd's output is captured first: `ldd | grep -q` fails at random under
+# pipefail (grep exits at the first match, ldd then dies of SIGPIPE).
+deps=$(ldd "$tmp/package/consumer_shared")
+[[ $deps == *"$soname => $libdir/"* ]] || fail "consumer_shared does not load the installed $soname"
+deps=$(ldd "$tmp/package/consumer_static")
+[[ $deps != *libuswap* ]] || fail "consumer_static loads libuswap.so"
 run "find_package, uswap::uswap (shared)" "$tmp/package/consumer_shared"
 run "find_package, uswap::uswap_static" "$tmp/package/consumer_static" "$tmp/static.swap"
 

@@ -418,30 +418,35 @@ bool PollUntil(Cond cond, std::chrono::milliseconds timeout,
   return true;
 }
 
-// Brings reclaim to rest: one balance pass on this thread (free frames up
-// to the high watermark), then waits (bounded) until the reclaim counters
-// stop moving, i.e. kswapd finished the pass it may have been in. Returns
-// false if they kept moving for `timeout`.
+// Brings the engine to rest: one balance pass on this thread (free frames
+// up to the high watermark), then waits (bounded) until kswapd is idle, no
+// I/O is in flight (the swap cache is empty: a handler may still finish a
+// swap-in after the faulting thread ran on) and the reclaim counters did
+// not move over a whole 20 ms interval. Returns false if that never
+// happened within `timeout`.
 inline bool SettleReclaim(Space& space,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  constexpr auto kInterval = std::chrono::milliseconds(20);
   ImplOf(space)->BalanceOnce();
   auto key = [&] {
     Stats s = space.stats();
     return std::vector<uint64_t>{s.pswpout,      s.pgsteal,        s.pgscan,
-                                 s.pgdeactivate, s.kswapd_wakeups, AreaInuse(s)};
+                                 s.pgdeactivate, s.kswapd_wakeups, AreaInuse(s),
+                                 s.pgfault,      s.resident_pages, s.swap_cache_pages};
   };
   std::vector<uint64_t> last = key();
+  ::poll(nullptr, 0, static_cast<int>(kInterval.count()));  // a whole interval first
   return PollUntil(
       [&] {
         // Stable counters alone are not enough: a woken kswapd that has not
         // been scheduled yet for 20 ms changes nothing either.
-        if (!ImplOf(space)->KswapdIdle()) return false;
+        if (!ImplOf(space)->KswapdIdle() || space.stats().swap_cache_pages != 0) return false;
         std::vector<uint64_t> now = key();
         bool same = now == last;
         last = now;
         return same;
       },
-      timeout, std::chrono::milliseconds(20));
+      timeout, kInterval);
 }
 
 // ---------------------------------------------------------------------------
