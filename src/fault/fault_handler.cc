@@ -15,7 +15,7 @@ FaultHandler::FaultHandler(MemoryNode* node, Userfaultfd* uffd, const FaultOptio
       uffd_(uffd),
       options_(options),
       page_size_(node->devices().page_size()),
-      ra_window_(std::max(1u, options.readahead_pages)) {}
+      readahead_({options.readahead_pages, options.max_readahead_pages}) {}
 
 FaultResult FaultHandler::Handle(const UffdFault& fault) {
   ReaderLock rl(&node_->regions_mu());
@@ -104,7 +104,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
     p.flags |= kWriteProtected;
   else
     p.flags &= ~kWriteProtected;
-  if (StreamWindow(r, index)) {
+  if (readahead_.StreamWindow(r, index)) {
     // A sequential stream through pages read ahead: map the rest of them
     // now (fault-around) instead of taking one minor fault each.
     uint64_t j = index + 1;
@@ -131,9 +131,9 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
         node_->policy().MarkAccessed(q.frame);
       }
     }
-    StreamAdvance(r, index, j, static_cast<unsigned>(j - index));
+    readahead_.StreamAdvance(r, index, j, static_cast<unsigned>(j - index));
   } else {
-    StreamAdvance(r, index, index + 1, 1);
+    readahead_.StreamAdvance(r, index, index + 1, 1);
   }
   return FaultResult::kResolved;
 }
@@ -170,7 +170,7 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
 
 FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool populate) {
   // A stream of first touches gets the following untouched pages as well.
-  unsigned window = StreamWindow(r, index) ? options_.fault_around_pages : 1;
+  unsigned window = readahead_.StreamWindow(r, index) ? options_.fault_around_pages : 1;
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
   if (!node_->ChargeFramesLocked(want)) {
@@ -210,7 +210,7 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       }
       if (done == 0) return RetryLater(r, index, st);
       // A window cut short is no error: its other pages fault on their own.
-      StreamAdvance(r, index, index + done, static_cast<unsigned>(done));
+      readahead_.StreamAdvance(r, index, index + done, static_cast<unsigned>(done));
       return FaultResult::kResolved;
     }
     // Someone else resolved it meanwhile; start over.
@@ -221,15 +221,16 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
 
 FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bool populate) {
   VmStat& vm = node_->vmstat();
-  // Window: a sequential stream reads ahead of the fault; random access
-  // reads an aligned window around it, sized by recent readahead hits.
-  unsigned seq = StreamWindow(r, index);
+  // Window (SwapReadahead): a sequential stream reads ahead of the fault;
+  // random access reads an aligned window around it, sized by recent
+  // readahead hits.
+  unsigned seq = readahead_.StreamWindow(r, index);
   uint64_t start, end;
   if (seq) {
     start = index;
     end = std::min(r->block_end(index), index + seq);
   } else {
-    unsigned w = RandomWindow();
+    unsigned w = readahead_.RandomWindow(vm.readahead_hits.load(std::memory_order_relaxed));
     start = std::max(r->block_start(index), index - index % w);
     end = std::min(r->block_end(index), start + w);
   }
@@ -246,45 +247,12 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     want = 1;
   }
 
-  // Per-thread lists that keep their capacity: a warm handler allocates
+  // Per-thread list that keeps its capacity: a warm handler allocates
   // nothing on a swap-in. The recursive call after a race below returns
-  // before this frame uses them again.
-  thread_local std::vector<uint64_t> pages;
-  thread_local std::vector<PageRead> reads;
-  thread_local std::vector<bool> ok, copy_failed, again;
+  // before this frame uses it again.
+  thread_local std::vector<SwapInPage> pages;
   pages.clear();
-  reads.clear();
   uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, want * page_size_));
-  bool raced = false;
-  {
-    MutexLock l(&r->block_lock(index));
-    raced = r->pte(index).state != PageState::kSwapped;
-    if (raced) {
-      node_->frames().Uncharge(want);
-    } else {
-      // The faulting page, plus swapped neighbours in the window, in order.
-      pages.push_back(index);
-      for (uint64_t i = start; i < end && pages.size() < want; i++)
-        if (i != index && r->pte(i).state == PageState::kSwapped) pages.push_back(i);
-      std::sort(pages.begin(), pages.end());
-      for (uint64_t i : pages) {
-        PageEntry& p = r->pte(i);
-        p.state = PageState::kSwapIn;
-        node_->swap_cache().Add(p.entry, SwapCache::IoKind::kRead);
-        reads.push_back({p.entry, copies + reads.size() * page_size_});
-      }
-    }
-  }
-  if (raced) return HandleLocked(r, index, write, false, populate);  // start over
-  if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
-
-  TestPoint("swapin_before_io");
-  node_->ReadPages(reads, ok);
-  const size_t me = std::find(pages.begin(), pages.end(), index) - pages.begin();
-  for (unsigned attempt = 0; !ok[me] && attempt < options_.read_retries; attempt++) {
-    node_->ReadPages(std::span<const PageRead>(&reads[me], 1), again);
-    ok[me] = again[0];
-  }
   // In a sequential stream the pages read ahead are mapped now (they are
   // about to be touched), with the faulting page; the others only enter
   // the memfd. A stream of writes maps them writable: they are about to be
@@ -293,94 +261,61 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   // clean copy of it (mapped write-protected) and can be dropped without
   // I/O (cf. the swap cache keeping the page).
   const bool write_stream = seq && write;
-  auto maps_now = [&](size_t k) { return pages[k] == index || seq; };
-  auto dirty = [&](size_t k) { return (pages[k] == index && write) || write_stream; };
-  // Pages not mapped now go into the page cache while they are kSwapIn
-  // (nobody else touches them), contiguous ones in one pwrite. A page that
-  // was read but could not be installed keeps its slot (copy_failed):
-  // nothing is lost.
-  copy_failed.assign(pages.size(), false);
-  Status copy_error;
-  for (size_t k = 0; k < pages.size();) {
-    size_t j = k + 1;
-    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k] &&
-           maps_now(j) == maps_now(k))
-      j++;
-    if (ok[k] && !maps_now(k)) {
-      Status st = r->CopyIn(pages[k], j - k, reads[k].buf);
-      if (!st.ok()) {
-        copy_error = st;
-        for (size_t m = k; m < j; m++) ok[m] = false, copy_failed[m] = true;
+  bool raced = false;
+  size_t me = 0;
+  {
+    MutexLock l(&r->block_lock(index));
+    raced = r->pte(index).state != PageState::kSwapped;
+    if (raced) {
+      node_->frames().Uncharge(want);
+    } else {
+      // The faulting page (start <= index < end), plus up to want - 1
+      // swapped neighbours in the window, in address order.
+      uint64_t neighbours = 0;
+      for (uint64_t i = start; i < end; i++) {
+        const bool mine = i == index;
+        if (!mine) {
+          if (neighbours + 1 == want || r->pte(i).state != PageState::kSwapped) continue;
+          neighbours++;
+        } else {
+          me = pages.size();
+        }
+        SwapInPage& page = pages.emplace_back();
+        node_->MarkSwapInLocked(r, i, &page);
+        page.map = mine || seq;
+        page.dirty = (mine && write) || write_stream;
+        page.readahead = !page.map;
       }
     }
-    k = j;
   }
+  if (raced) return HandleLocked(r, index, write, false, populate);  // start over
+  if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
+  // Counted before the pages are mapped: mapping wakes the faulting thread.
   Count(vm.pgmajfault);
   if (pages.size() > 1) {
     Count(vm.readahead_pages, pages.size() - 1);
-    ra_issued_.fetch_add(pages.size() - 1, std::memory_order_relaxed);
+    readahead_.NoteIssued(pages.size() - 1);
   }
-
-  SwapDevices& dev = node_->devices();
-  MutexLock l(&r->block_lock(index));
-  // Pages mapped now: one UFFDIO_COPY per run of adjacent pages with the
-  // same protection puts them in the memfd and maps them, and wakes the
-  // faulting thread (cf. do_swap_page's set_pte_at; one system call where
-  // pwrite + CONTINUE took two). Under the block lock, so that nothing
-  // sees the page mapped while its entry still says kSwapIn.
-  for (size_t k = 0; k < pages.size();) {
-    size_t j = k + 1;
-    while (j < pages.size() && pages[j] == pages[j - 1] + 1 && ok[j] == ok[k] &&
-           maps_now(j) == maps_now(k) && dirty(j) == dirty(k))
-      j++;
-    if (ok[k] && maps_now(k)) {
-      size_t bytes = 0;
-      Status st;
-      if (int e = TestErrno("memfd_copyin"))
-        st = Status::FromErrno("UFFDIO_COPY", e);
-      else
-        st = uffd_->Copy(r->user_addr(pages[k]), reads[k].buf, (j - k) * page_size_, !dirty(k),
-                         &bytes);
-      for (size_t m = k + bytes / page_size_; m < j; m++) {
-        ok[m] = false, copy_failed[m] = true;
-        copy_error = st;
-      }
-    }
-    k = j;
-  }
+  const Status install_error =
+      node_->SwapInPagesLocked(r, pages, copies, me, options_.read_retries, uffd_);
   FaultResult result = FaultResult::kResolved;
-  for (size_t k = 0; k < pages.size(); k++) {
-    const uint64_t i = pages[k];
-    PageEntry& p = r->pte(i);
-    const SwapEntry e = p.entry;
-    USWAP_CHECK(p.state == PageState::kSwapIn);
-    if (!ok[k]) {
-      (void)r->PunchHole(i, 1);
-      node_->frames().Uncharge(1);
-      node_->swap_cache().Complete(e, false);
-      p.state = PageState::kSwapped;  // a readahead page is retried by its own fault
-      if (i == index)
-        result = copy_failed[k] ? RetryLater(r, i, copy_error)
-                                : PoisonLocked(r, i, "cannot read the page back from swap");
-      continue;
+  switch (pages[me].result) {
+    case SwapInPage::Result::kOk:
+      break;
+    case SwapInPage::Result::kInstallFailed:
+      result = RetryLater(r, index, install_error);  // slot kept: nothing lost
+      break;
+    case SwapInPage::Result::kReadFailed: {
+      MutexLock l(&r->block_lock(index));
+      const PageEntry& p = r->pte(index);
+      if (p.state == PageState::kSwapped && p.entry == pages[me].entry)
+        result = PoisonLocked(r, index, "cannot read the page back from swap");
+      else  // another fault took it over meanwhile: let this access retry
+        (void)uffd_->Wake(r->user_addr(index), page_size_);
+      break;
     }
-    p.state = PageState::kResident;
-    // Complete before any Free: once free, the slot may be reallocated.
-    node_->swap_cache().Complete(e, true);
-    if (dirty(k)) {
-      (void)dev.Free(e);
-      p.entry = SwapEntry();
-      p.flags = kDirty;
-    } else {
-      p.flags = 0;  // clean, owns its slot
-    }
-    if (maps_now(k))
-      p.flags |= kMapped | (dirty(k) ? 0 : kWriteProtected);
-    else
-      p.flags |= kReadahead;
-    node_->InstallFrame(r, i, maps_now(k));
   }
-  StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
+  readahead_.StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
   return result;
 }
 
@@ -481,61 +416,6 @@ FaultResult FaultHandler::PopulateOne(MmRegion* r, uint64_t index) {
     if (res != FaultResult::kResolved) return res;
   }
   return FaultResult::kResolved;  // unreachable in practice: pinned pages stay mapped
-}
-
-unsigned FaultHandler::StreamWindow(MmRegion* r, uint64_t index) {
-  for (auto& s : r->streams) {
-    if (s.next.load(std::memory_order_relaxed) == index) {
-      unsigned w = s.window.load(std::memory_order_relaxed);
-      return std::clamp(w * 2, std::max(2u, options_.readahead_pages),
-                        options_.max_readahead_pages);
-    }
-  }
-  return 0;
-}
-
-void FaultHandler::StreamAdvance(MmRegion* r, uint64_t index, uint64_t next, unsigned window) {
-  for (auto& s : r->streams) {
-    if (s.next.load(std::memory_order_relaxed) == index) {
-      s.next.store(next, std::memory_order_relaxed);
-      s.window.store(window, std::memory_order_relaxed);
-      return;
-    }
-  }
-  // A new candidate stream replaces the oldest slot; it becomes a stream
-  // when the next fault lands right after this one.
-  unsigned v = r->stream_victim.fetch_add(1, std::memory_order_relaxed) % MmRegion::kStreams;
-  r->streams[v].next.store(index + 1, std::memory_order_relaxed);
-  r->streams[v].window.store(0, std::memory_order_relaxed);
-  (void)next;
-  (void)window;
-}
-
-unsigned FaultHandler::RandomWindow() {
-  // Every 256 pages read ahead, compare hits with pages read: shrink the
-  // window when most were wasted, grow it back when they are used.
-  const unsigned base = std::max(1u, options_.readahead_pages);
-  uint64_t issued = ra_issued_.load(std::memory_order_relaxed);
-  if (issued >= 256) {
-    uint64_t hits = node_->vmstat().readahead_hits.load(std::memory_order_relaxed);
-    uint64_t seen = ra_hits_seen_.exchange(hits, std::memory_order_relaxed);
-    ra_issued_.store(0, std::memory_order_relaxed);
-    uint64_t new_hits = hits - seen;
-    unsigned w = ra_window_.load(std::memory_order_relaxed);
-    if (new_hits * 4 < issued)
-      w = std::max(1u, w / 2);
-    else if (new_hits * 2 > issued)
-      w = std::min(base, w * 2);
-    ra_window_.store(w, std::memory_order_relaxed);
-  }
-  unsigned w = ra_window_.load(std::memory_order_relaxed);
-  if (w == 1 && issued == 0) {
-    // With no readahead there is nothing to measure: probe with the base
-    // window now and then (1 fault in 64) so the window can grow back.
-    static thread_local unsigned probe = 0;
-    if (++probe % 64 == 0) return base;
-  }
-  return w;
 }
 
 }  // namespace uswap

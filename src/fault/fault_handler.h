@@ -1,9 +1,11 @@
 // FaultHandler: resolves the page faults of uswap regions.
 // cf. handle_mm_fault() -> do_anonymous_page() / do_swap_page() /
-// do_wp_page() in mm/memory.c, and swapin_readahead() in mm/swap_state.c.
+// do_wp_page() in mm/memory.c. The swap-in itself (read, verify, install,
+// the swap cache protocol) is mm's (MemoryNode::SwapInPagesLocked, shared
+// with swapoff), and so is the readahead window (mm/swap_readahead.h).
 //
 //   fault on          action
-//   kNone             zero page (fallocate + CONTINUE); sequential streams
+//   kNone             zero page (one UFFDIO_ZEROPAGE); sequential streams
 //                     get the following untouched pages too (fault-around)
 //   kResident,        minor fault: CONTINUE, mark accessed (activate);
 //     unmapped        write-protected when the page is clean and owns a slot
@@ -17,7 +19,7 @@
 // Read errors are retried; a page that cannot be read is poisoned (the
 // access gets SIGBUS, never zeros or stale data). Under a hard RAM limit a
 // fault that gets no frame is poisoned too. A failure to fill the memfd
-// (pwrite/fallocate: ENOMEM, ENOSPC under a memory cgroup) loses nothing:
+// (UFFDIO_ZEROPAGE/UFFDIO_COPY/pwrite: ENOMEM, ENOSPC in a cgroup) loses nothing:
 // the page keeps its slot (or stays untouched), the thread is woken and its
 // access faults again (audit F12).
 //
@@ -38,6 +40,7 @@
 
 #include "fault/uffd.h"
 #include "mm/memory_node.h"
+#include "mm/swap_readahead.h"
 
 namespace uswap {
 
@@ -93,19 +96,11 @@ class FaultHandler {
   // The memfd could not be filled: nothing is lost, the thread retries.
   FaultResult RetryLater(MmRegion* r, uint64_t index, const Status& why);
 
-  // Sequential stream detection (cf. ondemand_readahead()): returns the
-  // window to use at `index` (0 = not a stream) and advances the stream.
-  unsigned StreamWindow(MmRegion* r, uint64_t index);
-  void StreamAdvance(MmRegion* r, uint64_t index, uint64_t next, unsigned window);
-  // Random-access readahead window from recent hit rates (cf. __swapin_nr_pages()).
-  unsigned RandomWindow();
-
   MemoryNode* const node_;
   Userfaultfd* const uffd_;
   const FaultOptions options_;
   const size_t page_size_;
-  std::atomic<uint64_t> ra_issued_{0}, ra_hits_seen_{0};
-  std::atomic<unsigned> ra_window_;
+  SwapReadahead readahead_;
 };
 
 }  // namespace uswap

@@ -224,8 +224,8 @@ Status Userfaultfd::ZeroPage(uintptr_t addr, size_t len, size_t* done) {
   return Status::OK();
 }
 
-Status Userfaultfd::Copy(uintptr_t addr, const void* src, size_t len, bool write_protect,
-                         size_t* done) {
+Status Userfaultfd::CopyPages(uintptr_t addr, const void* src, size_t len, bool write_protect,
+                              size_t* done) {
   *done = 0;
   while (*done < len) {
     uffdio_copy c{};

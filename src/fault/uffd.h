@@ -14,6 +14,7 @@
 #include <span>
 
 #include "base/unique_fd.h"
+#include "mm/pte_ops.h"
 #include "uswap/status.h"
 
 namespace uswap {
@@ -25,7 +26,7 @@ struct UffdFault {
   bool minor = false;     // page present in the page cache, PTE missing
 };
 
-class Userfaultfd {
+class Userfaultfd final : public PteOps {
  public:
   // Opens a userfaultfd (non-blocking) with the features uswap needs for
   // shmem regions: MISSING_SHMEM, MINOR_SHMEM, WP_HUGETLBFS_SHMEM
@@ -57,13 +58,15 @@ class Userfaultfd {
   // MISSING faults, without a page in the memfd: the kernel allocates the
   // page-cache pages itself and maps them in the same call (one system call
   // where fallocate/pwrite + CONTINUE took two). ZeroPage fills
-  // [addr, addr+len) with zeros, writable; Copy copies len bytes from `src`,
-  // optionally mapped write-protected. Both wake the faulting threads. On
-  // an error, `*done` says how many bytes were installed before it (those
-  // pages are in the memfd and mapped); EEXIST (a page already there) is an
-  // error here: the caller's page table said the range was empty.
+  // [addr, addr+len) with zeros, writable (UFFDIO_ZEROPAGE); CopyPages is
+  // PteOps' (UFFDIO_COPY, optionally write-protected). Both wake the
+  // faulting threads. On an error, `*done` says how many bytes were
+  // installed before it (those pages are in the memfd and mapped); EEXIST
+  // (a page already there) is an error here: the caller's page table said
+  // the range was empty.
   Status ZeroPage(uintptr_t addr, size_t len, size_t* done);
-  Status Copy(uintptr_t addr, const void* src, size_t len, bool write_protect, size_t* done);
+  Status CopyPages(uintptr_t addr, const void* src, size_t len, bool write_protect,
+                   size_t* done) override;
   // One CONTINUE on [addr, addr+len): true when it mapped, false when a PTE
   // was already there (EEXIST; nobody is woken).
   Result<bool> TryContinue(uintptr_t addr, size_t len, bool write_protect);

@@ -581,9 +581,7 @@ void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach)
 }
 
 Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
-  std::vector<uint64_t> todo;
-  std::vector<PageRead> reads;
-  std::vector<bool> ok;
+  thread_local std::vector<SwapInPage> todo;
   for (uint64_t b = 0; b < r->pages(); b += MmRegion::kBlockPages) {
     if (!r->block_exists(b)) continue;  // never touched: no slot
     const uint64_t end = r->block_end(b);
@@ -615,58 +613,36 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
       }
       if (need == 0) break;
       // Pass 2: charge frames (may push other pages out to other areas),
-      // then read every page of this block still on the area.
+      // then read every page of this block still on the area, through the
+      // same swap-in routine as a fault (unmapped, slot freed: cf.
+      // unuse_pte()).
       if (!ChargeFramesLocked(need, Charge::kWithinBudget))
         return Status::NoSpace(
             "the pages coming back do not fit in the RAM budget (" +
             std::to_string(frames_.budget()) + " pages) and the other swap areas have " +
             std::to_string(devices_->free_slots()) + " free slot(s) for the pages they displace");
       todo.clear();
-      reads.clear();
       uint8_t* copies = reinterpret_cast<uint8_t*>(ThreadScratch(0, need * devices_->page_size()));
       {
         MutexLock l(&r->block_lock(b));
         for (uint64_t i = b; i < end && todo.size() < need; i++) {
           PageEntry& p = r->pte(i);
           if (p.state != PageState::kSwapped || p.entry.type() != type) continue;
-          p.state = PageState::kSwapIn;
-          swap_cache_.Add(p.entry, SwapCache::IoKind::kRead);
-          reads.push_back({p.entry, copies + todo.size() * devices_->page_size()});
-          todo.push_back(i);
+          SwapInPage& page = todo.emplace_back();
+          MarkSwapInLocked(r, i, &page);
+          page.dirty = true;
         }
       }
       if (todo.size() < need) {
         frames_.Uncharge(need - todo.size());
         NotifyReclaimProgress();
       }
-      ReadPages(reads, ok);
-      for (size_t k = 0; k < todo.size(); k++)
-        if (ok[k] && !r->CopyIn(todo[k], 1, reads[k].buf).ok()) ok[k] = false;
-      Status result;
-      {
-        MutexLock l(&r->block_lock(b));
-        for (size_t k = 0; k < todo.size(); k++) {
-          PageEntry& p = r->pte(todo[k]);
-          SwapEntry e = p.entry;
-          if (!ok[k]) {
-            (void)r->PunchHole(todo[k], 1);
-            p.state = PageState::kSwapped;
-            frames_.Uncharge(1);
-            swap_cache_.Complete(e, false);
-            result = Status::IOError("swapoff: cannot read slot " + std::to_string(e.offset()) +
-                                     " back; the area stays on");
-            continue;
-          }
-          // Complete before Free: once free, the slot may be reallocated.
-          swap_cache_.Complete(e, true);
-          (void)devices_->Free(e);
-          p.entry = SwapEntry();
-          p.state = PageState::kResident;
-          p.flags = kDirty;
-          InstallFrame(r, todo[k], false);
-        }
-      }
-      USWAP_RETURN_IF_ERROR(result);
+      if (todo.empty()) continue;
+      (void)SwapInPagesLocked(r, todo, copies, todo.size(), 0, nullptr);
+      for (const SwapInPage& page : todo)
+        if (page.result != SwapInPage::Result::kOk)
+          return Status::IOError("swapoff: cannot read slot " +
+                                 std::to_string(page.entry.offset()) + " back; the area stays on");
     }
   }
   return Status::OK();

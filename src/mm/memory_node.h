@@ -35,7 +35,9 @@
 #include "mm/mm_region.h"
 #include "mm/page_io.h"
 #include "mm/policy/reclaim_policy.h"
+#include "mm/pte_ops.h"
 #include "mm/swap_cache.h"
+#include "mm/swap_in.h"
 #include "mm/vmstat.h"
 #include "swap/swap_devices.h"
 
@@ -133,7 +135,23 @@ class MemoryNode {
   size_t BalanceOnce() EXCLUDES(regions_mu_);
   bool NeedsBalance() const;
 
-  // ---- swap-in ----------------------------------------------------------
+  // ---- swap-in (src/mm/swap_in.cc) ---------------------------------------
+  // Marks the swapped page `index` kSwapIn and registers its slot in the
+  // swap cache (cf. add_to_swap_cache()); fills out->index and out->entry.
+  // REQUIRES: the page's block lock; the page is kSwapped.
+  void MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out);
+  // Reads `pages` back — all of one block of `r`, in ascending order, each
+  // marked by MarkSwapInLocked and charged — through `bufs` (one page per
+  // entry, page-aligned), retrying the read of pages[must] up to `retries`
+  // times (must >= pages.size(): none). Pages with `map` are installed in
+  // the user view through `pte` (one CopyPages per run of adjacent pages
+  // with the same protection), the others enter the memfd only. Afterwards
+  // every page is kResident, or back to kSwapped with its slot (its frame
+  // uncharged) with result kReadFailed / kInstallFailed; waiters in the
+  // swap cache are woken either way. Returns the first install error.
+  // Counts pswpin (and checksum_errors); the caller counts the fault.
+  Status SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs, size_t must,
+                           unsigned retries, PteOps* pte) REQUIRES_SHARED(regions_mu_);
   // Reads the slots of pages in kSwapIn state into their memfd pages.
   // `ok[i]` tells whether page i was read and verified.
   void ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok);

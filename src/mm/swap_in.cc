@@ -1,0 +1,114 @@
+// The one swap-in routine (see swap_in.h): cf. read_swap_cache_async(),
+// swap_read_folio() and the end of do_swap_page() in mm/.
+#include <algorithm>
+#include <vector>
+
+#include "base/check.h"
+#include "base/test_hook.h"
+#include "mm/memory_node.h"
+
+namespace uswap {
+
+void MemoryNode::MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out) {
+  PageEntry& p = r->pte(index);
+  USWAP_CHECK(p.state == PageState::kSwapped && p.entry);
+  p.state = PageState::kSwapIn;
+  swap_cache_.Add(p.entry, SwapCache::IoKind::kRead);
+  *out = SwapInPage();
+  out->index = index;
+  out->entry = p.entry;
+}
+
+Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs,
+                                     size_t must, unsigned retries, PteOps* pte) {
+  using Result = SwapInPage::Result;
+  const size_t ps = devices_->page_size();
+  // Per-thread lists that keep their capacity: no allocation once warm.
+  thread_local std::vector<PageRead> reads;
+  thread_local std::vector<bool> ok, again;
+  reads.clear();
+  for (size_t k = 0; k < pages.size(); k++) reads.push_back({pages[k].entry, bufs + k * ps});
+  TestPoint("swapin_before_io");
+  ReadPages(reads, ok);
+  for (unsigned attempt = 0; must < pages.size() && !ok[must] && attempt < retries; attempt++) {
+    ReadPages(std::span<const PageRead>(&reads[must], 1), again);
+    ok[must] = again[0];
+  }
+  for (size_t k = 0; k < pages.size(); k++)
+    pages[k].result = ok[k] ? Result::kOk : Result::kReadFailed;
+
+  // Runs of adjacent pages read alike and installed alike.
+  auto run_end = [&](size_t k, bool same_protection) {
+    size_t j = k + 1;
+    while (j < pages.size() && pages[j].index == pages[j - 1].index + 1 &&
+           pages[j].result == pages[k].result && pages[j].map == pages[k].map &&
+           (!same_protection || pages[j].dirty == pages[k].dirty))
+      j++;
+    return j;
+  };
+  Status install_error;
+  auto install_failed = [&](size_t from, size_t to, const Status& st) {
+    for (size_t m = from; m < to; m++) pages[m].result = Result::kInstallFailed;
+    if (install_error.ok()) install_error = st;
+  };
+  // Pages not mapped now go into the memfd while they are kSwapIn (nobody
+  // else touches them), one pwrite per run.
+  for (size_t k = 0; k < pages.size();) {
+    const size_t j = run_end(k, false);
+    if (pages[k].result == Result::kOk && !pages[k].map) {
+      Status st = r->CopyIn(pages[k].index, j - k, bufs + k * ps);
+      if (!st.ok()) install_failed(k, j, st);
+    }
+    k = j;
+  }
+
+  MutexLock l(&r->block_lock(pages.front().index));
+  // Pages mapped now: installed and mapped in one call per run, under the
+  // block lock so that nothing sees a page mapped while its entry still
+  // says kSwapIn. This wakes the faulting thread.
+  for (size_t k = 0; k < pages.size();) {
+    const size_t j = run_end(k, true);
+    if (pages[k].result == Result::kOk && pages[k].map) {
+      USWAP_CHECK(pte != nullptr);
+      size_t bytes = 0;
+      Status st;
+      if (int e = TestErrno("memfd_copyin"))
+        st = Status::FromErrno("UFFDIO_COPY", e);
+      else
+        st = pte->CopyPages(r->user_addr(pages[k].index), bufs + k * ps, (j - k) * ps,
+                            !pages[k].dirty, &bytes);
+      if (!st.ok()) install_failed(k + bytes / ps, j, st);
+    }
+    k = j;
+  }
+  for (SwapInPage& s : pages) {
+    PageEntry& p = r->pte(s.index);
+    USWAP_CHECK(p.state == PageState::kSwapIn && p.entry == s.entry);
+    if (s.result != Result::kOk) {
+      // Back to swapped, slot kept: nothing is lost; a later fault retries.
+      (void)r->PunchHole(s.index, 1);
+      frames_.Uncharge(1);
+      swap_cache_.Complete(s.entry, false);
+      p.state = PageState::kSwapped;
+      continue;
+    }
+    p.state = PageState::kResident;
+    // Complete before any Free: once free, the slot may be reallocated.
+    swap_cache_.Complete(s.entry, true);
+    if (s.dirty) {
+      (void)devices_->Free(s.entry);
+      p.entry = SwapEntry();
+      p.flags = kDirty;
+    } else {
+      p.flags = 0;  // clean, owns its slot (cf. the swap cache keeping the page)
+    }
+    if (s.map)
+      p.flags |= kMapped | (s.dirty ? 0 : kWriteProtected);
+    else if (s.readahead)
+      p.flags |= kReadahead;
+    InstallFrame(r, s.index, s.map);
+  }
+  return install_error;
+}
+
+}  // namespace uswap

@@ -1,0 +1,52 @@
+// SwapReadahead: how many pages a swap-in reads with the faulting one.
+// cf. swapin_readahead() / __swapin_nr_pages() in mm/swap_state.c and
+// ondemand_readahead() in mm/readahead.c.
+//
+// - A sequential stream (a fault right after the previous fault's window
+//   in the same region) reads ahead of the fault, the window doubling per
+//   fault up to max_pages; its pages are mapped at once (fault-around).
+// - Random access reads an aligned window around the fault whose size
+//   follows recent readahead hits: every 256 pages read ahead it halves when
+//   under a quarter were used and doubles (up to base_pages) when over half
+//   were; at 1 page it probes with base_pages one fault in 64, so that it
+//   can grow back. On uniform random access it therefore costs nothing.
+//
+// The per-region stream slots live in MmRegion (cf. file_ra_state).
+// Thread-safety: every method may be called concurrently (relaxed atomics:
+// the windows are heuristics, a lost update only sizes one window).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "mm/mm_region.h"
+
+namespace uswap {
+
+struct ReadaheadOptions {
+  unsigned base_pages = 8;  // random-access window (Config::readahead_pages)
+  unsigned max_pages = 64;  // sequential streams grow up to this
+};
+
+class SwapReadahead {
+ public:
+  explicit SwapReadahead(const ReadaheadOptions& options);
+
+  // The window of a stream that continues at `index`, or 0 when `index`
+  // continues no stream.
+  unsigned StreamWindow(MmRegion* r, uint64_t index) const;
+  // After a fault at `index` resolved [index, next) with a window of
+  // `window` pages: the stream moves on, or `index` starts a candidate one.
+  void StreamAdvance(MmRegion* r, uint64_t index, uint64_t next, unsigned window);
+  // The random-access window; `hits` is the node's readahead_hits counter.
+  unsigned RandomWindow(uint64_t hits);
+  // `n` pages were read ahead (not faulted on).
+  void NoteIssued(uint64_t n) { issued_.fetch_add(n, std::memory_order_relaxed); }
+
+ private:
+  const ReadaheadOptions options_;
+  std::atomic<uint64_t> issued_{0}, hits_seen_{0};
+  std::atomic<unsigned> window_;
+};
+
+}  // namespace uswap
