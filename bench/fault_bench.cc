@@ -2,15 +2,20 @@
 //   BM_MinorFault      re-touch of a resident page whose PTE was zapped
 //                      (inactive list): MINOR fault -> UFFDIO_CONTINUE
 //   BM_ZeroFillFault   first touch in random order (no fault-around):
-//                      MISSING fault -> fallocate + CONTINUE
+//                      MISSING fault -> UFFDIO_ZEROPAGE
 //   BM_ZeroFillSeq     first touch in order: fault-around maps 16 at a time
-//   BM_SwapIn          read of a swapped-out page, readahead off, file store:
-//                      MISSING fault -> pread (O_DIRECT) + CONTINUE
+//   BM_SwapIn          read of a swapped-out page, readahead off, file or
+//                      uring store: MISSING fault -> O_DIRECT read +
+//                      UFFDIO_COPY
 //   BM_DeviceRead      the floor under BM_SwapIn: one O_DIRECT 4 KiB pread at
 //                      a random offset of a file as large as its swap area,
 //                      in the same directory, no engine
-// Times are wall-clock per page, handler-thread delivery unless the name
-// says Sigbus. Run: build/bench/fault_bench --benchmark_repetitions=5
+// Times are wall-clock per page, handler-thread delivery unless the
+// arguments say sigbus:1. Run: build/bench/fault_bench --benchmark_repetitions=3
+// Figures and their analysis: doc/engine.md, "Where the time goes".
+// Environment: USWAP_BENCH_POLL_US=N measures with Config::handler_poll_us
+// = N (0: handler threads never poll); USWAP_BENCH_STATS=1 prints the
+// Space's counters after BM_SwapIn.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>

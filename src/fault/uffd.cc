@@ -207,41 +207,51 @@ Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_prot
   return len;
 }
 
-Status Userfaultfd::ZeroPage(uintptr_t addr, size_t len, size_t* done) {
+namespace {
+// One mfill ioctl (UFFDIO_ZEROPAGE, UFFDIO_COPY) over [0, len) of a range,
+// resumed past partial progress and EAGAIN (the mm changed under it).
+// `prepare(req, done)` fills the request for the rest from `done`;
+// `progress(req)` is the field the kernel sets to the bytes it filled.
+template <typename Req, typename Prepare, typename Progress>
+Status MfillLoop(int fd, unsigned long op, const char* name, size_t len, size_t* done,
+                 Prepare prepare, Progress progress) {
   *done = 0;
   while (*done < len) {
-    uffdio_zeropage z{};
-    z.range.start = addr + *done;
-    z.range.len = len - *done;
-    if (ioctl(fd_.get(), UFFDIO_ZEROPAGE, &z) == 0) {
+    Req req{};
+    prepare(req, *done);
+    if (ioctl(fd, op, &req) == 0) {
       *done = len;
       break;
     }
     const int err = errno;
-    if (z.zeropage > 0) *done += static_cast<size_t>(z.zeropage);
-    if (err != EAGAIN) return Status::FromErrno("UFFDIO_ZEROPAGE", err);
+    if (progress(req) > 0) *done += static_cast<size_t>(progress(req));
+    if (err != EAGAIN) return Status::FromErrno(name, err);
   }
   return Status::OK();
+}
+}  // namespace
+
+Status Userfaultfd::ZeroPage(uintptr_t addr, size_t len, size_t* done) {
+  return MfillLoop<uffdio_zeropage>(
+      fd_.get(), UFFDIO_ZEROPAGE, "UFFDIO_ZEROPAGE", len, done,
+      [&](uffdio_zeropage& z, size_t from) {
+        z.range.start = addr + from;
+        z.range.len = len - from;
+      },
+      [](const uffdio_zeropage& z) { return z.zeropage; });
 }
 
 Status Userfaultfd::CopyPages(uintptr_t addr, const void* src, size_t len, bool write_protect,
                               size_t* done) {
-  *done = 0;
-  while (*done < len) {
-    uffdio_copy c{};
-    c.dst = addr + *done;
-    c.src = reinterpret_cast<uintptr_t>(src) + *done;
-    c.len = len - *done;
-    c.mode = write_protect ? UFFDIO_COPY_MODE_WP : 0;
-    if (ioctl(fd_.get(), UFFDIO_COPY, &c) == 0) {
-      *done = len;
-      break;
-    }
-    const int err = errno;
-    if (c.copy > 0) *done += static_cast<size_t>(c.copy);
-    if (err != EAGAIN) return Status::FromErrno("UFFDIO_COPY", err);
-  }
-  return Status::OK();
+  return MfillLoop<uffdio_copy>(
+      fd_.get(), UFFDIO_COPY, "UFFDIO_COPY", len, done,
+      [&](uffdio_copy& c, size_t from) {
+        c.dst = addr + from;
+        c.src = reinterpret_cast<uintptr_t>(src) + from;
+        c.len = len - from;
+        c.mode = write_protect ? UFFDIO_COPY_MODE_WP : 0;
+      },
+      [](const uffdio_copy& c) { return c.copy; });
 }
 
 Result<bool> Userfaultfd::TryContinue(uintptr_t addr, size_t len, bool write_protect) {
