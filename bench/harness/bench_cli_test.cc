@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -233,8 +234,8 @@ TEST(BenchCliTest, PlotDrawsEveryCase) {
   std::ifstream in(svg);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("<svg"), std::string::npos) << "not an SVG: " << text.substr(0, 200);
-  for (const char* label : {"seq-read/1t", "seq-read/2t", "rand-read/1t", "rand-read/2t",
-                            "ram-p99", "region 8 MiB"})
+  for (const char* label :
+       {"seq-read/1t", "seq-read/2t", "rand-read/1t", "rand-read/2t", "ram-p99", "region 8 MiB"})
     EXPECT_NE(text.find(label), std::string::npos) << label << " not drawn";
   BenchProcess bad({"--engine", "ram", "--region", "8M", "--plot", dir.path() + "/bench.pdf"},
                    dir.path());
@@ -350,6 +351,44 @@ TEST(BenchCliTest, KernelEngineTearsDownOnSigint) {
   ::kill(bench.pid(), SIGINT);
   EXPECT_EQ(bench.Wait(std::chrono::seconds(60)), 130) << bench.Output();
   EXPECT_FALSE(trace.SwapOn());
+  EXPECT_FALSE(trace.CgroupExists());
+  EXPECT_TRUE(dir.Files().empty());
+}
+
+// The JSON line of `engine` in a --json output ("" when absent).
+std::string EngineLine(const std::string& out, const std::string& engine) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"engine\":\"" + engine + "\"") != std::string::npos) return line;
+  return "";
+}
+
+// Both engines' whole-process peak is measured the same way (a memory
+// cgroup's peak); --kernel-limit gives the kernel another limit than --ram;
+// uswap's observe-only cgroup is removed afterwards.
+TEST(BenchCliTest, PeakMemoryIsMeasuredForBothEngines) {
+  if (!CanRunKernelEngine()) GTEST_SKIP() << "needs root and a memory cgroup";
+  TempDir dir;
+  BenchProcess bench({"--engine", "uswap,kernel", "--pattern", "rand-read", "--region", "64M",
+                      "--ram", "16M", "--kernel-limit", "24M", "--ops", "20000", "--json"},
+                     dir.path());
+  KernelTrace trace(dir, bench.pid());
+  const std::string observe =
+      FindMemoryHierarchy()->root + "/uswap-bench-" + std::to_string(bench.pid()) + "-uswap";
+  ASSERT_EQ(bench.Wait(), 0) << bench.Output();
+  const std::string& out = bench.Output();
+  const std::string u = EngineLine(out, "uswap"), k = EngineLine(out, "kernel");
+  ASSERT_FALSE(u.empty() || k.empty()) << out;
+  constexpr double kMiB = 1 << 20;
+  // uswap filled 64 MiB through a 16 MiB budget: its peak holds the budget's
+  // frames, and stays far below the region.
+  EXPECT_GT(JsonNumber(u, "peak_bytes"), 8 * kMiB) << u;
+  EXPECT_LT(JsonNumber(u, "peak_bytes"), 48 * kMiB) << u;
+  // The kernel's cgroup was limited to 24 MiB, not to --ram's 16 MiB.
+  EXPECT_GT(JsonNumber(k, "peak_bytes"), 16 * kMiB) << k;
+  EXPECT_LE(JsonNumber(k, "peak_bytes"), 24 * kMiB) << k;
+  EXPECT_NE(::access(observe.c_str(), F_OK), 0) << observe << " was left behind";
   EXPECT_FALSE(trace.CgroupExists());
   EXPECT_TRUE(dir.Files().empty());
 }

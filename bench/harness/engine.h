@@ -29,16 +29,22 @@
 namespace uswap::bench {
 
 struct EngineConfig {
-  uint64_t ram_bytes = 0;        // RAM limit of kernel and uswap (ram ignores it)
-  std::string uswap_swap_path;   // uswap's swap area (an existing swap area file)
-  std::string swap_dir;          // directory of the kernel engine's swap file
-  uint64_t swap_bytes = 0;       // size of the kernel engine's swap file
-  unsigned handler_threads = 2;  // uswap: fault handler threads
-  bool sigbus = false;           // uswap: SIGBUS fault delivery instead of threads
+  uint64_t ram_bytes = 0;           // RAM limit of kernel and uswap (ram ignores it)
+  uint64_t kernel_limit_bytes = 0;  // the kernel's cgroup limit when not ram_bytes (0)
+  std::string uswap_swap_path;      // uswap's swap area (an existing swap area file)
+  std::string swap_dir;             // directory of the kernel engine's swap file
+  uint64_t swap_bytes = 0;          // size of the kernel engine's swap file
+  unsigned handler_threads = 2;     // uswap: fault handler threads
+  bool sigbus = false;              // uswap: SIGBUS fault delivery instead of threads
 };
 
 struct EngineResult {
   WorkloadResult workload;
+  // Peak memory of the engine's whole process over the run, measured the
+  // same way for uswap and kernel: the peak of a memory cgroup holding it
+  // (MemoryCgroup::PeakBytes; uswap's is observe-only). 0: not measured
+  // (not root, no memory controller; ram).
+  uint64_t peak_bytes = 0;
   std::string note;  // anything unusual the engine saw (empty when none)
 };
 

@@ -120,9 +120,12 @@ class KernelEngine final : public Engine {
     const int other_areas = CountKernelSwapAreas();  // ours is preferred by priority
     USWAP_ASSIGN_OR_RETURN(auto file, SwapFile::Create(swap_path, config_.swap_bytes));
     USWAP_ASSIGN_OR_RETURN(auto swapon, KernelSwapon::On(swap_path, kSwapPriority));
-    USWAP_ASSIGN_OR_RETURN(auto cgroup, MemoryCgroup::Create(tag, config_.ram_bytes));
+    const uint64_t limit =
+        config_.kernel_limit_bytes ? config_.kernel_limit_bytes : config_.ram_bytes;
+    USWAP_ASSIGN_OR_RETURN(auto cgroup, MemoryCgroup::Create(tag, limit));
     if (InterruptFlag().load()) return Interrupted();
     Result<EngineResult> r = RunChild(*cgroup, spec);
+    if (r.ok()) r->peak_bytes = cgroup->PeakBytes().value_or(0);
     if (r.ok() && other_areas > 0) {
       r->note += (r->note.empty() ? "" : "; ") + std::to_string(other_areas) +
                  " other kernel swap area(s) active";

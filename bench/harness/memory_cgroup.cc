@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -79,6 +80,7 @@ Result<std::unique_ptr<MemoryCgroup>> MemoryCgroup::Create(const std::string& na
   if (::mkdir(path.c_str(), 0755) != 0) return Status::FromErrno("mkdir " + path, errno);
   // From here the destructor removes the directory on every path.
   std::unique_ptr<MemoryCgroup> cg(new MemoryCgroup(h->root, path, h->version));
+  if (limit_bytes == 0) return cg;  // observe only
   const std::string limit = std::to_string(limit_bytes);
   if (h->version == 2) {
     USWAP_RETURN_IF_ERROR(WriteFile(path + "/memory.max", limit));
@@ -116,6 +118,13 @@ Status MemoryCgroup::AddProcess(pid_t pid) const {
 
 std::optional<uint64_t> MemoryCgroup::Stat(const std::string& key) const {
   return ReadStatValue(path_ + "/memory.stat", key);
+}
+
+std::optional<uint64_t> MemoryCgroup::PeakBytes() const {
+  const std::string text =
+      ReadFile(path_ + (version_ == 2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+  if (text.empty()) return std::nullopt;
+  return std::strtoull(text.c_str(), nullptr, 10);
 }
 
 }  // namespace uswap::bench

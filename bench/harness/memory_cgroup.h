@@ -26,7 +26,8 @@ namespace uswap::bench {
 
 class MemoryCgroup {
  public:
-  // Creates <memory hierarchy root>/<name> limited to `limit_bytes`.
+  // Creates <memory hierarchy root>/<name> limited to `limit_bytes`, or
+  // observing only (no limit) when `limit_bytes` is 0.
   // NotSupported when no hierarchy has the memory controller; the error of
   // the failing write otherwise (nothing is left behind).
   static Result<std::unique_ptr<MemoryCgroup>> Create(const std::string& name,
@@ -42,6 +43,11 @@ class MemoryCgroup {
   // `key`'s value in the group's memory.stat; nullopt when it has no such line
   // (v1 and older v2 kernels count no pswpin/pswpout per group).
   std::optional<uint64_t> Stat(const std::string& key) const;
+  // The most memory the group ever held (v1 memory.max_usage_in_bytes, v2
+  // memory.peak): what its processes charged — anonymous and shmem pages,
+  // the swap cache — the same measure for every engine. nullopt when the
+  // kernel has no such file.
+  std::optional<uint64_t> PeakBytes() const;
 
   const std::string& path() const { return path_; }
   int version() const { return version_; }

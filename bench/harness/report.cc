@@ -61,9 +61,9 @@ std::optional<double> UswapVsKernel(const std::vector<RunRecord>& runs, const Ru
 }
 
 std::string TableHeader() {
-  return Fmt("%-10s %-6s %3s %11s %8s %8s %8s %8s %8s %8s %8s %7s %7s %8s", "pattern", "engine",
+  return Fmt("%-10s %-6s %3s %11s %8s %8s %8s %8s %8s %8s %8s %8s %7s %7s %8s", "pattern", "engine",
              "thr", "accesses/s", "MiB/s", "p50 us", "p99 us", "majflt", "minflt", "swapin",
-             "swapout", "fill s", "run s", "mismatch");
+             "swapout", "peak MiB", "fill s", "run s", "mismatch");
 }
 
 std::string TableRow(const RunRecord& rec) {
@@ -74,11 +74,13 @@ std::string TableRow(const RunRecord& rec) {
            rec.status.message();
   }
   const WorkloadResult& w = rec.result.workload;
+  const std::string peak =
+      rec.result.peak_bytes ? Fmt("%.1f", rec.result.peak_bytes / 1048576.0) : std::string("-");
   std::string row = head + Fmt(" %11.0f %8.1f %8.2f %8.2f %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-                               " %8" PRIu64 " %7.2f %7.2f %8" PRIu64,
+                               " %8" PRIu64 " %8s %7.2f %7.2f %8" PRIu64,
                                AccessesPerSecond(w), MiBPerSecond(w), w.p50_us, w.p99_us,
                                w.run.major_faults, w.run.minor_faults, w.run.pswpin, w.run.pswpout,
-                               w.fill_seconds, w.run_seconds, w.mismatches);
+                               peak.c_str(), w.fill_seconds, w.run_seconds, w.mismatches);
   if (w.mismatches) row += std::string("  first: ") + w.first_mismatch;
   if (!rec.result.note.empty()) row += "  (" + rec.result.note + ")";
   return row;
@@ -117,6 +119,7 @@ std::string JsonLine(const RunRecord& rec, std::optional<double> vs_kernel) {
              ",\"fill_pswpout\":%" PRIu64,
              w.run.major_faults, w.run.minor_faults, w.run.pswpin, w.run.pswpout,
              w.fill.major_faults, w.fill.pswpin, w.fill.pswpout);
+  out += Fmt(",\"peak_bytes\":%" PRIu64, rec.result.peak_bytes);
   out += Fmt(",\"fill_s\":%.3f,\"run_s\":%.3f,\"verify_s\":%.3f,\"verified_pages\":%" PRIu64
              ",\"full_checks\":%" PRIu64 ",\"mismatches\":%" PRIu64,
              w.fill_seconds, w.run_seconds, w.verify_seconds, w.verified_pages, w.full_checks,

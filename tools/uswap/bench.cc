@@ -10,8 +10,10 @@
 // Swap files: uswap's area is --swap (created and formatted when missing and
 // then removed at exit; used as is when it already is a swap area), by
 // default $TMPDIR/uswap-bench-<pid>.swap (TMPDIR default /var/tmp) sized
-// region + 10%. The kernel engine makes its own file of the same size in the
-// same directory, so both swap to the same file system.
+// twice the region: at least twice what either engine can swap out, so that
+// neither is penalised by a full or fragmented area. The kernel engine makes
+// its own file of the same size in the same directory, so both swap to the
+// same file system.
 //
 // SIGINT/SIGTERM: the handler only sets a flag; the running engine stops,
 // tears down what it set up (swapon, cgroup, child, files) and the command
@@ -60,6 +62,8 @@ constexpr const char kUsage[] =
     "                    (comma list; default rand-read)\n"
     "  --region SIZE     region size (e.g. 2G)\n"
     "  --ram SIZE        RAM budget of uswap and the kernel's cgroup (e.g. 512M)\n"
+    "  --kernel-limit SIZE  the kernel's cgroup limit instead of --ram (e.g. uswap's\n"
+    "                    measured peak, to give both the same whole-process memory)\n"
     "  --threads LIST    threads sharing the region (comma list; default 1)\n"
     "  --ops N           accesses in total (default: one pass / region-pages accesses)\n"
     "  --seconds S       stop after S seconds (with --ops: whichever comes first)\n"
@@ -89,6 +93,7 @@ struct Options {
   std::vector<unsigned> threads{1};
   WorkloadSpec spec;
   uint64_t ram_bytes = 0;
+  uint64_t kernel_limit_bytes = 0;  // 0: --ram
   unsigned runs = 1;
   std::string swap_path;
   unsigned handler_threads = 2;
@@ -124,6 +129,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kSeed,
     kHandlerThreads,
     kSigbus,
+    kKernelLimit,
     kJson,
     kPlot,
     kHelp
@@ -143,6 +149,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"seed", required_argument, nullptr, kSeed},
       {"handler-threads", required_argument, nullptr, kHandlerThreads},
       {"sigbus", no_argument, nullptr, kSigbus},
+      {"kernel-limit", required_argument, nullptr, kKernelLimit},
       {"json", no_argument, nullptr, kJson},
       {"plot", required_argument, nullptr, kPlot},
       {"help", no_argument, nullptr, kHelp},
@@ -179,14 +186,17 @@ int ParseOptions(int argc, char** argv, Options* o) {
         if (o->patterns.empty()) return UsageError(kCmd, "--pattern needs a value");
         break;
       case kRegion:
-      case kRam: {
+      case kRam:
+      case kKernelLimit: {
         Result<uint64_t> size = ParseSize(arg);
         if (!size.ok()) return UsageError(kCmd, size.status().message());
         if (c == kRegion) {
           o->spec.region_bytes = *size;
           have_region = true;
-        } else {
+        } else if (c == kRam) {
           o->ram_bytes = *size;
+        } else {
+          o->kernel_limit_bytes = *size;
         }
         break;
       }
@@ -307,9 +317,8 @@ int BenchMain(int argc, char** argv) {
   if (int rc = ParseOptions(argc, argv, &o); rc >= 0) return rc;
   InstallSignalHandlers();
 
-  // Region + 10%, plus the header page.
-  const uint64_t swap_bytes =
-      (o.spec.region_bytes + o.spec.region_bytes / 10 + 2 * kPageSize) / kPageSize * kPageSize;
+  // Twice the region, plus the header page (see the top of this file).
+  const uint64_t swap_bytes = (2 * o.spec.region_bytes + 2 * kPageSize) / kPageSize * kPageSize;
   if (o.swap_path.empty()) o.swap_path = DefaultSwapPath();
   std::unique_ptr<SwapFile> uswap_area;
   if (std::find(o.engines.begin(), o.engines.end(), "uswap") != o.engines.end()) {
@@ -319,6 +328,7 @@ int BenchMain(int argc, char** argv) {
   }
   EngineConfig ec;
   ec.ram_bytes = o.ram_bytes;
+  ec.kernel_limit_bytes = o.kernel_limit_bytes;
   ec.uswap_swap_path = o.swap_path;
   ec.swap_dir = DirName(o.swap_path);
   ec.swap_bytes = uswap_area ? (uswap_area->pages() + 1) * kPageSize : swap_bytes;
