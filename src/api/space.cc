@@ -87,18 +87,10 @@ Status SpaceImpl::Init() {
   if (!CreateReclaimPolicy(config_.reclaim_policy, {}))
     return Status::InvalidArgument("unknown reclaim policy '" + config_.reclaim_policy + "'");
 
-  // Watermarks in the kernel's shape: min ~ budget/64, low = 5/4 min,
-  // high = 3/2 min (cf. __setup_per_zone_wmarks()).
-  Watermarks wm;
-  wm.min = config_.watermark_min_pages ? config_.watermark_min_pages
-                                       : std::max<uint64_t>(16, budget / 64);
-  wm.low = config_.watermark_low_pages ? config_.watermark_low_pages : wm.min * 5 / 4;
-  wm.high = config_.watermark_high_pages ? config_.watermark_high_pages : wm.min * 3 / 2;
-  if (!(wm.min < wm.low && wm.low < wm.high && wm.high <= budget / 2))
-    return Status::InvalidArgument("watermarks must satisfy min < low < high <= budget/2 (got " +
-                                   std::to_string(wm.min) + "/" + std::to_string(wm.low) + "/" +
-                                   std::to_string(wm.high) + " of " + std::to_string(budget) +
-                                   " pages)");
+  // Watermarks in the kernel's shape, unless the config sets them (mm).
+  USWAP_ASSIGN_OR_RETURN(Watermarks wm, ComputeWatermarks(budget, {config_.watermark_min_pages,
+                                                                   config_.watermark_low_pages,
+                                                                   config_.watermark_high_pages}));
 
   USWAP_ASSIGN_OR_RETURN(uffd_,
                          Userfaultfd::Open(config_.fault_delivery == FaultDelivery::kSigbus));

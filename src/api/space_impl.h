@@ -13,11 +13,11 @@
 
 #include "api/stats_endpoint.h"
 #include "base/mutex.h"
-#include "fault/fault_handler.h"
 #include "fault/fault_threads.h"
 #include "fault/sigbus_delivery.h"
 #include "fault/uffd.h"
 #include "mm/kswapd.h"
+#include "mm/memory.h"
 #include "mm/memory_node.h"
 #include "mm/page_io.h"
 #include "swap/swap_devices.h"

@@ -120,7 +120,7 @@ bool FaultThreads::Drain() {
       return false;
     }
     if (*n == 0) return true;
-    handler_->Handle(faults[0]);
+    handler_->Handle(faults[0].address, faults[0].write, faults[0].wp);
   }
 }
 
@@ -137,7 +137,7 @@ bool FaultThreads::Poll() {
     const int64_t now = NowNs();
     if (*n) {
       const uint64_t majors = handler_->major_faults();
-      handler_->Handle(faults[0]);
+      handler_->Handle(faults[0].address, faults[0].write, faults[0].wp);
       if (handler_->major_faults() != majors) break;  // see Run
       deadline = NowNs() + static_cast<int64_t>(window) * 1000;
       continue;

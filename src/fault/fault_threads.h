@@ -19,7 +19,8 @@
 #include <vector>
 
 #include "base/unique_fd.h"
-#include "fault/fault_handler.h"
+#include "fault/uffd.h"
+#include "mm/memory.h"
 
 namespace uswap {
 

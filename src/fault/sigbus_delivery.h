@@ -17,7 +17,8 @@
 
 #include <signal.h>
 
-#include "fault/fault_handler.h"
+#include "fault/uffd.h"
+#include "mm/memory.h"
 
 namespace uswap {
 

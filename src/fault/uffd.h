@@ -50,32 +50,21 @@ class Userfaultfd final : public PteOps {
   Status Register(void* addr, size_t len);
   Status Unregister(void* addr, size_t len);
 
-  // Maps page-cache pages already present into [addr, addr+len), optionally
-  // write-protected, and wakes the faulting threads. Returns the bytes
-  // mapped; EEXIST (already mapped) counts as success for that page
-  // (the range is retried page by page past it).
-  Result<size_t> Continue(uintptr_t addr, size_t len, bool write_protect);
-  // MISSING faults, without a page in the memfd: the kernel allocates the
-  // page-cache pages itself and maps them in the same call (one system call
-  // where fallocate/pwrite + CONTINUE took two). ZeroPage fills
-  // [addr, addr+len) with zeros, writable (UFFDIO_ZEROPAGE); CopyPages is
-  // PteOps' (UFFDIO_COPY, optionally write-protected). Both wake the
-  // faulting threads. On an error, `*done` says how many bytes were
-  // installed before it (those pages are in the memfd and mapped); EEXIST
-  // (a page already there) is an error here: the caller's page table said
-  // the range was empty.
-  Status ZeroPage(uintptr_t addr, size_t len, size_t* done);
+  // PteOps, with the userfaultfd's ioctls (contracts in mm/pte_ops.h):
+  // Continue / TryContinue = UFFDIO_CONTINUE (EEXIST: a page mapped
+  // already; Continue skips it page by page and wakes its waiters),
+  // ZeroPage = UFFDIO_ZEROPAGE, CopyPages = UFFDIO_COPY (one system call
+  // where fallocate/pwrite + CONTINUE took two; EEXIST is an error there:
+  // the page table said the range was empty), Unprotect =
+  // UFFDIO_WRITEPROTECT, Wake = UFFDIO_WAKE, Poison = UFFDIO_POISON.
+  Result<size_t> Continue(uintptr_t addr, size_t len, bool write_protect) override;
+  Result<bool> TryContinue(uintptr_t addr, size_t len, bool write_protect) override;
+  Status ZeroPage(uintptr_t addr, size_t len, size_t* done) override;
   Status CopyPages(uintptr_t addr, const void* src, size_t len, bool write_protect,
                    size_t* done) override;
-  // One CONTINUE on [addr, addr+len): true when it mapped, false when a PTE
-  // was already there (EEXIST; nobody is woken).
-  Result<bool> TryContinue(uintptr_t addr, size_t len, bool write_protect);
-  // Clears write protection on [addr, addr+len) and wakes waiters.
-  Status Unprotect(uintptr_t addr, size_t len);
-  // Wakes threads waiting on faults in the range without resolving them.
-  Status Wake(uintptr_t addr, size_t len);
-  // Installs a poison marker: the next access raises SIGBUS. cf. UFFDIO_POISON.
-  Status Poison(uintptr_t addr, size_t len);
+  Status Unprotect(uintptr_t addr, size_t len) override;
+  Status Wake(uintptr_t addr, size_t len) override;
+  Status Poison(uintptr_t addr, size_t len) override;
 
   // Reads up to out.size() pending fault messages (non-blocking). Returns
   // how many were read (0 when none are pending). Non-fault events are

@@ -1,8 +1,24 @@
 #include "mm/frame_pool.h"
 
+#include <algorithm>
+#include <string>
+
 #include "base/check.h"
 
 namespace uswap {
+
+Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked) {
+  Watermarks wm;
+  wm.min = asked.min ? asked.min : std::max<uint64_t>(16, budget / 64);
+  wm.low = asked.low ? asked.low : wm.min * 5 / 4;
+  wm.high = asked.high ? asked.high : wm.min * 3 / 2;
+  if (!(wm.min < wm.low && wm.low < wm.high && wm.high <= budget / 2))
+    return Status::InvalidArgument("watermarks must satisfy min < low < high <= budget/2 (got " +
+                                   std::to_string(wm.min) + "/" + std::to_string(wm.low) + "/" +
+                                   std::to_string(wm.high) + " of " + std::to_string(budget) +
+                                   " pages)");
+  return wm;
+}
 
 namespace {
 constexpr size_t kChunkFrames = 4096;

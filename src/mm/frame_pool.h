@@ -18,12 +18,19 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "mm/page_frame.h"
+#include "uswap/status.h"
 
 namespace uswap {
 
 struct Watermarks {
   uint64_t min = 0, low = 0, high = 0;  // free frames
 };
+
+// The watermarks of a `budget`-page pool in the kernel's shape: min ~
+// budget/64 (at least 16), low = 5/4 min, high = 3/2 min (cf.
+// __setup_per_zone_wmarks()); a non-zero `asked` field is taken as given.
+// InvalidArgument unless min < low < high <= budget/2.
+Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked);
 
 class FramePool {
  public:

@@ -1,4 +1,8 @@
-// FaultHandler: resolves the page faults of uswap regions.
+// FaultHandler: resolves the page faults of uswap regions — mm's side of a
+// fault (src/mm/memory.cc, the twin of mm/memory.c). The fault layer
+// (src/fault) only receives faults (handler threads, SIGBUS) and calls it;
+// every change to a user PTE goes through PteOps, which that layer's
+// Userfaultfd implements.
 // cf. handle_mm_fault() -> do_anonymous_page() / do_swap_page() /
 // do_wp_page() in mm/memory.c. The swap-in itself (read, verify, install,
 // the swap cache protocol) is mm's (MemoryNode::SwapInPagesLocked, shared
@@ -38,8 +42,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "fault/uffd.h"
 #include "mm/memory_node.h"
+#include "mm/pte_ops.h"
 #include "mm/swap_readahead.h"
 
 namespace uswap {
@@ -59,10 +63,11 @@ enum class FaultResult {
 
 class FaultHandler {
  public:
-  FaultHandler(MemoryNode* node, Userfaultfd* uffd, const FaultOptions& options);
+  FaultHandler(MemoryNode* node, PteOps* pte, const FaultOptions& options);
 
-  // Resolves one fault. Takes regions_mu_ shared itself.
-  FaultResult Handle(const UffdFault& fault);
+  // Resolves one fault at `address` (a write when `write`; `wp`: a write to
+  // a page mapped write-protected). Takes regions_mu_ shared itself.
+  FaultResult Handle(uintptr_t address, bool write, bool wp);
   // Faults that waited for a swap-in read so far (pgmajfault).
   uint64_t major_faults() const;
   // A SIGBUS (UFFD_FEATURE_SIGBUS) at `addr`: true when it was a uswap
@@ -97,7 +102,7 @@ class FaultHandler {
   FaultResult RetryLater(MmRegion* r, uint64_t index, const Status& why);
 
   MemoryNode* const node_;
-  Userfaultfd* const uffd_;
+  PteOps* const pte_;
   const FaultOptions options_;
   const size_t page_size_;
   SwapReadahead readahead_;

@@ -1,4 +1,4 @@
-#include "fault/fault_handler.h"
+#include "mm/memory.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,22 +10,22 @@
 
 namespace uswap {
 
-FaultHandler::FaultHandler(MemoryNode* node, Userfaultfd* uffd, const FaultOptions& options)
+FaultHandler::FaultHandler(MemoryNode* node, PteOps* pte, const FaultOptions& options)
     : node_(node),
-      uffd_(uffd),
+      pte_(pte),
       options_(options),
       page_size_(node->devices().page_size()),
       readahead_({options.readahead_pages, options.max_readahead_pages}) {}
 
-FaultResult FaultHandler::Handle(const UffdFault& fault) {
+FaultResult FaultHandler::Handle(uintptr_t address, bool write, bool wp) {
   ReaderLock rl(&node_->regions_mu());
-  MmRegion* r = node_->FindRegionLocked(fault.address);
+  MmRegion* r = node_->FindRegionLocked(address);
   if (!r) {
     // Not ours (any more): let the thread retry; it faults normally.
-    (void)uffd_->Wake(fault.address & ~(page_size_ - 1), page_size_);
+    (void)pte_->Wake(address & ~(page_size_ - 1), page_size_);
     return FaultResult::kResolved;
   }
-  return HandleLocked(r, r->IndexOf(fault.address), fault.write, fault.wp);
+  return HandleLocked(r, r->IndexOf(address), write, wp);
 }
 
 uint64_t FaultHandler::major_faults() const {
@@ -47,7 +47,7 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
         case PageState::kResident:
           return DoResident(r, index, write);
         case PageState::kPoisoned:
-          if (!populate) (void)uffd_->Poison(r->user_addr(index), page_size_);
+          if (!populate) (void)pte_->Poison(r->user_addr(index), page_size_);
           return FaultResult::kPoisoned;
         case PageState::kSwapIn:
           // Another thread is reading this slot: meet it in the swap cache.
@@ -97,7 +97,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   // on the fault path).
   if (node_->policy().MarkAccessed(p.frame)) Count(node_->vmstat().pgactivate);
   Count(node_->vmstat().pgminorfault);
-  Status st = uffd_->Continue(addr, page_size_, wp_map).status();
+  Status st = pte_->Continue(addr, page_size_, wp_map).status();
   USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   p.flags |= kMapped;
   if (wp_map)
@@ -123,7 +123,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
       // Counted before the mapping, as above: the stream's thread runs on
       // into these pages as soon as they are mapped.
       Count(node_->vmstat().readahead_hits, j - index - 1);
-      st = uffd_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
+      st = pte_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
       for (uint64_t k = index + 1; k < j; k++) {
         PageEntry& q = r->pte(k);
@@ -147,7 +147,7 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
       PageEntry& p = r->pte(index);
       if (p.state != PageState::kResident || !(p.flags & kMapped)) {
         // Unmapped meanwhile (aged, or evicted): the retry takes the normal path.
-        (void)uffd_->Wake(addr, page_size_);
+        (void)pte_->Wake(addr, page_size_);
         return FaultResult::kResolved;
       }
       if (p.flags & kWriteback) {
@@ -159,7 +159,7 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
         p.flags |= kDirty;
         p.flags &= ~kWriteProtected;
         Count(node_->vmstat().wp_faults);  // before the wake-up (see DoResident)
-        Status st = uffd_->Unprotect(addr, page_size_);
+        Status st = pte_->Unprotect(addr, page_size_);
         USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
         return FaultResult::kResolved;
       }
@@ -196,7 +196,7 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       if (int e = TestErrno("memfd_allocate"))
         st = Status::FromErrno("UFFDIO_ZEROPAGE", e);
       else
-        st = uffd_->ZeroPage(r->user_addr(index), n * page_size_, &bytes);
+        st = pte_->ZeroPage(r->user_addr(index), n * page_size_, &bytes);
       const uint64_t done = bytes / page_size_;
       for (uint64_t i = index; i < index + done; i++) {
         PageEntry& p = r->pte(i);
@@ -297,7 +297,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     readahead_.NoteIssued(pages.size() - 1);
   }
   const Status install_error =
-      node_->SwapInPagesLocked(r, pages, copies, me, options_.read_retries, uffd_);
+      node_->SwapInPagesLocked(r, pages, copies, me, options_.read_retries, pte_);
   FaultResult result = FaultResult::kResolved;
   switch (pages[me].result) {
     case SwapInPage::Result::kOk:
@@ -311,7 +311,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       if (p.state == PageState::kSwapped && p.entry == pages[me].entry)
         result = PoisonLocked(r, index, "cannot read the page back from swap");
       else  // another fault took it over meanwhile: let this access retry
-        (void)uffd_->Wake(r->user_addr(index), page_size_);
+        (void)pte_->Wake(r->user_addr(index), page_size_);
       break;
     }
   }
@@ -325,7 +325,7 @@ FaultResult FaultHandler::RetryLater(MmRegion* r, uint64_t index, const Status& 
   if (logged.fetch_add(1, std::memory_order_relaxed) % 1024 == 0)
     Log(LogLevel::kWarning, "page at region offset %llu: %s; nothing lost, the access retries",
         static_cast<unsigned long long>(index * page_size_), why.ToString().c_str());
-  (void)uffd_->Wake(r->user_addr(index), page_size_);
+  (void)pte_->Wake(r->user_addr(index), page_size_);
   return FaultResult::kResolved;
 }
 
@@ -339,8 +339,8 @@ FaultResult FaultHandler::NoFrame(MmRegion* r, uint64_t index, bool populate) {
       "hard RAM limit: no frame for the page at region offset %llu (swap full or every page "
       "pinned); the access gets SIGBUS",
       static_cast<unsigned long long>(index * page_size_));
-  Status st = uffd_->Poison(r->user_addr(index), page_size_);
-  if (!st.ok()) (void)uffd_->Wake(r->user_addr(index), page_size_);
+  Status st = pte_->Poison(r->user_addr(index), page_size_);
+  if (!st.ok()) (void)pte_->Wake(r->user_addr(index), page_size_);
   return FaultResult::kPoisoned;
 }
 
@@ -357,10 +357,10 @@ FaultResult FaultHandler::PoisonLocked(MmRegion* r, uint64_t index, const char* 
   }
   p.state = PageState::kPoisoned;
   p.flags = 0;
-  Status st = uffd_->Poison(r->user_addr(index), page_size_);
+  Status st = pte_->Poison(r->user_addr(index), page_size_);
   if (!st.ok()) {
     Log(LogLevel::kError, "%s", st.ToString().c_str());
-    (void)uffd_->Wake(r->user_addr(index), page_size_);
+    (void)pte_->Wake(r->user_addr(index), page_size_);
   }
   return FaultResult::kPoisoned;
 }
@@ -380,7 +380,7 @@ bool FaultHandler::HandleSigbus(uintptr_t addr) {
     if (wp_candidate) {
       // A present write-protected PTE makes this a write: CONTINUE says
       // EEXIST. If the PTE was removed from outside, CONTINUE maps it again.
-      Result<bool> mapped = uffd_->TryContinue(r->user_addr(index), page_size_, true);
+      Result<bool> mapped = pte_->TryContinue(r->user_addr(index), page_size_, true);
       USWAP_CHECK_MSG(mapped.ok(), mapped.status().ToString().c_str());
       if (*mapped) return true;
     }
