@@ -3,6 +3,7 @@
 // file. Counters come from Space::stats() (pgmajfault, pgminorfault, pswpin,
 // pswpout). A run that went over the budget fails: it would not be a fair
 // comparison.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -29,6 +30,9 @@ class UswapEngine final : public Engine {
     std::unique_ptr<MemoryCgroup> observe;
     std::string observe_note;
     if (::geteuid() == 0) {
+      // Free heap pages go back to the kernel first: pages an earlier run
+      // charged to its own group would otherwise be reused here uncharged.
+      ::malloc_trim(0);
       Result<std::unique_ptr<MemoryCgroup>> cg =
           MemoryCgroup::Create("uswap-bench-" + std::to_string(::getpid()) + "-uswap", 0);
       Status st = cg.ok() ? (*cg)->AddProcess(0) : cg.status();
