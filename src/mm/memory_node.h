@@ -152,9 +152,6 @@ class MemoryNode {
   // Counts pswpin (and checksum_errors); the caller counts the fault.
   Status SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs, size_t must,
                            unsigned retries, PteOps* pte) REQUIRES_SHARED(regions_mu_);
-  // Reads the slots of pages in kSwapIn state into their memfd pages.
-  // `ok[i]` tells whether page i was read and verified.
-  void ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok);
 
   // ---- regions ----------------------------------------------------------
   // Makes a region known (fault lookup, swapoff). Takes regions_mu_ exclusive.
@@ -193,6 +190,10 @@ class MemoryNode {
   uint64_t metadata_bytes() EXCLUDES(regions_mu_);
 
  private:
+  // Reads the slots of pages in kSwapIn state into `reads[i].buf`; `ok[i]`
+  // tells whether page i was read and verified. Only SwapInPagesLocked
+  // reads pages back: every swap-in goes through it.
+  void ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok);
   struct WriteItem {
     MmRegion* region;
     uint64_t index;
