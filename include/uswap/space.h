@@ -23,10 +23,15 @@
 //    back under the budget as soon as it can (e.g. after a Swapon).
 //    Reclaim racing other reclaimers never overshoots: it waits for them.
 //  - the hard limit never overshoots: such an access gets SIGBUS instead.
-// uswap's own metadata is outside the budget: the page table (lazy, about
-// 25 bytes per touched page, stats().metadata_bytes), 1 byte per swap slot
-// (+8 with checksums, +24 with encryption), frame descriptors (40 bytes per
-// frame) and one reclaim buffer per thread that reclaimed.
+// uswap's own per-page metadata is inside the budget, as a memory cgroup
+// charges page tables: each resident frame counts its 40-byte descriptor,
+// and the page table (lazy: 14.75 bytes per touched page including the
+// checksum, nothing for untouched ones) is charged as it grows, so
+// resident_pages x (page + 40) + page tables <= budget; stats().frame_limit
+// is what the budget holds now, stats().metadata_bytes what uswap spends.
+// Outside it, fixed or per swap area: descriptors allocated ahead of use
+// (< 4096, 160 KiB), 1 byte per swap slot (swap_map; +24 with encryption),
+// one reclaim buffer per thread that reclaimed.
 //
 // Thread-safety: Space and Region methods may be called from any thread
 // (none is async-signal-safe: never call them from a signal handler).

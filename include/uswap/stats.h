@@ -45,8 +45,9 @@ struct Stats {
   uint64_t resident_pages = 0;          // frames in use now
   uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;
+  uint64_t frame_limit = 0;  // frames the budget holds now: budget_pages less uswap's metadata
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
-  uint64_t metadata_bytes = 0;    // page-table memory of every region (outside the budget)
+  uint64_t metadata_bytes = 0;    // page tables + frame descriptors (charged to the budget)
   std::vector<AreaStats> areas;
 
   // What happened between two snapshots of one Space (`earlier` taken

@@ -175,7 +175,8 @@ Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes) {
   USWAP_RETURN_IF_ERROR(CheckOwner("Space::Map"));
   MutexLock l(&admin_mu_);
   USWAP_ASSIGN_OR_RETURN(std::unique_ptr<MmRegion> mm,
-                         MmRegion::Create(bytes, config_.page_size, next_region_id_++));
+                         MmRegion::Create(bytes, config_.page_size, next_region_id_++,
+                                          &node_->frames()));
   USWAP_RETURN_IF_ERROR(uffd_.Register(mm->user_base(), mm->size()).WithContext("region"));
   node_->AddRegion(mm.get());
   auto impl = std::make_unique<RegionImpl>(this, std::move(mm));
@@ -235,6 +236,7 @@ Stats SpaceImpl::stats() const {
 #undef USWAP_COPY_STAT
   s.resident_pages = node_->frames().charged();
   s.free_frames = node_->frames().free_frames();
+  s.frame_limit = node_->frames().FramesFitting();
   s.budget_pages = node_->frames().budget();
   s.swap_cache_pages = node_->swap_cache().size();
   s.metadata_bytes = node_->metadata_bytes();
@@ -273,14 +275,13 @@ Status RegionImpl::Pin(size_t offset, size_t len) {
   USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
   for (uint64_t i = first; i < end; i++) {
     MutexLock l(&mm_->block_lock(i));
-    if (mm_->pte(i).pins == UINT16_MAX) {
+    if (!mm_->Pin(i)) {
       for (uint64_t j = first; j < i; j++) {
         MutexLock lj(&mm_->block_lock(j));
-        mm_->pte(j).pins--;
+        mm_->Unpin(j);
       }
       return Status::InvalidArgument("page pinned too many times");
     }
-    mm_->pte(i).pins++;
   }
   // Bring every page in, mapped writable, through the fault handler (not
   // with a load: a poisoned page or a refused frame becomes a Status, not
@@ -311,12 +312,12 @@ Status RegionImpl::Unpin(size_t offset, size_t len) {
   USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
   for (uint64_t i = first; i < end; i++) {
     MutexLock l(&mm_->block_lock(i));
-    if (mm_->pte(i).pins == 0)
+    if (mm_->pins(i) == 0)
       return Status::InvalidArgument("page " + std::to_string(i) + " is not pinned");
   }
   for (uint64_t i = first; i < end; i++) {
     MutexLock l(&mm_->block_lock(i));
-    mm_->pte(i).pins--;
+    mm_->Unpin(i);
   }
   return Status::OK();
 }
@@ -335,7 +336,7 @@ Status RegionImpl::Discard(size_t offset, size_t len) {
       continue;
     }
     MutexLock l(&mm_->block_lock(i));
-    if (mm_->pte(i).pins)
+    if (mm_->pins(i))
       return Status::InvalidArgument("page " + std::to_string(i) +
                                      " is pinned; unpin it before discarding");
   }

@@ -50,7 +50,7 @@ TEST(StatsTest, SinceCoversEveryCounter) {
   s.swap_cache_hits = s.readahead_pages = s.readahead_hits = s.write_errors = 3;
   s.read_errors = s.checksum_errors = s.hard_limit_faults = s.memfd_errors = 3;
   s.budget_overshoot_pages = 3;
-  s.resident_pages = s.free_frames = s.budget_pages = s.swap_cache_pages = s.metadata_bytes = 3;
+  s.resident_pages = s.free_frames = s.budget_pages = s.frame_limit = s.swap_cache_pages = s.metadata_bytes = 3;
   const std::string text = s.Since(s).ToText();
   size_t nonzero = 0, lines = 0;
   for (size_t at = 0; at < text.size();) {
@@ -60,8 +60,8 @@ TEST(StatsTest, SinceCoversEveryCounter) {
     if (line.substr(line.rfind(' ') + 1) != "0") nonzero++;
     at = end + 1;
   }
-  EXPECT_EQ(lines, 30u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
-  EXPECT_EQ(nonzero, 5u) << text;  // the gauges
+  EXPECT_EQ(lines, 31u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
+  EXPECT_EQ(nonzero, 6u) << text;  // the gauges
 }
 
 TEST(VersionTest, LibraryVersionMatchesTheHeader) {

@@ -1,6 +1,7 @@
 #include "mm/frame_pool.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "base/check.h"
@@ -20,17 +21,34 @@ Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked) {
   return wm;
 }
 
-namespace {
-constexpr size_t kChunkFrames = 4096;
+FramePool::FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm)
+    : budget_(budget_pages),
+      page_size_(page_size),
+      frame_cost_(page_size + sizeof(PageFrame)),
+      wm_(wm),
+      chunks_(static_cast<std::atomic<PageFrame*>*>(
+          std::calloc(kMaxChunks, sizeof(std::atomic<PageFrame*>)))) {
+  USWAP_CHECK_MSG(chunks_ != nullptr, "cannot reserve the frame table");
 }
 
-FramePool::FramePool(uint64_t budget_pages, Watermarks wm) : budget_(budget_pages), wm_(wm) {}
-FramePool::~FramePool() = default;
+FramePool::~FramePool() {
+  for (uint64_t c = 0; c < kMaxChunks; c++) {
+    PageFrame* chunk = chunks_[c].load(std::memory_order_relaxed);
+    if (!chunk) break;  // chunks are made in order
+    delete[] chunk;
+  }
+  std::free(chunks_);
+}
+
+uint64_t FramePool::descriptor_bytes() const {
+  MutexLock l(&mu_);
+  return nchunks_ * kChunkFrames * sizeof(PageFrame);
+}
 
 bool FramePool::TryCharge(uint64_t n) {
   uint64_t cur = charged_.load(std::memory_order_relaxed);
   do {
-    if (cur + n > budget_) return false;
+    if (cur + n > FramesFitting()) return false;
   } while (!charged_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
   return true;
 }
@@ -43,25 +61,30 @@ void FramePool::Uncharge(uint64_t n) {
   uncharged_total_.fetch_add(n, std::memory_order_relaxed);
 }
 
-PageFrame* FramePool::AllocFrame() {
+uint32_t FramePool::AllocFrame() {
   MutexLock l(&mu_);
   if (free_.empty()) {
-    chunks_.push_back(std::make_unique<PageFrame[]>(kChunkFrames));
-    PageFrame* c = chunks_.back().get();
+    USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "more than 2^32 frames");
+    PageFrame* c = new PageFrame[kChunkFrames];
+    const uint64_t base = nchunks_ * kChunkFrames;
+    chunks_[nchunks_++].store(c, std::memory_order_release);
     free_.reserve(free_.size() + kChunkFrames);
-    for (size_t i = kChunkFrames; i-- > 0;) free_.push_back(&c[i]);
+    // Id 0 means "no frame": the first chunk's first descriptor is unused.
+    for (uint64_t i = kChunkFrames; i-- > (base == 0 ? 1 : 0);)
+      free_.push_back(static_cast<uint32_t>(base + i));
   }
-  PageFrame* f = free_.back();
+  const uint32_t id = free_.back();
   free_.pop_back();
-  *f = PageFrame{};
-  return f;
+  *Get(id) = PageFrame{};
+  return id;
 }
 
-void FramePool::FreeFrame(PageFrame* f) {
+void FramePool::FreeFrame(uint32_t id) {
+  PageFrame* f = Get(id);
   USWAP_DCHECK(f->list == 0);
   f->owner = nullptr;
   MutexLock l(&mu_);
-  free_.push_back(f);
+  free_.push_back(id);
 }
 
 }  // namespace uswap

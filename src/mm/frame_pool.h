@@ -2,6 +2,15 @@
 // hands out PageFrame descriptors.
 // cf. the zone's free page count and watermarks (min/low/high).
 //
+// The budget covers uswap's own per-page memory as a memory cgroup covers
+// page tables (memcg's kmem accounting): a frame costs its page plus its
+// descriptor (sizeof(PageFrame)), and the page tables of the regions
+// (ChargeMetadata) are charged as they grow. So resident frames x (page +
+// descriptor) + page-table bytes <= budget x page; what stays outside is
+// fixed: the descriptor chunk not yet handed out (< 4096 descriptors), the
+// swap areas' swap_map (1 byte per slot, as the kernel's swapon allocates
+// it) and per-thread buffers (doc/engine.md, "Memory accounting").
+//
 // A frame is charged BEFORE the page materialises in the memfd and
 // uncharged only AFTER its memory was released (hole punched), so the
 // kernel-measured resident memory never exceeds the charged count.
@@ -9,12 +18,14 @@
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "base/check.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "mm/page_frame.h"
@@ -34,11 +45,17 @@ Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked);
 
 class FramePool {
  public:
-  FramePool(uint64_t budget_pages, Watermarks wm);
+  FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm);
   ~FramePool();
 
   // Takes n frames if they fit in the budget; false otherwise.
   bool TryCharge(uint64_t n);
+  // Page-table memory charged / released (bytes): it takes room from the
+  // frames. Never fails: a page table that outgrows the budget leaves no
+  // room for frames, and faults then reclaim or overshoot as usual.
+  void ChargeMetadata(uint64_t bytes) { metadata_.fetch_add(bytes, std::memory_order_relaxed); }
+  void UnchargeMetadata(uint64_t bytes) { metadata_.fetch_sub(bytes, std::memory_order_relaxed); }
+  uint64_t charged_metadata() const { return metadata_.load(std::memory_order_relaxed); }
   // Takes n frames regardless of the budget (soft-limit overshoot).
   void ForceCharge(uint64_t n);
   void Uncharge(uint64_t n);
@@ -50,24 +67,47 @@ class FramePool {
 
   uint64_t budget() const { return budget_; }
   uint64_t charged() const { return charged_.load(std::memory_order_relaxed); }
-  uint64_t free_frames() const {
-    uint64_t c = charged();
-    return c >= budget_ ? 0 : budget_ - c;
+  // Frames that still fit: what the budget leaves after the charged
+  // frames (with their descriptors) and the page tables.
+  uint64_t free_frames() const { return FramesFitting() - std::min(FramesFitting(), charged()); }
+  // Frames that would fit in the budget with nothing else charged but the
+  // page tables: the budget in frames, net of metadata.
+  uint64_t FramesFitting() const {
+    const uint64_t room = budget_ * page_size_, meta = charged_metadata();
+    return meta >= room ? 0 : (room - meta) / frame_cost_;
   }
   const Watermarks& watermarks() const { return wm_; }
 
-  // Descriptor allocation (independent of charging).
-  PageFrame* AllocFrame() EXCLUDES(mu_);
-  void FreeFrame(PageFrame* f) EXCLUDES(mu_);
+  // Descriptor allocation (independent of charging). A frame is named by
+  // its id, 32 bits (never 0), so that the page table spends 4 bytes on it
+  // (cf. the kernel's pfn in a PTE). Get is lock-free: descriptors never
+  // move and the chunk table is fixed, so a page-table entry can be turned
+  // into its frame on the fault path without the pool's lock.
+  uint32_t AllocFrame() EXCLUDES(mu_);
+  void FreeFrame(uint32_t id) EXCLUDES(mu_);
+  PageFrame* Get(uint32_t id) const {
+    USWAP_DCHECK(id != 0);
+    return chunks_[id / kChunkFrames].load(std::memory_order_acquire) + id % kChunkFrames;
+  }
+  // Bytes of frame descriptors allocated (metadata, outside the frames).
+  uint64_t descriptor_bytes() const;
 
  private:
   const uint64_t budget_;
+  const uint64_t page_size_;
+  const uint64_t frame_cost_;  // page + descriptor, bytes
   const Watermarks wm_;
+  std::atomic<uint64_t> metadata_{0};
   std::atomic<uint64_t> charged_{0};
   std::atomic<uint64_t> uncharged_total_{0};
-  Mutex mu_;
-  std::vector<std::unique_ptr<PageFrame[]>> chunks_ GUARDED_BY(mu_);
-  std::vector<PageFrame*> free_ GUARDED_BY(mu_);
+  static constexpr uint64_t kChunkFrames = 4096;
+  static constexpr uint64_t kMaxChunks = (uint64_t{1} << 32) / kChunkFrames;
+  mutable Mutex mu_;
+  // kMaxChunks pointers, calloc'd: only the entries of chunks really made
+  // are ever touched, so the table costs 8 bytes per 4096 frames of RAM.
+  std::atomic<PageFrame*>* chunks_ = nullptr;
+  uint64_t nchunks_ GUARDED_BY(mu_) = 0;
+  std::vector<uint32_t> free_ GUARDED_BY(mu_);
 };
 
 }  // namespace uswap

@@ -54,8 +54,8 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
           // Counted now, not after the wait: the reader's CONTINUE wakes
           // every thread faulting on the page (this one's too), which may
           // then read stats() before this handler returns from Wait.
-          if (node_->swap_cache().Ref(p.entry)) {
-            wait_on = p.entry;
+          if (node_->swap_cache().Ref(p.entry())) {
+            wait_on = p.entry();
             Count(node_->vmstat().swap_cache_hits);
           }
           break;
@@ -83,19 +83,18 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
     // write waits for the write-back to finish (seed 000, figure d).
     wp_map = true;
   } else if (write) {
-    if (p.entry) (void)node_->devices().Free(p.entry);
-    p.entry = SwapEntry();
+    node_->FreeSlotLocked(p);
     p.flags |= kDirty;
     wp_map = false;
   } else {
-    wp_map = !(p.flags & kDirty) && p.entry;
+    wp_map = !(p.flags & kDirty) && p.entry();
   }
   if (p.flags & kReadahead) Count(node_->vmstat().readahead_hits);
   p.flags &= ~kReadahead;
   // Counted before CONTINUE wakes the faulting thread, so that what it
   // reads in stats() after its access includes the access (as everywhere
   // on the fault path).
-  if (node_->policy().MarkAccessed(p.frame)) Count(node_->vmstat().pgactivate);
+  if (node_->policy().MarkAccessed(node_->FrameOf(p))) Count(node_->vmstat().pgactivate);
   Count(node_->vmstat().pgminorfault);
   Status st = pte_->Continue(addr, page_size_, wp_map).status();
   USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
@@ -116,8 +115,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
       // A stream of writes gets them writable (see DoSwapPage).
       for (uint64_t k = index + 1; k < j && write; k++) {
         PageEntry& q = r->pte(k);
-        if (q.entry) (void)node_->devices().Free(q.entry);
-        q.entry = SwapEntry();
+        node_->FreeSlotLocked(q);
         q.flags |= kDirty;
       }
       // Counted before the mapping, as above: the stream's thread runs on
@@ -128,7 +126,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
       for (uint64_t k = index + 1; k < j; k++) {
         PageEntry& q = r->pte(k);
         q.flags = (q.flags & ~kReadahead) | kMapped | (write ? 0 : kWriteProtected);
-        node_->policy().MarkAccessed(q.frame);
+        node_->policy().MarkAccessed(node_->FrameOf(q));
       }
     }
     readahead_.StreamAdvance(r, index, j, static_cast<unsigned>(j - index));
@@ -151,11 +149,10 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
         return FaultResult::kResolved;
       }
       if (p.flags & kWriteback) {
-        if (node_->swap_cache().Ref(p.entry)) wait_on = p.entry;
+        if (node_->swap_cache().Ref(p.entry())) wait_on = p.entry();
       } else {
         // cf. do_wp_page() on a swap-cache page: the slot's copy goes stale.
-        if (p.entry) (void)node_->devices().Free(p.entry);
-        p.entry = SwapEntry();
+        node_->FreeSlotLocked(p);
         p.flags |= kDirty;
         p.flags &= ~kWriteProtected;
         Count(node_->vmstat().wp_faults);  // before the wake-up (see DoResident)
@@ -308,7 +305,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     case SwapInPage::Result::kReadFailed: {
       MutexLock l(&r->block_lock(index));
       const PageEntry& p = r->pte(index);
-      if (p.state == PageState::kSwapped && p.entry == pages[me].entry)
+      if (p.state == PageState::kSwapped && p.entry() == pages[me].entry)
         result = PoisonLocked(r, index, "cannot read the page back from swap");
       else  // another fault took it over meanwhile: let this access retry
         (void)pte_->Wake(r->user_addr(index), page_size_);
@@ -349,14 +346,14 @@ FaultResult FaultHandler::PoisonLocked(MmRegion* r, uint64_t index, const char* 
   Count(node_->vmstat().read_errors);
   Log(LogLevel::kError, "page at region offset %llu lost: %s; accesses get SIGBUS",
       static_cast<unsigned long long>(index * page_size_), why);
-  if (p.entry) (void)node_->devices().Free(p.entry);
-  p.entry = SwapEntry();
+  node_->FreeSlotLocked(p);
   if (p.state == PageState::kResident) {
     (void)r->PunchHole(index, 1);
     node_->ReleaseFrame(p);
   }
   p.state = PageState::kPoisoned;
   p.flags = 0;
+  p.shadow = 0;  // a lost page has no history to refault with
   Status st = pte_->Poison(r->user_addr(index), page_size_);
   if (!st.ok()) {
     Log(LogLevel::kError, "%s", st.ToString().c_str());

@@ -73,7 +73,7 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
     : options_(options),
       devices_(devices),
       page_io_(page_io),
-      frames_(options.budget_pages, options.watermarks),
+      frames_(options.budget_pages, devices->page_size(), options.watermarks),
       policy_(CreateReclaimPolicy(options.policy, {options.inactive_percent})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
 }
@@ -218,21 +218,27 @@ void MemoryNode::NotifyReclaimProgress() {
 }
 
 PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
-  PageFrame* f = frames_.AllocFrame();
+  const uint32_t id = frames_.AllocFrame();
+  PageFrame* f = frames_.Get(id);
   f->owner = r;
   f->index = index;
-  r->pte(index).frame = f;
+  r->pte(index).frame = id;
   policy_->Add(f, mapped);
   if (progress_waiters_.load(std::memory_order_relaxed)) NotifyReclaimProgress();
   return f;
 }
 
 void MemoryNode::ReleaseFrame(PageEntry& p) {
-  USWAP_DCHECK(p.frame != nullptr);
-  policy_->Remove(p.frame);
+  USWAP_DCHECK(p.frame != 0);
+  policy_->Remove(frames_.Get(p.frame));
   frames_.FreeFrame(p.frame);
-  p.frame = nullptr;
+  p.frame = 0;
   frames_.Uncharge(1);
+}
+
+void MemoryNode::FreeSlotLocked(PageEntry& p) {
+  if (p.entry()) (void)devices_->Free(p.entry());
+  p.clear_entry();
 }
 
 // ---------------------------------------------------------------------------
@@ -278,8 +284,8 @@ size_t MemoryNode::RefillInactiveLocked(size_t n, ScanCount* count) {
       PageFrame* f = frames[i];
       MmRegion* r = f->owner;
       PageEntry& p = r->pte(f->index);
-      USWAP_CHECK(p.frame == f && p.state == PageState::kResident);
-      if (p.pins) {
+      USWAP_CHECK(p.state == PageState::kResident && FrameOf(p) == f);
+      if (r->pins(f->index)) {
         putback.push_back({f, true});  // unevictable: straight back to active
         continue;
       }
@@ -339,13 +345,13 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
     for (; i < victims.size() && victims[i]->owner == r && victims[i]->index < end; i++) {
       PageFrame* f = victims[i];
       PageEntry& p = r->pte(f->index);
-      USWAP_CHECK(p.frame == f && p.state == PageState::kResident);
-      if ((p.flags & kMapped) || p.pins || (p.flags & kWriteback)) {
+      USWAP_CHECK(p.state == PageState::kResident && FrameOf(p) == f);
+      if ((p.flags & kMapped) || r->pins(f->index) || (p.flags & kWriteback)) {
         Count(vmstat_.pgrotated);
         policy_->Putback(f, true);
         continue;
       }
-      if (!(p.flags & kDirty) && p.entry) {
+      if (!(p.flags & kDirty) && p.entry()) {
         // Clean: the slot still holds these bytes. Drop without I/O.
         p.state = PageState::kSwapped;
         p.flags = 0;
@@ -360,8 +366,7 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
       USWAP_CHECK_MSG(cst.ok(), cst.ToString().c_str());
       if (MmRegion::IsZero(copy, ps)) {
         // All zero: free it, no slot needed; the next touch is a zero fault.
-        if (p.entry) (void)devices_->Free(p.entry);
-        p.entry = SwapEntry();
+        FreeSlotLocked(p);
         p.state = PageState::kNone;
         p.flags = 0;
         release.Add(f->index);
@@ -378,8 +383,8 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         policy_->Putback(f, false);
         continue;
       }
-      if (p.entry) (void)devices_->Free(p.entry);  // stale copy of an older version
-      p.entry = *e;
+      FreeSlotLocked(p);  // stale copy of an older version
+      p.set_entry(*e);
       p.flags |= kWriteback;
       swap_cache_.Add(*e, SwapCache::IoKind::kWrite);
       writes.push_back({r, f->index, f, *e, copy});
@@ -414,9 +419,9 @@ Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
       MutexLock l(&r->block_lock(b));
       for (uint64_t i = lo; i < hi; i++) {
         PageEntry& p = r->pte(i);
-        if (p.state != PageState::kResident || p.pins || (p.flags & kWriteback)) continue;
-        if (!policy_->Isolate(p.frame)) continue;  // another reclaimer has it
-        victims.push_back(p.frame);
+        if (p.state != PageState::kResident || r->pins(i) || (p.flags & kWriteback)) continue;
+        if (!policy_->Isolate(FrameOf(p))) continue;  // another reclaimer has it
+        victims.push_back(FrameOf(p));
         if (!(p.flags & kMapped)) continue;
         p.flags &= ~(kMapped | kWriteProtected);
         AppendRange(ranges, r->user_base() + i * ps, ps);
@@ -451,7 +456,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
     for (; i < items.size() && items[i].region == r && items[i].index < end; i++) {
       WriteItem& w = items[i];
       PageEntry& p = r->pte(w.index);
-      USWAP_CHECK(p.frame == w.frame && (p.flags & kWriteback) && p.entry == w.entry);
+      USWAP_CHECK(FrameOf(p) == w.frame && (p.flags & kWriteback) && p.entry() == w.entry);
       p.flags &= ~kWriteback;
       if (errors[i]) {
         // cf. end_swap_bio_write(): the slot is bad; keep the page, dirty,
@@ -461,7 +466,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
             w.entry.type(), static_cast<unsigned long long>(w.entry.offset()),
             std::strerror(errors[i]));
         (void)devices_->MarkBad(w.entry);
-        p.entry = SwapEntry();
+        p.clear_entry();
         p.flags |= kDirty;
         swap_cache_.Complete(w.entry, false);
         policy_->Putback(w.frame, false);
@@ -469,7 +474,8 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
       }
       Count(vmstat_.pswpout);
       p.flags &= ~kDirty;  // the slot now holds exactly these bytes
-      if ((p.flags & kMapped) || p.pins) {
+      p.sum = pw[i].sum;
+      if ((p.flags & kMapped) || r->pins(w.index)) {
         // Touched during write-back (mapped write-protected, so unchanged):
         // it stays resident as a clean page that owns its slot.
         swap_cache_.Complete(w.entry, true);
@@ -568,11 +574,11 @@ void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach)
     for (uint64_t i = b; i < r->block_end(b); i++) {
       PageEntry& p = r->pte(i);
       USWAP_CHECK(p.state != PageState::kSwapIn && !(p.flags & kWriteback));
-      if (p.entry) (void)devices_->Free(p.entry);
-      p.entry = SwapEntry();
+      FreeSlotLocked(p);
       if (p.state == PageState::kResident) ReleaseFrame(p);
       p.state = PageState::kNone;
       p.flags = 0;
+      p.shadow = 0;
     }
   }
 #ifdef USWAP_DEBUG_FULL
@@ -593,14 +599,13 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
         MutexLock l(&r->block_lock(b));
         for (uint64_t i = b; i < end; i++) {
           PageEntry& p = r->pte(i);
-          if (!p.entry || p.entry.type() != type) continue;
+          if (!p.entry() || p.entry().type() != type) continue;
           if (p.state == PageState::kSwapIn || (p.flags & kWriteback)) {
-            if (swap_cache_.Ref(p.entry)) wait_on = p.entry;
+            if (swap_cache_.Ref(p.entry())) wait_on = p.entry();
             break;
           }
           if (p.state == PageState::kResident) {
-            (void)devices_->Free(p.entry);
-            p.entry = SwapEntry();
+            FreeSlotLocked(p);
             p.flags |= kDirty;
           } else if (p.state == PageState::kSwapped) {
             need++;
@@ -627,7 +632,7 @@ Status MemoryNode::UnuseAreaLocked(MmRegion* r, unsigned type) {
         MutexLock l(&r->block_lock(b));
         for (uint64_t i = b; i < end && todo.size() < need; i++) {
           PageEntry& p = r->pte(i);
-          if (p.state != PageState::kSwapped || p.entry.type() != type) continue;
+          if (p.state != PageState::kSwapped || p.entry().type() != type) continue;
           SwapInPage& page = todo.emplace_back();
           MarkSwapInLocked(r, i, &page);
           page.dirty = true;
@@ -667,13 +672,12 @@ Status MemoryNode::DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) {
       // belong to the I/O until it completes).
       for (uint64_t i = lo; i < hi && !wait_on; i++) {
         PageEntry& p = r->pte(i);
-        if ((p.state == PageState::kSwapIn || (p.flags & kWriteback)) && swap_cache_.Ref(p.entry))
-          wait_on = p.entry;
+        if ((p.state == PageState::kSwapIn || (p.flags & kWriteback)) && swap_cache_.Ref(p.entry()))
+          wait_on = p.entry();
       }
       for (uint64_t i = lo; i < hi && !wait_on; i++) {
         PageEntry& p = r->pte(i);
-        if (p.entry) (void)devices_->Free(p.entry);
-        p.entry = SwapEntry();
+        FreeSlotLocked(p);
         if (p.state == PageState::kResident) {
           // Zeroed in place: the mapping (if any) stays and now shows zeros.
           // The frame stays with its list (another reclaimer may hold it
@@ -687,6 +691,7 @@ Status MemoryNode::DiscardLocked(MmRegion* r, uint64_t first, uint64_t end) {
         if (p.state == PageState::kPoisoned) (void)r->Zap(i, 1);  // clears the poison marker
         p.state = PageState::kNone;
         p.flags = 0;
+        p.shadow = 0;  // discarded: a later touch is a new page, not a refault
       }
     }
     if (wait_on) {
@@ -719,32 +724,35 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
     auto fail = [&](const char* what) {
       Log(LogLevel::kError, "page %llu of region %p: state %d flags 0x%x entry %llx: %s",
           static_cast<unsigned long long>(i), static_cast<void*>(r->user_base()),
-          static_cast<int>(p.state), p.flags, static_cast<unsigned long long>(p.entry.value()),
+          static_cast<int>(p.state), p.flags, static_cast<unsigned long long>(p.entry().value()),
           what);
       USWAP_CHECK_MSG(false, what);
     };
     if (have_pm && (pm[i - b] >> 63) && !(p.state == PageState::kResident && (p.flags & kMapped)))
       fail("a user PTE is present on a page the page table does not call mapped");
-    if ((p.state == PageState::kResident) != (p.frame != nullptr))
-      fail("a frame exactly when resident");
-    if (p.frame && (p.frame->owner != r || p.frame->index != i)) fail("frame points back");
+    if (p.state == PageState::kResident && p.frame == 0) fail("a resident page has a frame");
+    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.frame)
+      fail("no frame or shadow on empty or poisoned pages");
+    if (p.state == PageState::kResident &&
+        (FrameOf(p)->owner != r || FrameOf(p)->index != i))
+      fail("frame points back");
     if (p.flags & ~(kMapped | kDirty | kWriteback | kReadahead | kWriteProtected))
       fail("unknown flags");
     if (p.state != PageState::kResident && p.flags) fail("flags only on resident pages");
     if ((p.flags & kWriteProtected) && !(p.flags & kMapped)) fail("write-protected implies mapped");
-    if (p.state == PageState::kResident && !(p.flags & kDirty) && !p.entry)
+    if (p.state == PageState::kResident && !(p.flags & kDirty) && !p.entry())
       fail("a clean resident page owns a slot");
-    if ((p.flags & kWriteback) && !swap_cache_.Contains(p.entry))
+    if ((p.flags & kWriteback) && !swap_cache_.Contains(p.entry()))
       fail("write-back registered in the swap cache");
-    if (p.state == PageState::kSwapIn && !swap_cache_.Contains(p.entry))
+    if (p.state == PageState::kSwapIn && !swap_cache_.Contains(p.entry()))
       fail("swap-in registered in the swap cache");
-    if ((p.state == PageState::kSwapped || p.state == PageState::kSwapIn) && !p.entry)
+    if ((p.state == PageState::kSwapped || p.state == PageState::kSwapIn) && !p.entry())
       fail("a swapped page has a slot");
-    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.entry)
+    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.entry())
       fail("no slot on empty or poisoned pages");
-    if (p.entry) {
-      SwapArea* a = devices_->area(p.entry.type());
-      if (!a || a->Count(p.entry.offset()) != 1) fail("the slot is in use exactly once");
+    if (p.entry()) {
+      SwapArea* a = devices_->area(p.entry().type());
+      if (!a || a->Count(p.entry().offset()) != 1) fail("the slot is in use exactly once");
     }
   }
 }
@@ -761,7 +769,7 @@ void MemoryNode::VerifyQuiescent() {
         USWAP_CHECK_MSG(p.state != PageState::kSwapIn && !(p.flags & kWriteback),
                         "no I/O in flight on a quiescent node");
         resident += p.state == PageState::kResident;
-        slots += p.entry ? 1 : 0;
+        slots += p.entry() ? 1 : 0;
       }
     }
   }
@@ -779,7 +787,7 @@ uint64_t MemoryNode::metadata_bytes() {
   ReaderLock rl(&regions_mu_);
   uint64_t n = 0;
   for (const auto& [base, r] : regions_) n += r->metadata_bytes();
-  return n;
+  return n + frames_.descriptor_bytes();
 }
 
 }  // namespace uswap

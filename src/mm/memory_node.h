@@ -98,6 +98,11 @@ class MemoryNode {
   // Releases a resident page's frame (policy, descriptor, charge).
   // REQUIRES: block lock; the memfd page was already freed.
   void ReleaseFrame(PageEntry& p);
+  // The frame of a resident (or installed kSwapIn) page.
+  PageFrame* FrameOf(const PageEntry& p) const { return frames_.Get(p.frame); }
+  // Frees the slot the page owns, if any (cf. swap_free() when a PTE drops
+  // its swap entry). REQUIRES: block lock; no I/O in flight on the slot.
+  void FreeSlotLocked(PageEntry& p);
 
   // ---- reclaim ----------------------------------------------------------
   // What a reclaim round looked at (cf. struct scan_control's nr_scanned).

@@ -22,7 +22,8 @@
 
 namespace uswap {
 
-Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_size, uint64_t id) {
+Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_size, uint64_t id,
+                                                   FramePool* budget) {
   if (bytes == 0) return Status::InvalidArgument("region size is 0");
   if (bytes > kMaxBytes)
     return Status::InvalidArgument("region of " + std::to_string(bytes) +
@@ -40,7 +41,8 @@ Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_siz
   if (!r->dir_)
     return Status::NoSpace("out of memory for the page-table directory of a " +
                            std::to_string(r->size_) + "-byte region");
-  r->metadata_bytes_.store(r->dir_groups_ * sizeof(std::atomic<Group*>));
+  r->budget_ = budget;
+  r->AddMetadata(r->dir_groups_ * sizeof(std::atomic<Group*>));
   std::string name = "uswap-region-" + std::to_string(id);
   int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
   if (fd < 0) return Status::FromErrno("memfd_create", errno);
@@ -58,7 +60,13 @@ Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_siz
   return r;
 }
 
+void MmRegion::AddMetadata(uint64_t bytes) {
+  metadata_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  if (budget_) budget_->ChargeMetadata(bytes);
+}
+
 MmRegion::~MmRegion() {
+  if (budget_) budget_->UnchargeMetadata(metadata_bytes_.load(std::memory_order_relaxed));
   if (user_) munmap(user_, size_);
   if (dir_) {
     for (uint64_t g = 0; g < dir_groups_; g++) {
@@ -79,7 +87,7 @@ MmRegion::Block* MmRegion::AllocBlock(uint64_t block) {
     USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
     if (slot.compare_exchange_strong(g, fresh, std::memory_order_acq_rel)) {
       g = fresh;
-      metadata_bytes_.fetch_add(sizeof(Group), std::memory_order_relaxed);
+      AddMetadata(sizeof(Group));
     } else {
       free(fresh);  // another thread installed it; g holds theirs
     }
@@ -90,11 +98,29 @@ MmRegion::Block* MmRegion::AllocBlock(uint64_t block) {
   Block* fresh = new (std::nothrow) Block();
   USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
   if (bslot.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) {
-    metadata_bytes_.fetch_add(sizeof(Block), std::memory_order_relaxed);
+    AddMetadata(sizeof(Block));
     return fresh;
   }
   delete fresh;
   return b;
+}
+
+bool MmRegion::Pin(uint64_t index) {
+  Block* b = FindBlock(index / kBlockPages);
+  if (!b->pins) {
+    b->pins = std::make_unique<uint16_t[]>(kBlockPages);
+    AddMetadata(kBlockPages * sizeof(uint16_t));
+  }
+  uint16_t& n = b->pins[index % kBlockPages];
+  if (n == UINT16_MAX) return false;
+  n++;
+  return true;
+}
+
+void MmRegion::Unpin(uint64_t index) {
+  Block* b = FindBlock(index / kBlockPages);
+  USWAP_CHECK(b->pins && b->pins[index % kBlockPages] > 0);
+  b->pins[index % kBlockPages]--;
 }
 
 Status MmRegion::Zap(uint64_t index, uint64_t n) {

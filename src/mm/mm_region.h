@@ -49,6 +49,7 @@
 
 #include "base/mutex.h"
 #include "base/unique_fd.h"
+#include "mm/frame_pool.h"
 #include "mm/page_frame.h"
 #include "swap/swap_entry.h"
 #include "uswap/status.h"
@@ -79,13 +80,45 @@ enum PageFlag : uint8_t {
   kWriteProtected = 1 << 4,  // mapped write-protected (clean with slot)
 };
 
+// One page's entry in the page table: 14 bytes, the checksum included; with
+// its share of the block's lock and pin pointer, 14.75 bytes per touched
+// page (issue 13: <= 16); untouched pages cost nothing (lazy blocks, below).
+// cf. the kernel's pte_t, plus the checksum uswap adds. Packed to 2-byte
+// alignment (x86-64 loads unaligned words at no cost); never take the
+// address of a field.
+//
+//   frame / shadow  kResident, kSwapIn (once installed): the frame's id in
+//                   the FramePool (0 = none yet). kSwapped: the shadow
+//                   entry the reclaim policy gave at eviction (0 = none),
+//                   handed back when the page refaults (cf. the shadow
+//                   entries mm/workingset.c leaves in the page cache).
+//   slot, type      the slot owned by the page (slot 0 = none: slot 0 of
+//                   every area is its header); SWAPSPACE2's last_page is a
+//                   u32, so every slot number fits.
+//   sum             32-bit checksum of the slot's copy (PageIo), kept here
+//                   rather than per slot: the page is the slot's only owner.
+#pragma pack(push, 2)
 struct PageEntry {
-  PageState state = PageState::kNone;
+  union {
+    uint32_t frame = 0;
+    uint32_t shadow;
+  };
+  uint32_t slot = 0;
+  uint32_t sum = 0;
+  PageState state : 3 = PageState::kNone;
+  uint8_t type : 5 = 0;  // swap area of `slot`
   uint8_t flags = 0;
-  uint16_t pins = 0;           // Region::Pin nesting count
-  PageFrame* frame = nullptr;  // when kResident / kSwapIn
-  SwapEntry entry;             // slot reference owned by this page (if any)
+
+  SwapEntry entry() const { return slot ? SwapEntry(type, slot) : SwapEntry(); }
+  // REQUIRES: e.offset() fits in 32 bits (always: see `slot`).
+  void set_entry(SwapEntry e) {
+    type = static_cast<uint8_t>(e.type());
+    slot = static_cast<uint32_t>(e.offset());
+  }
+  void clear_entry() { type = 0, slot = 0, sum = 0; }
 };
+#pragma pack(pop)
+static_assert(sizeof(PageEntry) == 14, "a page's metadata is 14 bytes (doc/engine.md)");
 
 class MmRegion {
  public:
@@ -93,16 +126,25 @@ class MmRegion {
   // Largest region: the x86-64 user address space (47 bits).
   static constexpr uint64_t kMaxBytes = uint64_t{1} << 47;
 
-  // One block of the page table: its lock and its entries.
+  // One block of the page table: its lock, its pin counts and its entries.
   struct Block {
     Mutex lock;
+    // Region::Pin nesting counts of the block's pages, allocated at the
+    // first pin in the block: pins are rare (buffers of pinned I/O), so the
+    // entries do not pay for them. cf. the kernel keeping mlock counts out
+    // of the PTE (VM_LOCKED on the vma, the mlock count on the folio).
+    std::unique_ptr<uint16_t[]> pins;
     PageEntry ptes[kBlockPages];
   };
 
   // Creates the memfd and the user view. `id` names the memfd (debugging).
+  // The page table's memory is charged to `budget` (if not null) as it
+  // grows, and released when the region is destroyed (cf. memcg charging
+  // page tables); `budget` must outlive the region.
   // InvalidArgument for 0 bytes or more than kMaxBytes; NoSpace when the
   // directory cannot be allocated or the address space is exhausted.
-  static Result<std::unique_ptr<MmRegion>> Create(size_t bytes, size_t page_size, uint64_t id);
+  static Result<std::unique_ptr<MmRegion>> Create(size_t bytes, size_t page_size, uint64_t id,
+                                                  FramePool* budget = nullptr);
   ~MmRegion();  // unmaps the view, frees the page table, closes the memfd
 
   uint8_t* user_base() const { return user_; }  // U
@@ -136,6 +178,15 @@ class MmRegion {
   PageEntry& pte(uint64_t index) {
     return FindBlock(index / kBlockPages)->ptes[index % kBlockPages];
   }
+  // Pin count of page index (Region::Pin nesting). REQUIRES: its block lock.
+  uint16_t pins(uint64_t index) const {
+    const Block* b = FindBlock(index / kBlockPages);
+    return b->pins ? b->pins[index % kBlockPages] : 0;
+  }
+  // Adds one pin (false: already pinned UINT16_MAX times) / drops one.
+  // REQUIRES: the block lock of index; Unpin: pins(index) > 0.
+  bool Pin(uint64_t index);
+  void Unpin(uint64_t index);
   // Bytes of page-table metadata allocated so far (directory + blocks).
   uint64_t metadata_bytes() const { return metadata_bytes_.load(std::memory_order_relaxed); }
 
@@ -192,7 +243,9 @@ class MmRegion {
   Block* AllocBlock(uint64_t block);
   std::atomic<Group*>* dir_ = nullptr;  // calloc'd, dir_groups_ entries
   uint64_t dir_groups_ = 0;
+  void AddMetadata(uint64_t bytes);
   std::atomic<uint64_t> metadata_bytes_{0};
+  FramePool* budget_ = nullptr;
 };
 
 }  // namespace uswap

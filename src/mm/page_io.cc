@@ -20,15 +20,15 @@ namespace uswap {
 
 namespace {
 
-uint64_t PageChecksum(const uint8_t* p, size_t n) {
+uint32_t PageChecksum(const uint8_t* p, size_t n) {
 #if HAVE_XXHASH
-  return XXH3_64bits(p, n);
+  return static_cast<uint32_t>(XXH3_64bits(p, n));
 #else
   // FNV-1a over 64-bit words: weaker, used only when libxxhash is absent.
   uint64_t h = 0xcbf29ce484222325ull;
   const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
   for (size_t i = 0; i < n / 8; i++) h = (h ^ w[i]) * 0x100000001b3ull;
-  return h;
+  return static_cast<uint32_t>(h ^ (h >> 32));
 #endif
 }
 
@@ -37,7 +37,6 @@ uint64_t PageChecksum(const uint8_t* p, size_t n) {
 // Per-slot integrity metadata of one area, indexed by slot.
 struct PageIo::AreaMeta {
   uint64_t slots = 0;
-  std::unique_ptr<uint64_t[]> sums;    // checksum mode: XXH3 of the page
   std::unique_ptr<uint8_t[]> tags;     // encrypt mode: 16-byte GCM tag per slot
   std::unique_ptr<uint64_t[]> nonces;  // encrypt mode: IV counter used for the slot
 };
@@ -73,8 +72,6 @@ Status PageIo::AttachArea(unsigned type, uint64_t pages) {
   if (options_.encrypt) {
     m->tags = std::make_unique<uint8_t[]>(m->slots * 16);
     m->nonces = std::make_unique<uint64_t[]>(m->slots);
-  } else if (options_.checksums) {
-    m->sums = std::make_unique<uint64_t[]>(m->slots);
   }
   areas_[type] = std::move(m);
   return Status::OK();
@@ -132,7 +129,7 @@ void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int
   }
 }
 
-void PageIo::Write(std::span<const PageWrite> pages, std::vector<int>& errors) {
+void PageIo::Write(std::span<PageWrite> pages, std::vector<int>& errors) {
   const size_t ps = devices_->page_size();
   errors.assign(pages.size(), 0);
   thread_local std::vector<uint8_t*> bufs;  // per thread: see Submit
@@ -165,10 +162,10 @@ void PageIo::Write(std::span<const PageWrite> pages, std::vector<int>& errors) {
       bufs[i] = out;
 #endif
     } else if (options_.checksums) {
-      m->sums[pages[i].entry.offset()] = PageChecksum(pages[i].buf, ps);
+      pages[i].sum = PageChecksum(pages[i].buf, ps);
     }
   }
-  Submit<PageWrite>(pages, BlockIo::Op::kWrite, errors, bufs);
+  Submit<PageWrite>(std::span<const PageWrite>(pages), BlockIo::Op::kWrite, errors, bufs);
 }
 
 void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
@@ -182,7 +179,7 @@ void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
     if (errors[i]) continue;
     AreaMeta* m = meta(pages[i].entry.type());
     USWAP_CHECK(m && pages[i].entry.offset() < m->slots);
-    uint64_t slot = pages[i].entry.offset();
+    [[maybe_unused]] uint64_t slot = pages[i].entry.offset();
     if (options_.encrypt) {
 #if HAVE_OPENSSL
       uint8_t iv[12] = {};
@@ -203,7 +200,7 @@ void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
       if (!ok) errors[i] = EBADMSG;
 #endif
     } else if (options_.checksums) {
-      if (PageChecksum(pages[i].buf, ps) != m->sums[slot]) errors[i] = EBADMSG;
+      if (PageChecksum(pages[i].buf, ps) != pages[i].sum) errors[i] = EBADMSG;
     }
   }
 }

@@ -11,12 +11,14 @@ namespace uswap {
 
 void MemoryNode::MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out) {
   PageEntry& p = r->pte(index);
-  USWAP_CHECK(p.state == PageState::kSwapped && p.entry);
+  USWAP_CHECK(p.state == PageState::kSwapped && p.entry());
   p.state = PageState::kSwapIn;
-  swap_cache_.Add(p.entry, SwapCache::IoKind::kRead);
+  swap_cache_.Add(p.entry(), SwapCache::IoKind::kRead);
   *out = SwapInPage();
   out->index = index;
-  out->entry = p.entry;
+  out->entry = p.entry();
+  out->sum = p.sum;
+  out->shadow = p.shadow;
 }
 
 Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs,
@@ -27,7 +29,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
   thread_local std::vector<PageRead> reads;
   thread_local std::vector<bool> ok, again;
   reads.clear();
-  for (size_t k = 0; k < pages.size(); k++) reads.push_back({pages[k].entry, bufs + k * ps});
+  for (size_t k = 0; k < pages.size(); k++) reads.push_back({pages[k].entry, bufs + k * ps, pages[k].sum});
   TestPoint("swapin_before_io");
   ReadPages(reads, ok);
   for (unsigned attempt = 0; must < pages.size() && !ok[must] && attempt < retries; attempt++) {
@@ -83,7 +85,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
   }
   for (SwapInPage& s : pages) {
     PageEntry& p = r->pte(s.index);
-    USWAP_CHECK(p.state == PageState::kSwapIn && p.entry == s.entry);
+    USWAP_CHECK(p.state == PageState::kSwapIn && p.entry() == s.entry);
     if (s.result != Result::kOk) {
       // Back to swapped, slot kept: nothing is lost; a later fault retries.
       (void)r->PunchHole(s.index, 1);
@@ -97,7 +99,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
     swap_cache_.Complete(s.entry, true);
     if (s.dirty) {
       (void)devices_->Free(s.entry);
-      p.entry = SwapEntry();
+      p.clear_entry();
       p.flags = kDirty;
     } else {
       p.flags = 0;  // clean, owns its slot (cf. the swap cache keeping the page)

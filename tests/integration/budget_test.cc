@@ -41,13 +41,13 @@ TEST_F(BudgetTest, SwapoffOfOnlyAreaFailsWithNoSpaceUnderSoftLimit) {
   Stats s = space->stats();
   ASSERT_EQ(s.areas.size(), 1u) << "the area was taken off";
   EXPECT_EQ(s.areas[0].path, a);
-  EXPECT_LE(s.resident_pages, s.budget_pages) << s.ToText();
+  EXPECT_LE(s.resident_pages, s.frame_limit) << s.ToText();
   EXPECT_EQ(CheckPages(base, 0, kPages, 1), 0u);
   // The area is still writable: a new version of every page goes out again.
   FillPages(base, 0, kPages, 2);
   EXPECT_EQ(CheckPages(base, 0, kPages, 2), 0u);
   s = space->stats();
-  EXPECT_LE(s.resident_pages, s.budget_pages) << s.ToText();
+  EXPECT_LE(s.resident_pages, s.frame_limit) << s.ToText();
   EXPECT_GT(s.areas.at(0).inuse_pages, kPages / 2);
 
   // With somewhere to go, the same Swapoff succeeds.
@@ -60,7 +60,7 @@ TEST_F(BudgetTest, SwapoffOfOnlyAreaFailsWithNoSpaceUnderSoftLimit) {
   EXPECT_EQ(s.areas[0].path, b);
   EXPECT_EQ(CheckPages(base, 0, kPages, 2), 0u);
   s = space->stats();
-  EXPECT_LE(s.resident_pages, s.budget_pages) << s.ToText();
+  EXPECT_LE(s.resident_pages, s.frame_limit) << s.ToText();
 }
 
 // F10 (audit R8): the hard limit at the minimum budget with several writer
@@ -149,9 +149,16 @@ int FullSwapRun(int fd, const std::string& swap, uint64_t budget, uint64_t slots
   HardLimitSpace h = OpenHardLimitSpace(swap, budget, kPages);
   if (h.exit_code) return h.exit_code;
   uint8_t* base = h.base;
+  // The page table is charged to the budget as it grows: read one page of
+  // every block first, so that it is whole and the frames the budget holds
+  // (frame_limit) stay fixed from here on. Those zero pages are reclaimed
+  // without I/O long before the end.
+  for (uint64_t i = 0; i < kPages; i += 64) (void)*reinterpret_cast<volatile uint8_t*>(base + i * kPage);
+  const uint64_t frames = h.space->stats().frame_limit;
+  if (frames >= budget || frames < budget * 9 / 10) return 90;  // the charge is off
   // What RAM and swap hold, less one page: reading a page back needs one
   // free slot to write a dirty page out for its frame (the kernel too).
-  const uint64_t data = budget + slots - 1;
+  const uint64_t data = frames + slots - 1;
   // Fill swap and all but kZeroPages frames with data.
   FillPages(base, 0, data - kZeroPages, 1);
   // Read kZeroPages untouched pages far away: zero pages take the rest.
@@ -247,7 +254,7 @@ TEST_F(BudgetTest, SoftLimitAtMinimumBudgetNeverExceedsIt) {
   EXPECT_GT(probe.rounds.load(), 10u) << "the \"reclaim_done\" point never ran";
   EXPECT_LE(probe.max_bytes, kBudget * kPage) << "memfd blocks past the budget in a reclaim round";
   EXPECT_LE(end_bytes, kBudget * kPage);
-  EXPECT_LE(s.resident_pages, s.budget_pages) << s.ToText();
+  EXPECT_LE(s.resident_pages, s.frame_limit) << s.ToText();
   EXPECT_GT(s.pswpout, kPages);
 }
 
@@ -263,18 +270,58 @@ TEST_F(BudgetTest, KswapdPullsOvershootBackAfterSwapon) {
   uint8_t* base = static_cast<uint8_t*>((*r)->data());
   FillPages(base, 0, kPages, 1);
   Stats s = space->stats();
-  ASSERT_GT(s.resident_pages, s.budget_pages) << "no overshoot to pull back: " << s.ToText();
+  ASSERT_GT(s.resident_pages, s.frame_limit) << "no overshoot to pull back: " << s.ToText();
   ASSERT_GT(s.budget_overshoot_pages, 0u);
 
   const uint64_t wakeups = s.kswapd_wakeups;
   ASSERT_TRUE(space->Swapon(NewSwapFile("big.swap", 4096)).ok());
   // Waits for the condition (polling the counters every 10 ms), at most 10 s.
-  PollUntil([&] { return (s = space->stats()).resident_pages <= s.budget_pages; },
+  PollUntil([&] { return (s = space->stats()).resident_pages <= s.frame_limit; },
             std::chrono::seconds(10));
-  EXPECT_LE(s.resident_pages, s.budget_pages)
+  EXPECT_LE(s.resident_pages, s.frame_limit)
       << "still over the budget 10 s after Swapon: " << s.ToText();
   EXPECT_GT(s.kswapd_wakeups, wakeups);
   EXPECT_EQ(CheckPages(base, 0, kPages, 1), 0u);
+}
+
+// Issue 13, part 5: uswap's own per-page memory is charged to the budget,
+// as a memory cgroup charges page tables, and costs at most 16 bytes per
+// touched page, nothing for untouched ones. A sparse touch (one page per
+// 64-page block) of a large region makes the page table big next to the
+// frames: frame_limit must shrink by exactly what the metadata takes.
+TEST_F(BudgetTest, PageTableIsChargedToTheBudgetAtMost16BytesPerTouchedPage) {
+  constexpr uint64_t kBudget = 1024, kPages = 256 * 1024;  // 1 GiB region
+  auto space = OpenSpace(SmallConfig(kBudget, NewSwapFile("meta.swap", 16384)));
+  ASSERT_TRUE(space);
+  auto r = space->Map(kPages * kPage);
+  ASSERT_TRUE(r.ok());
+  uint8_t* base = static_cast<uint8_t*>((*r)->data());
+  base[0] = 1;  // the first frame descriptors and page-table group
+  const Stats s0 = space->stats();
+  EXPECT_LT(s0.metadata_bytes, 256u * 1024) << "untouched pages cost nothing: " << s0.ToText();
+  // Dense: every page of 8192 (32 MiB, 128 blocks).
+  FillPages(base, 0, 8192, 1);
+  const Stats s1 = space->stats();
+  const double per_page = double(s1.metadata_bytes - s0.metadata_bytes) / (8192 - 1);
+  EXPECT_LE(per_page, 16.0) << s1.ToText();
+  EXPECT_GT(per_page, 8.0) << "the page table is not counted: " << s1.ToText();
+  // Sparse: one page in each of the other blocks (3968 blocks, ~3.6 MiB of
+  // page table = ~900 frames of a 1024-frame budget).
+  for (uint64_t i = 8192; i < kPages; i += 64) base[i * kPage] = 1;
+  const Stats s2 = space->stats();
+  const uint64_t meta = s2.metadata_bytes;
+  EXPECT_GT(meta, 3u << 20) << s2.ToText();
+  // What the budget holds: frames with their descriptors, then the page
+  // tables (the descriptors allocated ahead of use are outside: < 4096).
+  EXPECT_LE(s2.frame_limit * (kPage + sizeof(PageFrame)),
+            kBudget * kPage - (meta - 4096 * sizeof(PageFrame)))
+      << s2.ToText();
+  EXPECT_LT(s2.frame_limit, kBudget / 4) << s2.ToText();
+  EXPECT_LE(s2.resident_pages, s2.frame_limit + 1) << s2.ToText();
+  EXPECT_EQ(CheckPages(base, 0, 8192, 1), 0u);
+  // Unmapping the region gives its page table back to the frames.
+  r->reset();
+  EXPECT_GT(space->stats().frame_limit, kBudget * 9 / 10) << space->stats().ToText();
 }
 
 }  // namespace

@@ -173,11 +173,11 @@ inline PteSnapshot SnapshotPte(Region& region, uint64_t index) {
   PteSnapshot s;
   s.state = p.state;
   s.flags = p.flags;
-  s.pins = p.pins;
-  s.has_slot = static_cast<bool>(p.entry);
+  s.pins = mm->pins(index);
+  s.has_slot = static_cast<bool>(p.entry());
   if (s.has_slot) {
-    s.slot_type = p.entry.type();
-    s.slot = p.entry.offset();
+    s.slot_type = p.entry().type();
+    s.slot = p.entry().offset();
   }
   return s;
 }
