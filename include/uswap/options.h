@@ -77,7 +77,17 @@ struct Config {
   // hard: fail the faulting access with SIGBUS.
   bool hard_limit = false;
 
-  // Per-page checksum (XXH3-64) kept in memory and verified on swap-in.
+  // Records the faults of this Space as a page trace for `uswap sim`
+  // (doc/policies.md): "" = off, else a path created 0600 (truncated).
+  // One reference per fault uswap resolves (first touch, swap-in, minor
+  // fault, write-protect), not every access: accesses to mapped pages
+  // never reach uswap. The file says so in a '#' header line ("text") or a
+  // PATH.info side file ("u64": raw little-endian page numbers).
+  // Page = virtual address >> 12. Costs one buffered append per fault.
+  std::string record_faults;
+  std::string record_format = "text";  // "text" (PAGE r|w per line) or "u64"
+
+  // Per-page checksum (32 bits of XXH3) kept in memory and verified on swap-in.
   bool checksums = true;
   // Encrypt pages (AES-256-GCM, random per-Space key) before they reach swap.
   bool encrypt = false;

@@ -119,6 +119,10 @@ Status SpaceImpl::Init() {
     USWAP_RETURN_IF_ERROR(Swapon(a.path, a.priority));
 
   FaultOptions fo;
+  if (!config_.record_faults.empty()) {
+    USWAP_ASSIGN_OR_RETURN(trace_, FaultTrace::Open(config_.record_faults, config_.record_format));
+    fo.trace = trace_.get();
+  }
   fo.readahead_pages = config_.readahead_pages;
   fo.fault_around_pages = std::clamp<unsigned>(config_.fault_around_pages, 1, 64);
   handler_ = std::make_unique<FaultHandler>(node_.get(), &uffd_, fo);
@@ -174,9 +178,9 @@ SpaceImpl::~SpaceImpl() {
 Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes) {
   USWAP_RETURN_IF_ERROR(CheckOwner("Space::Map"));
   MutexLock l(&admin_mu_);
-  USWAP_ASSIGN_OR_RETURN(std::unique_ptr<MmRegion> mm,
-                         MmRegion::Create(bytes, config_.page_size, next_region_id_++,
-                                          &node_->frames()));
+  USWAP_ASSIGN_OR_RETURN(
+      std::unique_ptr<MmRegion> mm,
+      MmRegion::Create(bytes, config_.page_size, next_region_id_++, &node_->frames()));
   USWAP_RETURN_IF_ERROR(uffd_.Register(mm->user_base(), mm->size()).WithContext("region"));
   node_->AddRegion(mm.get());
   auto impl = std::make_unique<RegionImpl>(this, std::move(mm));

@@ -80,6 +80,7 @@ class SpaceImpl {
   std::unique_ptr<PageIo> page_io_;
   std::unique_ptr<MemoryNode> node_;
   Userfaultfd uffd_;
+  std::unique_ptr<FaultTrace> trace_;  // Config::record_faults: outlives the handler
   std::unique_ptr<FaultHandler> handler_;
   std::unique_ptr<Kswapd> kswapd_;
   std::unique_ptr<FaultThreads> threads_;

@@ -12,8 +12,8 @@ namespace {
 // (mm/vmstat.h), copied one for one. Gauges are the state now.
 #define USWAP_STATS_COUNTERS(X) USWAP_VMSTAT_ITEMS(X)
 #define USWAP_STATS_GAUGES(X) \
-  X(resident_pages) X(free_frames) X(budget_pages) X(frame_limit) X(swap_cache_pages) \
-      X(metadata_bytes)
+  X(resident_pages)           \
+  X(free_frames) X(budget_pages) X(frame_limit) X(swap_cache_pages) X(metadata_bytes)
 #define USWAP_STATS_SCALARS(X) USWAP_STATS_COUNTERS(X) USWAP_STATS_GAUGES(X)
 
 std::string JsonString(const std::string& s) {

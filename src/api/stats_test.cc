@@ -50,7 +50,8 @@ TEST(StatsTest, SinceCoversEveryCounter) {
   s.swap_cache_hits = s.readahead_pages = s.readahead_hits = s.write_errors = 3;
   s.read_errors = s.checksum_errors = s.hard_limit_faults = s.memfd_errors = 3;
   s.budget_overshoot_pages = 3;
-  s.resident_pages = s.free_frames = s.budget_pages = s.frame_limit = s.swap_cache_pages = s.metadata_bytes = 3;
+  s.resident_pages = s.free_frames = s.budget_pages = s.frame_limit = s.swap_cache_pages =
+      s.metadata_bytes = 3;
   const std::string text = s.Since(s).ToText();
   size_t nonzero = 0, lines = 0;
   for (size_t at = 0; at < text.size();) {

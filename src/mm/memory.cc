@@ -35,6 +35,7 @@ uint64_t FaultHandler::major_faults() const {
 FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
                                        bool populate) {
   Count(node_->vmstat().pgfault);
+  if (options_.trace && !populate) options_.trace->Record(r->user_addr(index) >> 12, write || wp);
   if (wp) return DoWpPage(r, index);
   for (;;) {
     SwapEntry wait_on;

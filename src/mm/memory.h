@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mm/fault_trace.h"
 #include "mm/memory_node.h"
 #include "mm/pte_ops.h"
 #include "mm/swap_readahead.h"
@@ -53,6 +54,7 @@ struct FaultOptions {
   unsigned max_readahead_pages = 64;  // sequential streams grow up to this
   unsigned fault_around_pages = 16;   // zero pages mapped ahead in a stream
   unsigned read_retries = 2;          // extra attempts before a page is poisoned
+  FaultTrace* trace = nullptr;        // records every fault (Config::record_faults)
 };
 
 enum class FaultResult {

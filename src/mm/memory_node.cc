@@ -733,8 +733,7 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
     if (p.state == PageState::kResident && p.frame == 0) fail("a resident page has a frame");
     if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.frame)
       fail("no frame or shadow on empty or poisoned pages");
-    if (p.state == PageState::kResident &&
-        (FrameOf(p)->owner != r || FrameOf(p)->index != i))
+    if (p.state == PageState::kResident && (FrameOf(p)->owner != r || FrameOf(p)->index != i))
       fail("frame points back");
     if (p.flags & ~(kMapped | kDirty | kWriteback | kReadahead | kWriteProtected))
       fail("unknown flags");

@@ -29,7 +29,8 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
   thread_local std::vector<PageRead> reads;
   thread_local std::vector<bool> ok, again;
   reads.clear();
-  for (size_t k = 0; k < pages.size(); k++) reads.push_back({pages[k].entry, bufs + k * ps, pages[k].sum});
+  for (size_t k = 0; k < pages.size(); k++)
+    reads.push_back({pages[k].entry, bufs + k * ps, pages[k].sum});
   TestPoint("swapin_before_io");
   ReadPages(reads, ok);
   for (unsigned attempt = 0; must < pages.size() && !ok[must] && attempt < retries; attempt++) {

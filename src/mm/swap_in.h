@@ -13,10 +13,10 @@ namespace uswap {
 
 struct SwapInPage {
   // Set by MemoryNode::MarkSwapInLocked.
-  uint64_t index = 0;  // page of the region, now kSwapIn
-  SwapEntry entry;     // its slot, registered in the swap cache
-  uint32_t sum = 0;    // the slot's checksum (PageEntry::sum)
-  uint32_t shadow = 0; // the policy's shadow entry left at eviction (0: none)
+  uint64_t index = 0;   // page of the region, now kSwapIn
+  SwapEntry entry;      // its slot, registered in the swap cache
+  uint32_t sum = 0;     // the slot's checksum (PageEntry::sum)
+  uint32_t shadow = 0;  // the policy's shadow entry left at eviction (0: none)
 
   // Chosen by the caller.
   bool map = false;        // map it in the user view now (else the memfd only)

@@ -153,7 +153,8 @@ int FullSwapRun(int fd, const std::string& swap, uint64_t budget, uint64_t slots
   // every block first, so that it is whole and the frames the budget holds
   // (frame_limit) stay fixed from here on. Those zero pages are reclaimed
   // without I/O long before the end.
-  for (uint64_t i = 0; i < kPages; i += 64) (void)*reinterpret_cast<volatile uint8_t*>(base + i * kPage);
+  for (uint64_t i = 0; i < kPages; i += 64)
+    (void)*reinterpret_cast<volatile uint8_t*>(base + i * kPage);
   const uint64_t frames = h.space->stats().frame_limit;
   if (frames >= budget || frames < budget * 9 / 10) return 90;  // the charge is off
   // What RAM and swap hold, less one page: reading a page back needs one
