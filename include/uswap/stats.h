@@ -31,6 +31,8 @@ struct Stats {
   uint64_t pgrotated = 0;         // referenced inactive pages given another round
   uint64_t clean_drops = 0;       // frames freed without I/O (clean, slot still valid)
   uint64_t zero_drops = 0;        // all-zero pages freed without a slot
+  uint64_t same_filled_drops = 0;   // pages of one repeated word kept as the word: no slot
+  uint64_t same_filled_faults = 0;  // faults that refilled such a page from its word
   uint64_t kswapd_wakeups = 0;
   uint64_t direct_reclaims = 0;
   uint64_t swap_cache_hits = 0;    // swap-in found the page already in the swap cache

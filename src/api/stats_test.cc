@@ -47,6 +47,7 @@ TEST(StatsTest, SinceCoversEveryCounter) {
   s.pgfault = s.pgmajfault = s.pgminorfault = s.zero_page_faults = s.wp_faults = 3;
   s.pswpin = s.pswpout = s.pgscan = s.pgsteal = s.pgactivate = s.pgdeactivate = 3;
   s.pgrotated = s.clean_drops = s.zero_drops = s.kswapd_wakeups = s.direct_reclaims = 3;
+  s.same_filled_drops = s.same_filled_faults = 3;
   s.swap_cache_hits = s.readahead_pages = s.readahead_hits = s.write_errors = 3;
   s.read_errors = s.checksum_errors = s.hard_limit_faults = s.memfd_errors = 3;
   s.budget_overshoot_pages = 3;
@@ -61,7 +62,7 @@ TEST(StatsTest, SinceCoversEveryCounter) {
     if (line.substr(line.rfind(' ') + 1) != "0") nonzero++;
     at = end + 1;
   }
-  EXPECT_EQ(lines, 31u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
+  EXPECT_EQ(lines, 33u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
   EXPECT_EQ(nonzero, 6u) << text;  // the gauges
 }
 

@@ -62,10 +62,12 @@ FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, 
           break;
         case PageState::kNone:
         case PageState::kSwapped:
+        case PageState::kFilled:
           break;
       }
     }
     if (state == PageState::kNone) return DoAnonymousPage(r, index, populate);
+    if (state == PageState::kFilled) return DoFilledPage(r, index, populate);
     if (state == PageState::kSwapped) return DoSwapPage(r, index, write, populate);
     if (wait_on) node_->swap_cache().Wait(wait_on);
   }
@@ -198,9 +200,10 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       const uint64_t done = bytes / page_size_;
       for (uint64_t i = index; i < index + done; i++) {
         PageEntry& p = r->pte(i);
+        const uint32_t shadow = p.shadow;  // a zero page reclaimed before
         p.state = PageState::kResident;
         p.flags = kMapped | kDirty;
-        node_->InstallFrame(r, i, true);
+        node_->InstallFrame(r, i, true, shadow);
       }
       if (done < n) {
         node_->frames().Uncharge(n - done);
@@ -214,6 +217,37 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
     // Someone else resolved it meanwhile; start over.
     node_->frames().Uncharge(want);
   }
+  return HandleLocked(r, index, false, false, populate);
+}
+
+FaultResult FaultHandler::DoFilledPage(MmRegion* r, uint64_t index, bool populate) {
+  if (!node_->ChargeFramesLocked(1)) return NoFrame(r, index, populate);
+  {
+    MutexLock l(&r->block_lock(index));
+    PageEntry& p = r->pte(index);
+    if (p.state == PageState::kFilled) {
+      // The page comes back from its word: one UFFDIO_COPY fills and maps
+      // it. It owns no slot, so it is dirty (reclaim checks it again).
+      uint64_t* page = reinterpret_cast<uint64_t*>(ThreadScratch(0, page_size_));
+      std::fill(page, page + page_size_ / 8, p.fill());
+      Count(node_->vmstat().same_filled_faults);  // before the wake-up (see DoResident)
+      size_t bytes = 0;
+      Status st = pte_->CopyPages(r->user_addr(index), reinterpret_cast<uint8_t*>(page), page_size_,
+                                  /*write_protect=*/false, &bytes);
+      if (bytes < page_size_) {
+        node_->frames().Uncharge(1);
+        node_->vmstat().same_filled_faults.fetch_sub(1);
+        return RetryLater(r, index, st);  // the word is kept: nothing lost
+      }
+      const uint32_t shadow = p.shadow;
+      p.clear_entry();
+      p.state = PageState::kResident;
+      p.flags = kMapped | kDirty;
+      node_->InstallFrame(r, index, true, shadow);
+      return FaultResult::kResolved;
+    }
+  }
+  node_->frames().Uncharge(1);  // someone else resolved it meanwhile
   return HandleLocked(r, index, false, false, populate);
 }
 

@@ -17,6 +17,7 @@
 //                     (virtually adjacent swapped pages, one batch of I/O),
 //                     map the page; keep the slot while the page is clean
 //   kSwapIn           another thread is reading it: wait on the swap cache
+//   kFilled           one 64-bit word repeated: refill and map (no I/O)
 //   WP (write to a    the page becomes dirty: free its slot, unprotect
 //     clean page)
 //
@@ -95,6 +96,9 @@ class FaultHandler {
   FaultResult DoAnonymousPage(MmRegion* r, uint64_t index, bool populate)
       REQUIRES_SHARED(node_->regions_mu());
   FaultResult DoSwapPage(MmRegion* r, uint64_t index, bool write, bool populate)
+      REQUIRES_SHARED(node_->regions_mu());
+  // A same-filled page (kFilled) is touched: refilled from its word.
+  FaultResult DoFilledPage(MmRegion* r, uint64_t index, bool populate)
       REQUIRES_SHARED(node_->regions_mu());
   FaultResult PoisonLocked(MmRegion* r, uint64_t index, const char* why);  // REQUIRES block lock
   // The hard limit refused a frame: the access gets SIGBUS (a populate

@@ -217,7 +217,8 @@ void MemoryNode::NotifyReclaimProgress() {
   progress_cv_.SignalAll();
 }
 
-PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
+PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow) {
+  (void)shadow;  // TODO(policy merge): policy_->Add(f, mapped, shadow)
   const uint32_t id = frames_.AllocFrame();
   PageFrame* f = frames_.Get(id);
   f->owner = r;
@@ -371,6 +372,19 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         p.flags = 0;
         release.Add(f->index);
         Count(vmstat_.zero_drops);
+        Count(vmstat_.pgsteal);
+        freed++;
+        continue;
+      }
+      uint64_t word = 0;
+      if (MmRegion::IsSameFilled(copy, ps, &word)) {
+        // One word repeated: keep the word, free the slot and the frame.
+        FreeSlotLocked(p);
+        p.state = PageState::kFilled;
+        p.set_fill(word);
+        p.flags = 0;
+        release.Add(f->index);
+        Count(vmstat_.same_filled_drops);
         Count(vmstat_.pgsteal);
         freed++;
         continue;
@@ -731,8 +745,7 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
     if (have_pm && (pm[i - b] >> 63) && !(p.state == PageState::kResident && (p.flags & kMapped)))
       fail("a user PTE is present on a page the page table does not call mapped");
     if (p.state == PageState::kResident && p.frame == 0) fail("a resident page has a frame");
-    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.frame)
-      fail("no frame or shadow on empty or poisoned pages");
+    if (p.state == PageState::kPoisoned && p.frame) fail("no frame or shadow on poisoned pages");
     if (p.state == PageState::kResident && (FrameOf(p)->owner != r || FrameOf(p)->index != i))
       fail("frame points back");
     if (p.flags & ~(kMapped | kDirty | kWriteback | kReadahead | kWriteProtected))
@@ -747,8 +760,12 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
       fail("swap-in registered in the swap cache");
     if ((p.state == PageState::kSwapped || p.state == PageState::kSwapIn) && !p.entry())
       fail("a swapped page has a slot");
-    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned) && p.entry())
-      fail("no slot on empty or poisoned pages");
+    if ((p.state == PageState::kNone || p.state == PageState::kPoisoned ||
+         p.state == PageState::kFilled) &&
+        p.entry())
+      fail("no slot on empty, poisoned or same-filled pages");
+    if (p.state == PageState::kFilled && p.fill() == 0)
+      fail("a same-filled page's word is not zero (zero pages are kNone)");
     if (p.entry()) {
       SwapArea* a = devices_->area(p.entry().type());
       if (!a || a->Count(p.entry().offset()) != 1) fail("the slot is in use exactly once");

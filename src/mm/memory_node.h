@@ -92,9 +92,10 @@ class MemoryNode {
   bool ChargeFramesLocked(uint64_t n, Charge mode = Charge::kMayOvershoot)
       REQUIRES_SHARED(regions_mu_);
   // A page became resident: takes a frame descriptor, links it to the page
-  // and hands it to the policy. REQUIRES: block lock of `index`; the frame
-  // was charged.
-  PageFrame* InstallFrame(MmRegion* r, uint64_t index, bool mapped);
+  // and hands it to the policy with the page's shadow entry (what the policy
+  // said when it evicted the page last; 0 for a first touch).
+  // REQUIRES: block lock of `index`; the frame was charged.
+  PageFrame* InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow);
   // Releases a resident page's frame (policy, descriptor, charge).
   // REQUIRES: block lock; the memfd page was already freed.
   void ReleaseFrame(PageEntry& p);

@@ -123,6 +123,18 @@ void MmRegion::Unpin(uint64_t index) {
   b->pins[index % kBlockPages]--;
 }
 
+bool MmRegion::IsSameFilled(const void* p, size_t bytes, uint64_t* word) {
+  const uint64_t* w = static_cast<const uint64_t*>(p);
+  const uint64_t first = w[0];
+  // Last word first: most pages that are not same-filled differ there.
+  if (w[bytes / 8 - 1] != first) return false;
+  uint64_t diff = 0;
+  for (size_t i = 1; i < bytes / 8; i++) diff |= w[i] ^ first;
+  if (diff) return false;
+  *word = first;
+  return true;
+}
+
 Status MmRegion::Zap(uint64_t index, uint64_t n) {
   if (madvise(user_ + index * page_size_, n * page_size_, MADV_DONTNEED) != 0)
     return Status::FromErrno("madvise(MADV_DONTNEED)", errno);

@@ -12,6 +12,7 @@
 //   kSwapIn     filling      none                  waits on the swap cache
 //   kSwapped    hole         none; entry = slot    MISSING fault -> do_swap_page
 //   kPoisoned   hole         poison marker         SIGBUS (read error)
+//   kFilled     hole         none; the word kept   MISSING fault -> refill
 //
 // A resident page may also own a slot (entry) holding a copy of it. Clean
 // (no kDirty) means the slot's copy equals the page, so reclaim can drop
@@ -70,6 +71,9 @@ enum class PageState : uint8_t {
   kSwapIn,    // being read from swap (frame charged)
   kSwapped,   // only copy in the slot `entry`
   kPoisoned,  // could not be read back; accesses get SIGBUS
+  kFilled,    // every 64-bit word of the page is the same non-zero word,
+              // kept in the entry: no slot, no frame, no I/O (cf. zswap's
+              // same-filled pages, zram's ZRAM_SAME); a fault refills it
 };
 
 enum PageFlag : uint8_t {
@@ -109,7 +113,17 @@ struct PageEntry {
   uint8_t type : 5 = 0;  // swap area of `slot`
   uint8_t flags = 0;
 
-  SwapEntry entry() const { return slot ? SwapEntry(type, slot) : SwapEntry(); }
+  SwapEntry entry() const {
+    return slot && state != PageState::kFilled ? SwapEntry(type, slot) : SwapEntry();
+  }
+  // kFilled: the page's repeated word, in the slot and sum fields (a
+  // same-filled page owns no slot).
+  uint64_t fill() const { return slot | uint64_t{sum} << 32; }
+  void set_fill(uint64_t word) {
+    type = 0;
+    slot = static_cast<uint32_t>(word);
+    sum = static_cast<uint32_t>(word >> 32);
+  }
   // REQUIRES: e.offset() fits in 32 bits (always: see `slot`).
   void set_entry(SwapEntry e) {
     type = static_cast<uint8_t>(e.type());
@@ -203,6 +217,9 @@ class MmRegion {
   Status ZeroFill(uint64_t index, uint64_t n);
   // True when `bytes` bytes at p (a multiple of 64) are all zero.
   static bool IsZero(const void* p, size_t bytes);
+  // True when the `bytes` bytes at p (a multiple of 64, 8-byte aligned) are
+  // one 64-bit word repeated; *word = that word. cf. zswap_is_page_same_filled().
+  static bool IsSameFilled(const void* p, size_t bytes, uint64_t* word);
 
   // Bytes the kernel holds for the memfd (st_blocks * 512): the measured
   // resident size of the region.

@@ -109,7 +109,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
       p.flags |= kMapped | (s.dirty ? 0 : kWriteProtected);
     else if (s.readahead)
       p.flags |= kReadahead;
-    InstallFrame(r, s.index, s.map);
+    InstallFrame(r, s.index, s.map, s.shadow);
   }
   return install_error;
 }

@@ -23,6 +23,8 @@ namespace uswap {
   X(pgrotated)                \
   X(clean_drops)              \
   X(zero_drops)               \
+  X(same_filled_drops)        \
+  X(same_filled_faults)       \
   X(kswapd_wakeups)           \
   X(direct_reclaims)          \
   X(swap_cache_hits)          \
