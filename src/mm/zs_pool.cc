@@ -1,0 +1,256 @@
+#include "mm/zs_pool.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "base/check.h"
+
+namespace uswap {
+
+ZsPool::ZsPool(size_t page_size)
+    : page_size_(page_size), chunks_(std::make_unique<std::atomic<Place*>[]>(kMaxChunks)) {
+  USWAP_CHECK(page_size % kClassStep == 0 && page_size >= 2 * kMinClass);
+  for (size_t size = kMinClass; size <= page_size; size += kClassStep) {
+    auto c = std::make_unique<SizeClass>();
+    c->size = size;
+    // The zspage of 1..4 pages whose tail (the part no whole object fits
+    // in) is the smallest share; ties go to fewer pages (cf. zsmalloc's
+    // get_pages_per_zspage()).
+    size_t best_waste_ppm = SIZE_MAX;
+    for (uint32_t pages = 1; pages <= 4; pages++) {
+      const size_t bytes = pages * page_size;
+      const size_t waste_ppm = (bytes % size) * 1000000 / bytes;
+      if (waste_ppm < best_waste_ppm) {
+        best_waste_ppm = waste_ppm;
+        c->pages = pages;
+      }
+    }
+    c->objs_per_zspage = static_cast<uint32_t>(c->pages * page_size / size);
+    classes_.push_back(std::move(c));
+  }
+  USWAP_CHECK(classes_.size() <= 256);  // the class fits the handle's low byte
+}
+
+ZsPool::~ZsPool() {
+  for (auto& c : classes_) {
+    MutexLock l(&c->mu);
+    for (ZsPage** list : {&c->partial, &c->full})
+      while (ZsPage* z = *list) {
+        Unlink(*list, z);
+        munmap(z->mem, c->pages * page_size_);
+        delete z;
+      }
+  }
+  for (uint32_t i = 0; i < kMaxChunks; i++) delete[] chunks_[i].load(std::memory_order_relaxed);
+}
+
+void ZsPool::Unlink(ZsPage*& head, ZsPage* z) {
+  if (z->prev)
+    z->prev->next = z->next;
+  else
+    head = z->next;
+  if (z->next) z->next->prev = z->prev;
+  z->prev = z->next = nullptr;
+}
+
+void ZsPool::Push(ZsPage*& head, ZsPage* z) {
+  z->prev = nullptr;
+  z->next = head;
+  if (head) head->prev = z;
+  head = z;
+}
+
+uint32_t ZsPool::TakeObj(SizeClass& c, ZsPage* z) {
+  const uint32_t obj = z->free_head;
+  USWAP_DCHECK(obj != kNoObj);
+  std::memcpy(&z->free_head, ObjAddr(c, z, obj), sizeof(uint32_t));
+  if (++z->inuse == c.objs_per_zspage) {
+    Unlink(c.partial, z);
+    Push(c.full, z);
+  }
+  return obj;
+}
+
+void ZsPool::PutObj(SizeClass& c, ZsPage* z, uint32_t obj) {
+  std::memcpy(ObjAddr(c, z, obj), &z->free_head, sizeof(uint32_t));
+  z->free_head = obj;
+  if (z->inuse-- == c.objs_per_zspage) {
+    Unlink(c.full, z);
+    Push(c.partial, z);
+  }
+}
+
+ZsPool::ZsPage* ZsPool::NewZsPage(SizeClass& c) {
+  void* mem = mmap(nullptr, c.pages * page_size_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return nullptr;
+  auto* z = new ZsPage;
+  z->mem = static_cast<uint8_t*>(mem);
+  // Chain every object as free, in address order.
+  for (uint32_t i = 0; i < c.objs_per_zspage; i++) {
+    const uint32_t next = i + 1 < c.objs_per_zspage ? i + 1 : kNoObj;
+    std::memcpy(ObjAddr(c, z, i), &next, sizeof next);
+  }
+  z->free_head = 0;
+  Push(c.partial, z);
+  c.zspages++;
+  return z;
+}
+
+void ZsPool::FreeZsPage(SizeClass& c, ZsPage* z) {
+  USWAP_DCHECK(z->inuse == 0);
+  Unlink(c.partial, z);
+  munmap(z->mem, c.pages * page_size_);
+  delete z;
+  c.zspages--;
+}
+
+uint32_t ZsPool::NewId() {
+  MutexLock l(&ids_mu_);
+  if (free_ids_.empty()) {
+    USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "ZsPool: more than 2^28 objects");
+    Place* chunk = new Place[kChunk];
+    const uint32_t base = nchunks_ * kChunk;
+    chunks_[nchunks_++].store(chunk, std::memory_order_release);
+    // Id 0 is never handed out: handle 0 means "none".
+    for (uint32_t i = kChunk; i-- > (base == 0 ? 1u : 0u);) free_ids_.push_back(base + i);
+  }
+  const uint32_t id = free_ids_.back();
+  free_ids_.pop_back();
+  return id;
+}
+
+void ZsPool::FreeId(uint32_t id) {
+  MutexLock l(&ids_mu_);
+  free_ids_.push_back(id);
+}
+
+Result<uint64_t> ZsPool::Store(const void* data, size_t len) {
+  if (len == 0 || len > max_object())
+    return Status::InvalidArgument("ZsPool: object of " + std::to_string(len) + " bytes (1.." +
+                                   std::to_string(max_object()) + ")");
+  const size_t need = std::max(kMinClass, len + kHeader);
+  const size_t cls = (need - kMinClass + kClassStep - 1) / kClassStep;
+  SizeClass& c = *classes_[cls];
+  const uint32_t id = NewId();
+  {
+    MutexLock l(&c.mu);
+    ZsPage* z = c.partial ? c.partial : NewZsPage(c);
+    if (!z) {
+      // fall through to the error below, outside the lock
+    } else {
+      const uint32_t obj = TakeObj(c, z);
+      uint8_t* p = ObjAddr(c, z, obj);
+      std::memcpy(p, &id, kHeader);
+      std::memcpy(p + kHeader, data, len);
+      PlaceOf(id) = Place{z, obj, static_cast<uint32_t>(len)};
+      c.objects++;
+      c.payload += len;
+      return MakeHandle(id, cls);
+    }
+  }
+  FreeId(id);
+  return Status::NoSpace("ZsPool: cannot map a zspage");
+}
+
+size_t ZsPool::Load(uint64_t handle, void* out) const {
+  const SizeClass& c = *classes_[handle & 0xff];
+  MutexLock l(&c.mu);
+  const Place& pl = PlaceOf(static_cast<uint32_t>(handle >> 8));
+  USWAP_DCHECK(pl.zs != nullptr);
+  std::memcpy(out, ObjAddr(c, pl.zs, pl.obj) + kHeader, pl.len);
+  return pl.len;
+}
+
+void ZsPool::Free(uint64_t handle) {
+  SizeClass& c = *classes_[handle & 0xff];
+  const uint32_t id = static_cast<uint32_t>(handle >> 8);
+  {
+    MutexLock l(&c.mu);
+    Place& pl = PlaceOf(id);
+    USWAP_CHECK_MSG(pl.zs != nullptr, "ZsPool::Free of a handle that is not live");
+    ZsPage* z = pl.zs;
+    const uint32_t obj = pl.obj;
+    c.objects--;
+    c.payload -= pl.len;
+    pl = Place{};
+    PutObj(c, z, obj);
+    // An empty zspage goes back at once while others have room (cf.
+    // zsmalloc freeing a zspage whose last object goes).
+    if (z->inuse == 0 && (z->prev || z->next)) FreeZsPage(c, z);
+  }
+  FreeId(id);
+}
+
+size_t ZsPool::CompactClass(SizeClass& c) {
+  MutexLock l(&c.mu);
+  // Partial zspages by use, fullest first: move objects from the tail
+  // (emptiest) into the head (fullest) until they meet.
+  std::vector<ZsPage*> order;
+  for (ZsPage* z = c.partial; z; z = z->next) order.push_back(z);
+  if (order.size() < 2) return 0;
+  std::sort(order.begin(), order.end(),
+            [](const ZsPage* a, const ZsPage* b) { return a->inuse > b->inuse; });
+  size_t freed = 0;
+  size_t dst = 0, src = order.size() - 1;
+  while (dst < src) {
+    ZsPage* from = order[src];
+    ZsPage* to = order[dst];
+    if (to->inuse == c.objs_per_zspage) {
+      dst++;
+      continue;
+    }
+    if (from->inuse == 0) {
+      FreeZsPage(c, from);
+      freed += c.pages;
+      src--;
+      continue;
+    }
+    // Move one live object of `from` (any slot not on its free list).
+    std::vector<bool> is_free(c.objs_per_zspage);
+    for (uint32_t o = from->free_head; o != kNoObj;) {
+      is_free[o] = true;
+      std::memcpy(&o, ObjAddr(c, from, o), sizeof o);
+    }
+    for (uint32_t o = 0; o < c.objs_per_zspage && from->inuse && to->inuse < c.objs_per_zspage;
+         o++) {
+      if (is_free[o]) continue;
+      uint32_t id;
+      std::memcpy(&id, ObjAddr(c, from, o), kHeader);
+      const uint32_t slot = TakeObj(c, to);
+      std::memcpy(ObjAddr(c, to, slot), ObjAddr(c, from, o), c.size);
+      Place& pl = PlaceOf(id);
+      pl.zs = to;
+      pl.obj = slot;
+      PutObj(c, from, o);
+      is_free[o] = true;
+    }
+  }
+  if (order[src]->inuse == 0 && (order[src]->prev || order[src]->next)) {
+    FreeZsPage(c, order[src]);
+    freed += c.pages;
+  }
+  return freed;
+}
+
+size_t ZsPool::Compact() {
+  size_t freed = 0;
+  for (auto& c : classes_) freed += CompactClass(*c);
+  return freed;
+}
+
+ZsPoolStats ZsPool::stats() const {
+  ZsPoolStats s;
+  for (const auto& c : classes_) {
+    MutexLock l(&c->mu);
+    s.pool_pages += c->zspages * c->pages;
+    s.objects += c->objects;
+    s.payload_bytes += c->payload;
+  }
+  return s;
+}
+
+}  // namespace uswap

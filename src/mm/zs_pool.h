@@ -1,0 +1,134 @@
+// ZsPool: the compressed tier's allocator for variable-size objects (issue
+// 12, design point 3), the twin of mm/zsmalloc.c: not malloc, so that the
+// pool's memory is whole pages the budget can charge, packed densely, and
+// given back by compaction.
+//
+// - Size classes every 16 bytes from 32 to the page size. An object takes
+//   a 4-byte header (its handle id, for compaction) plus its bytes, rounded
+//   up to its class. The worst internal waste is 15 bytes an object (~1% of
+//   a 1.5 KiB compressed page).
+// - A zspage is 1 to 4 contiguous pages (cf. zsmalloc's zspage of up to 4
+//   order-0 pages), the count chosen per class to waste the least of its
+//   tail; objects may straddle its pages. Free objects of a zspage are
+//   chained through their first bytes.
+// - Handles are stable across compaction (cf. zs_malloc()'s handle): a
+//   handle names an entry of a handle table that holds the object's
+//   place; compaction moves objects and updates the entries.
+// - Compact() (cf. zs_compact()) moves objects from the emptiest zspages
+//   of each class into the fullest, and unmaps the zspages left empty.
+//
+// Thread-safety: every method may be called concurrently. One lock per
+// size class (cf. zsmalloc's class->lock) guards its zspages and the
+// handle entries of its objects; the handle table's growth has its own.
+// The class of a handle is encoded in it, so Load and Free take only that
+// class's lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
+#include "uswap/status.h"
+
+namespace uswap {
+
+struct ZsPoolStats {
+  uint64_t pool_pages = 0;     // pages mapped for zspages (what the budget is charged)
+  uint64_t payload_bytes = 0;  // bytes stored (sum of object lengths)
+  uint64_t objects = 0;
+  // pool bytes / payload bytes: 1.0 is perfect packing (goal: <= 1.10).
+  double fragmentation(size_t page_size) const {
+    return payload_bytes ? double(pool_pages * page_size) / double(payload_bytes) : 0.0;
+  }
+};
+
+class ZsPool {
+ public:
+  explicit ZsPool(size_t page_size = 4096);
+  ~ZsPool();  // unmaps every zspage (handles become invalid)
+  ZsPool(const ZsPool&) = delete;
+  ZsPool& operator=(const ZsPool&) = delete;
+
+  // Largest object: a page less the header (a page that compresses worse
+  // is not worth storing: the caller keeps it on disk).
+  size_t max_object() const { return page_size_ - kHeader; }
+
+  // Stores `len` bytes (1..max_object()); returns a handle (never 0).
+  // InvalidArgument for a bad length; NoSpace when no zspage can be mapped.
+  Result<uint64_t> Store(const void* data, size_t len);
+  // The stored length of `handle`, and its bytes copied to out (at least
+  // that many bytes). REQUIRES: a live handle from Store.
+  size_t Load(uint64_t handle, void* out) const;
+  // Frees the object. REQUIRES: a live handle; it is invalid afterwards.
+  void Free(uint64_t handle);
+  // Moves objects to free zspages; returns the pages unmapped.
+  size_t Compact();
+
+  ZsPoolStats stats() const;
+
+ private:
+  static constexpr size_t kHeader = 4;  // handle id of the object
+  static constexpr size_t kMinClass = 32, kClassStep = 16;
+  static constexpr uint32_t kNoObj = UINT32_MAX;
+
+  struct ZsPage {
+    uint8_t* mem = nullptr;
+    uint32_t inuse = 0;
+    uint32_t free_head = kNoObj;  // first free object; each free one holds the next's index
+    ZsPage* prev = nullptr;
+    ZsPage* next = nullptr;
+  };
+  struct SizeClass {
+    size_t size = 0;     // bytes an object takes (header included)
+    uint32_t pages = 1;  // pages per zspage
+    uint32_t objs_per_zspage = 0;
+    mutable Mutex mu;
+    ZsPage* partial GUARDED_BY(mu) = nullptr;  // zspages with a free object
+    ZsPage* full GUARDED_BY(mu) = nullptr;
+    uint64_t zspages GUARDED_BY(mu) = 0;
+    uint64_t objects GUARDED_BY(mu) = 0;
+    uint64_t payload GUARDED_BY(mu) = 0;
+  };
+  // Where an object lives: its zspage and index. Written under its class's lock.
+  struct Place {
+    ZsPage* zs = nullptr;
+    uint32_t obj = 0;
+    uint32_t len = 0;
+  };
+
+  static void Unlink(ZsPage*& head, ZsPage* z);
+  static void Push(ZsPage*& head, ZsPage* z);
+  uint8_t* ObjAddr(const SizeClass& c, const ZsPage* z, uint32_t obj) const {
+    return z->mem + size_t{obj} * c.size;
+  }
+  // Takes a free object of z (REQUIRES: one exists and the class lock).
+  uint32_t TakeObj(SizeClass& c, ZsPage* z) REQUIRES(c.mu);
+  // Returns object `obj` of z to its free list (REQUIRES: the class lock).
+  void PutObj(SizeClass& c, ZsPage* z, uint32_t obj) REQUIRES(c.mu);
+  ZsPage* NewZsPage(SizeClass& c) REQUIRES(c.mu);
+  void FreeZsPage(SizeClass& c, ZsPage* z) REQUIRES(c.mu);
+  size_t CompactClass(SizeClass& c);
+
+  // Handle table: ids in chunks of kChunk entries under a fixed directory,
+  // so that a reader indexes it without a lock.
+  static constexpr uint32_t kChunk = 4096, kMaxChunks = 1u << 16;
+  uint32_t NewId() EXCLUDES(ids_mu_);
+  void FreeId(uint32_t id) EXCLUDES(ids_mu_);
+  Place& PlaceOf(uint32_t id) const {
+    return chunks_[id / kChunk].load(std::memory_order_acquire)[id % kChunk];
+  }
+  static uint64_t MakeHandle(uint32_t id, size_t cls) { return (uint64_t{id} << 8) | cls; }
+
+  const size_t page_size_;
+  std::vector<std::unique_ptr<SizeClass>> classes_;
+  Mutex ids_mu_;
+  std::unique_ptr<std::atomic<Place*>[]> chunks_;
+  uint32_t nchunks_ GUARDED_BY(ids_mu_) = 0;
+  std::vector<uint32_t> free_ids_ GUARDED_BY(ids_mu_);
+};
+
+}  // namespace uswap
