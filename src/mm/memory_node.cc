@@ -222,7 +222,7 @@ PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped) {
   f->owner = r;
   f->index = index;
   r->pte(index).frame = f;
-  policy_->Add(f, mapped);
+  policy_->Add(f, mapped, 0);  // TODO(lead): keep shadow — pass the evicted page's shadow
   if (progress_waiters_.load(std::memory_order_relaxed)) NotifyReclaimProgress();
   return f;
 }
@@ -349,6 +349,7 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         // Clean: the slot still holds these bytes. Drop without I/O.
         p.state = PageState::kSwapped;
         p.flags = 0;
+        (void)policy_->Evicted(f);  // TODO(lead): keep shadow with the swapped page
         release.Add(f->index);
         Count(vmstat_.clean_drops);
         Count(vmstat_.pgsteal);
@@ -364,6 +365,7 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         p.entry = SwapEntry();
         p.state = PageState::kNone;
         p.flags = 0;
+        (void)policy_->Evicted(f);  // TODO(lead): keep shadow (zero page: dropped)
         release.Add(f->index);
         Count(vmstat_.zero_drops);
         Count(vmstat_.pgsteal);
@@ -478,6 +480,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
       }
       p.state = PageState::kSwapped;
       p.flags = 0;
+      (void)policy_->Evicted(w.frame);  // TODO(lead): keep shadow with the swapped page
       release.Add(w.index);
       Count(vmstat_.pgsteal);
       freed++;

@@ -1,0 +1,100 @@
+#include "mm/policy/rdist.h"
+
+#include <limits>
+
+namespace uswap {
+
+uint32_t RdistPolicy::MTailAgeLocked() const {
+  const PageFrame* t = OldestLocked(kMOld, kMYoung);
+  return t ? SinceLocked(t->policy_word) : std::numeric_limits<uint32_t>::max();
+}
+
+void RdistPolicy::PlaceLocked(PageFrame* f, uint32_t r, bool from_old) {
+  if (M() >= MTargetLocked() && r >= MTailAgeLocked()) {
+    lists_.PushHead(from_old ? kSOld : kSYoung, f);
+    return;
+  }
+  f->policy_flags &= static_cast<uint8_t>(~kDemoted);
+  lists_.PushHead(from_old ? kMOld : kMYoung, f);
+  while (M() > MTargetLocked()) {  // demote M's coldest to S's head (LIRS)
+    PageFrame* t = OldestLocked(kMOld, kMYoung);
+    bool old = t->list == kMOld;
+    lists_.Unlink(t);
+    t->policy_flags |= kDemoted;
+    lists_.PushHead(old ? kSOld : kSYoung, t);
+  }
+}
+
+void RdistPolicy::DemotionMissedLocked() {
+  window_ = std::min(window_ + std::max<size_t>(1, window_ / 8), CapacityLocked() / 2);
+}
+
+void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
+  if (window_ == 0) window_ = std::max<size_t>(1, CapacityLocked() / 16);
+  uint32_t r = std::numeric_limits<uint32_t>::max();  // first touch: no reuse
+  if (shadow) {
+    r = SinceLocked(ShadowStamp(shadow));
+    if ((ShadowBits(shadow) & 2) && r < MTailAgeLocked()) DemotionMissedLocked();
+  }
+  f->policy_word = ClockLocked();
+  PlaceLocked(f, r, !mapped);
+}
+
+bool RdistPolicy::AccessLocked(PageFrame* f) {
+  const bool was_old = f->list == kSOld || f->list == kMOld;
+  const bool in_m = f->list == kMYoung || f->list == kMOld;
+  const uint32_t r = SinceLocked(f->policy_word);
+  lists_.Unlink(f);
+  f->policy_word = ClockLocked();
+  if (in_m) {
+    lists_.PushHead(kMYoung, f);
+    return was_old;
+  }
+  if (f->policy_flags & kDemoted) DemotionMissedLocked();
+  PlaceLocked(f, r, false);
+  return was_old;
+}
+
+PageFrame* RdistPolicy::DeactivateOneLocked() {
+  PageFrame* f = lists_.Tail(kSYoung);  // all of S first: victims must be unmapped
+  if (!f) f = lists_.Tail(kMYoung);
+  if (f) IsolateLocked(f);
+  return f;
+}
+
+PageFrame* RdistPolicy::VictimLocked() {
+  PageFrame* f = OldestLocked(kSOld, kSYoung);
+  if (!f) f = OldestLocked(kMOld, kMYoung);
+  if (f) IsolateLocked(f);
+  return f;
+}
+
+void RdistPolicy::PutbackLocked(PageFrame* f, bool active) {
+  const uint8_t origin = Origin(f);
+  const bool in_m = origin == kMYoung || origin == kMOld;
+  if (active) {  // in use after all: a reference now
+    f->policy_word = ClockLocked();
+    lists_.PushHead(in_m ? kMYoung : kSYoung, f);
+    return;
+  }
+  lists_.PushHead(in_m ? kMOld : kSOld, f);
+}
+
+uint32_t RdistPolicy::EvictedLocked(PageFrame* f) {
+  const uint8_t origin = Origin(f);
+  unsigned bits = (origin == kMYoung || origin == kMOld) ? 1 : 0;
+  if (f->policy_flags & kDemoted) bits |= 2;
+  if (++decay_ >= std::max<size_t>(1, CapacityLocked() / 4)) {
+    decay_ = 0;
+    window_ = std::max(window_ - window_ / 8, std::max<size_t>(1, CapacityLocked() / 64));
+  }
+  return PackShadow(f->policy_word, bits);
+}
+
+size_t RdistPolicy::DeactivateTargetLocked() const {
+  const size_t want = S() + window_;
+  const size_t have = InactiveLocked();
+  return want > have ? want - have : 0;
+}
+
+}  // namespace uswap

@@ -1,0 +1,74 @@
+// RdistPolicy ("rdist"): uswap's own policy — LIRS's decision (Jiang &
+// Zhang, SIGMETRICS'02) made from the engine's shadow entries and a per-frame
+// last-use stamp, with a refault-driven unmap window for the live engine.
+//
+// Time is the eviction clock (ListPolicy). Each frame keeps the clock at its
+// last visible reference (policy_word); a shadow carries the evicted page's
+// last-use stamp, so on refault the policy knows the page's reuse distance
+// r = now - last use, counted in evictions (cf. workingset_refault()'s
+// refault distance, which is counted from the eviction instead).
+//
+//   M (protected, ~97% of c): pages whose last reuse was shorter than the
+//     age of M's coldest page; LRU by last visible reference.
+//   S (probation, the rest): new pages and pages with long reuse; LRU; the
+//     victims come from here.
+//   First touch              -> S (M while M is not full yet)
+//   reference or refault, r  -> M if r < age of M's oldest page (which is
+//                               demoted to S's head), else S's head
+// A one-time scan passes through S and leaves M alone (scan resistance);
+// a loop larger than the cache keeps a fixed set in M, as OPT does, where
+// LRU evicts every page just before its use.
+//
+// Live (faults): references to mapped pages are unseen, so the engine must
+// keep unmapped all of S (victims must be unmapped) plus a window at M's
+// cold end, where a page still in use shows itself by a minor fault before
+// it could be demoted. The window adapts to refaults (cf. inactive_is_low()
+// with workingset refaults): a demoted page that comes back (a reference in
+// S or a refault admitted to M) means M's ages were stale, so the window
+// grows by an eighth; every c/4 evictions it shrinks by an eighth, within
+// [c/64, c/2].
+//
+// Shadow bits: 1 = evicted from M, 2 = had been demoted from M.
+#pragma once
+
+#include "mm/policy/list_policy.h"
+
+namespace uswap {
+
+class RdistPolicy final : public ListPolicy {
+ public:
+  explicit RdistPolicy(const ReclaimPolicyOptions& options)
+      : ListPolicy(options, (1u << kSOld) | (1u << kMOld)) {}
+  const char* name() const override { return "rdist"; }
+
+  static constexpr unsigned kSmallPercent = 3;  // S's share of the cache
+
+ private:
+  enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
+  static constexpr uint8_t kDemoted = kPolicyBit0;
+  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
+  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
+  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
+  PageFrame* VictimLocked() override REQUIRES(mu_);
+  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  uint32_t EvictedLocked(PageFrame* f) override REQUIRES(mu_);
+  size_t DeactivateTargetLocked() const override REQUIRES(mu_);
+
+  size_t S() const REQUIRES(mu_) { return SizeLocked(kSYoung, kSOld); }
+  size_t M() const REQUIRES(mu_) { return SizeLocked(kMYoung, kMOld); }
+  size_t MTargetLocked() const REQUIRES(mu_) {
+    const size_t c = CapacityLocked();
+    return c - std::max<size_t>(1, c * kSmallPercent / 100);
+  }
+  // Evictions since M's least recently used page was last seen.
+  uint32_t MTailAgeLocked() const REQUIRES(mu_);
+  // Admits f (on no list) to M if its reuse distance r says so, else S.
+  void PlaceLocked(PageFrame* f, uint32_t r, bool from_old) REQUIRES(mu_);
+  // A page that had been demoted came back: M's ages were stale.
+  void DemotionMissedLocked() REQUIRES(mu_);
+
+  size_t window_ GUARDED_BY(mu_) = 0;  // unmapped frames wanted at M's cold end
+  uint32_t decay_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace uswap
