@@ -43,7 +43,7 @@ PageFrame* ArcPolicy::DeactivateOneLocked() {
 PageFrame* ArcPolicy::VictimLocked() {  // REPLACE
   const size_t t1 = T1();
   PageFrame* f = (t1 > 0 && (t1 > p_ || T2() == 0)) ? OldestLocked(kT1Old, kT1Young)
-                                                     : OldestLocked(kT2Old, kT2Young);
+                                                    : OldestLocked(kT2Old, kT2Young);
   if (f) IsolateLocked(f);
   return f;
 }

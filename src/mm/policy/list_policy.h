@@ -56,7 +56,7 @@ class ListPolicy : public ReclaimPolicy {
   // `inactive_lists`: bit i set = list i holds unmapped frames (Stats,
   // the default DeactivateTargetLocked).
   ListPolicy(const ReclaimPolicyOptions& options, uint8_t inactive_lists)
-      : options_(options), inactive_lists_(inactive_lists) {}
+      : options_(options), inactive_lists_(inactive_lists), capacity_(options.capacity) {}
 
   // A new resident frame (policy_flags and policy_word are 0): put it on a list.
   virtual void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) REQUIRES(mu_) = 0;
@@ -92,10 +92,9 @@ class ListPolicy : public ReclaimPolicy {
   // Evictions so far, as a stamp (cf. nonresident_age).
   uint32_t ClockLocked() const REQUIRES(mu_) { return clock_ & kStampMask; }
   // Evictions since `stamp`.
-  uint32_t SinceLocked(uint32_t stamp) const REQUIRES(mu_) {
-    return (clock_ - stamp) & kStampMask;
-  }
-  // The most frames resident at once so far: the cache size, once full.
+  uint32_t SinceLocked(uint32_t stamp) const REQUIRES(mu_) { return (clock_ - stamp) & kStampMask; }
+  // ReclaimPolicyOptions::capacity, or the most frames resident at once so
+  // far if more: the cache size, once full.
   size_t CapacityLocked() const REQUIRES(mu_) { return capacity_; }
   size_t InactiveLocked() const REQUIRES(mu_);
   size_t ListedLocked() const REQUIRES(mu_);
@@ -108,7 +107,7 @@ class ListPolicy : public ReclaimPolicy {
   const uint8_t inactive_lists_;
   uint32_t clock_ GUARDED_BY(mu_) = 0;
   size_t resident_ GUARDED_BY(mu_) = 0;  // listed + isolated
-  size_t capacity_ GUARDED_BY(mu_) = 0;
+  size_t capacity_ GUARDED_BY(mu_);
   uint64_t reclaimed_ GUARDED_BY(mu_) = 0;
   uint64_t removed_ GUARDED_BY(mu_) = 0;
   uint64_t refaults_ GUARDED_BY(mu_) = 0;

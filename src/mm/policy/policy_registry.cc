@@ -33,7 +33,8 @@ const std::vector<Entry>& Table() {
        [](const ReclaimPolicyOptions& o) {
          return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kClock, o);
        }},
-      {"two-list", [](const ReclaimPolicyOptions& o) { return std::make_unique<TwoListPolicy>(o); }},
+      {"two-list",
+       [](const ReclaimPolicyOptions& o) { return std::make_unique<TwoListPolicy>(o); }},
       {"arc", [](const ReclaimPolicyOptions& o) { return std::make_unique<ArcPolicy>(o); }},
       {"s3fifo", [](const ReclaimPolicyOptions& o) { return std::make_unique<S3FifoPolicy>(o); }},
       {"rdist", [](const ReclaimPolicyOptions& o) { return std::make_unique<RdistPolicy>(o); }},

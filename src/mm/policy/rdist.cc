@@ -10,18 +10,19 @@ uint32_t RdistPolicy::MTailAgeLocked() const {
 }
 
 void RdistPolicy::PlaceLocked(PageFrame* f, uint32_t r, bool from_old) {
-  if (M() >= MTargetLocked() && r >= MTailAgeLocked()) {
+  // Ties admit: before the first eviction every age is 0, and a page hit
+  // then is hot.
+  if (M() >= MTargetLocked() && r > MTailAgeLocked()) {
     lists_.PushHead(from_old ? kSOld : kSYoung, f);
     return;
   }
   f->policy_flags &= static_cast<uint8_t>(~kDemoted);
   lists_.PushHead(from_old ? kMOld : kMYoung, f);
-  while (M() > MTargetLocked()) {  // demote M's coldest to S's head (LIRS)
+  while (M() > MTargetLocked()) {  // demote M's coldest to S's newest end (LIRS)
     PageFrame* t = OldestLocked(kMOld, kMYoung);
-    bool old = t->list == kMOld;
     lists_.Unlink(t);
     t->policy_flags |= kDemoted;
-    lists_.PushHead(old ? kSOld : kSYoung, t);
+    lists_.PushHead(kSYoung, t);  // if unmapped already, unmapping it again is a no-op
   }
 }
 
@@ -30,11 +31,10 @@ void RdistPolicy::DemotionMissedLocked() {
 }
 
 void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
-  if (window_ == 0) window_ = std::max<size_t>(1, CapacityLocked() / 16);
   uint32_t r = std::numeric_limits<uint32_t>::max();  // first touch: no reuse
   if (shadow) {
     r = SinceLocked(ShadowStamp(shadow));
-    if ((ShadowBits(shadow) & 2) && r < MTailAgeLocked()) DemotionMissedLocked();
+    if ((ShadowBits(shadow) & 2) && r <= MTailAgeLocked()) DemotionMissedLocked();
   }
   f->policy_word = ClockLocked();
   PlaceLocked(f, r, !mapped);
@@ -84,6 +84,7 @@ uint32_t RdistPolicy::EvictedLocked(PageFrame* f) {
   const uint8_t origin = Origin(f);
   unsigned bits = (origin == kMYoung || origin == kMOld) ? 1 : 0;
   if (f->policy_flags & kDemoted) bits |= 2;
+  if (window_ == 0) window_ = std::max<size_t>(1, CapacityLocked() / 16);  // cache now full
   if (++decay_ >= std::max<size_t>(1, CapacityLocked() / 4)) {
     decay_ = 0;
     window_ = std::max(window_ - window_ / 8, std::max<size_t>(1, CapacityLocked() / 64));

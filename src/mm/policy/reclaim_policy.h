@@ -110,6 +110,10 @@ class ReclaimPolicy {
 
 struct ReclaimPolicyOptions {
   unsigned inactive_percent = 25;  // see Config::inactive_percent
+  // Frames the budget holds. The policies that size their lists by the cache
+  // (arc, s3fifo, rdist) use the larger of this and the most frames resident
+  // at once so far; 0 = learn it (exact once the budget has filled).
+  size_t capacity = 0;
 };
 
 // The names CreateReclaimPolicy knows, in the order `uswap sim` lists them.

@@ -136,8 +136,11 @@ class Replay {
       }
       PageFrame* f = batch_[0];
       const uint32_t id = IdOf(f);
-      if (!all_ && mapped_[id]) {  // in use: shrink_page_list rotates it
+      if (!all_ && mapped_[id]) {
+        // In use: shrink_page_list rotates it; a pass that freed nothing
+        // ages more (ReclaimLocked).
         policy_.Putback(f, true);
+        Refill(1);
         continue;
       }
       shadow_[id] = policy_.Evicted(f);

@@ -9,9 +9,10 @@
 //   1. keep the policy's DeactivateTarget: Deactivate(min(max(target,1),4))
 //      then Putback(f, false) for each (the engine unmaps them);
 //   2. IsolateVictims(1); a victim that is mapped is put back active
-//      (rotated, as shrink_page_list does); otherwise Evicted() gives its
-//      shadow, kept for the page's next Add; when the policy has no victim,
-//      Deactivate(1) and try again.
+//      (rotated, as shrink_page_list does) and one more frame is aged
+//      (Deactivate(1), Putback); otherwise Evicted() gives its shadow, kept
+//      for the page's next Add; when the policy has no victim, Deactivate(1)
+//      and try again.
 // Observe::kAll reports every reference to a resident page (MarkAccessed),
 // as a cache simulator does. Observe::kFaults reports what a live uswap
 // sees: a reference to a mapped resident page is invisible, one to an
@@ -51,7 +52,7 @@ SimResult SimulateOpt(const Trace& trace, size_t cache_pages,
 
 // The trace through `policy` (fresh: nothing added yet). REQUIRES:
 // cache_pages >= 1.
-SimResult Simulate(const Trace& trace, size_t cache_pages, ReclaimPolicy& policy,
-                   Observe observe, std::vector<uint8_t>* miss_at = nullptr);
+SimResult Simulate(const Trace& trace, size_t cache_pages, ReclaimPolicy& policy, Observe observe,
+                   std::vector<uint8_t>* miss_at = nullptr);
 
 }  // namespace uswap

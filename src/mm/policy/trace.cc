@@ -68,7 +68,8 @@ Result<Trace> ParseText(std::string_view data) {
       page = page * base + d;
     }
     while (i < line.size() && IsBlank(line[i])) i++;
-    if (i < line.size() && (line[i] == 'r' || line[i] == 'w' || line[i] == 'R' || line[i] == 'W')) i++;
+    if (i < line.size() && (line[i] == 'r' || line[i] == 'w' || line[i] == 'R' || line[i] == 'W'))
+      i++;
     while (i < line.size() && IsBlank(line[i])) i++;
     if (digits == 0 || overflow || i != line.size())
       return Status::InvalidArgument("line " + std::to_string(line_no) +
@@ -82,9 +83,9 @@ Result<Trace> ParseText(std::string_view data) {
 template <typename T>
 Result<Trace> ParseBinary(std::string_view data, const char* name) {
   if (data.size() % sizeof(T))
-    return Status::Corruption("truncated " + std::string(name) + " trace: " +
-                              std::to_string(data.size()) + " bytes is not a multiple of " +
-                              std::to_string(sizeof(T)));
+    return Status::Corruption("truncated " + std::string(name) +
+                              " trace: " + std::to_string(data.size()) +
+                              " bytes is not a multiple of " + std::to_string(sizeof(T)));
   Builder b;
   b.Reserve(data.size() / sizeof(T));
   for (size_t off = 0; off < data.size(); off += sizeof(T)) {
