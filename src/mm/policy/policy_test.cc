@@ -477,9 +477,14 @@ struct PlainRdist : PlainModel {
   std::list<uint64_t> s, m;            // front = most recent
   std::map<uint64_t, uint32_t> stamp;  // last visible use (resident and evicted)
   std::map<uint64_t, bool> demoted, has_shadow;
-  uint32_t clock = 0;
+  std::map<uint64_t, unsigned> bits;  // shadow bits of the last eviction
+  uint32_t clock = 0;                 // ticks at every miss and hit
   size_t c = 0;
-  size_t MTarget() const { return c - std::max<size_t>(1, c * RdistPolicy::kSmallPercent / 100); }
+  size_t s_extra = 0;
+  size_t MTarget() const {
+    return c - std::min(std::max<size_t>(1, c * RdistPolicy::kSmallPercent / 100) + s_extra,
+                        std::max<size_t>(1, c / 2));
+  }
   uint32_t MTailAge() const {
     return m.empty() ? UINT32_MAX : (clock - stamp.at(m.back())) & kMask;
   }
@@ -500,7 +505,7 @@ struct PlainRdist : PlainModel {
   }
   void Hit(uint64_t x) override {
     uint32_t r = (clock - stamp[x]) & kMask;
-    stamp[x] = clock & kMask;
+    stamp[x] = ++clock & kMask;
     if (Has(m, x)) {
       Erase(m, x);
       m.push_front(x);
@@ -516,11 +521,17 @@ struct PlainRdist : PlainModel {
       uint64_t v = from.back();
       from.pop_back();
       has_shadow[v] = true;  // the shadow keeps stamp[v]
-      clock++;
+      bits[v] = (&from == &m ? 1 : 0) | (demoted[v] ? 2 : 0);
     }
     uint32_t r = has_shadow[x] ? (clock - stamp[x]) & kMask : UINT32_MAX;
+    if (has_shadow[x] && (m.size() < MTarget() || r <= MTailAge())) {
+      if (bits[x])
+        s_extra -= s_extra > 0;
+      else
+        s_extra = std::min(s_extra + 1, c / 2);
+    }
     demoted[x] = false;
-    stamp[x] = clock & kMask;
+    stamp[x] = ++clock & kMask;
     Place(x, r);
   }
 };

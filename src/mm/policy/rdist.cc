@@ -9,9 +9,14 @@ uint32_t RdistPolicy::MTailAgeLocked() const {
   return t ? SinceLocked(t->policy_word) : std::numeric_limits<uint32_t>::max();
 }
 
+uint32_t RdistPolicy::SinceLocked(uint32_t stamp) const { return (tick_ - stamp) & kStampMask; }
+
+uint32_t RdistPolicy::TickLocked() {
+  tick_++;
+  return tick_ & kStampMask;
+}
+
 void RdistPolicy::PlaceLocked(PageFrame* f, uint32_t r, bool from_old) {
-  // Ties admit: before the first eviction every age is 0, and a page hit
-  // then is hot.
   if (M() >= MTargetLocked() && r > MTailAgeLocked()) {
     lists_.PushHead(from_old ? kSOld : kSYoung, f);
     return;
@@ -34,9 +39,17 @@ void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
   uint32_t r = std::numeric_limits<uint32_t>::max();  // first touch: no reuse
   if (shadow) {
     r = SinceLocked(ShadowStamp(shadow));
+    // A refault that earns M: from S alone, S was too small to see its
+    // reuse; after a spell in M, M was (cf. ARC's ghost hits moving p).
+    if (M() < MTargetLocked() || r <= MTailAgeLocked()) {
+      if (ShadowBits(shadow) & 3)
+        s_extra_ -= s_extra_ > 0;
+      else
+        s_extra_ = std::min(s_extra_ + 1, CapacityLocked() / 2);
+    }
     if ((ShadowBits(shadow) & 2) && r <= MTailAgeLocked()) DemotionMissedLocked();
   }
-  f->policy_word = ClockLocked();
+  f->policy_word = TickLocked();
   PlaceLocked(f, r, !mapped);
 }
 
@@ -45,7 +58,7 @@ bool RdistPolicy::AccessLocked(PageFrame* f) {
   const bool in_m = f->list == kMYoung || f->list == kMOld;
   const uint32_t r = SinceLocked(f->policy_word);
   lists_.Unlink(f);
-  f->policy_word = ClockLocked();
+  f->policy_word = TickLocked();
   if (in_m) {
     lists_.PushHead(kMYoung, f);
     return was_old;
@@ -73,7 +86,7 @@ void RdistPolicy::PutbackLocked(PageFrame* f, bool active) {
   const uint8_t origin = Origin(f);
   const bool in_m = origin == kMYoung || origin == kMOld;
   if (active) {  // in use after all: a reference now
-    f->policy_word = ClockLocked();
+    f->policy_word = TickLocked();
     lists_.PushHead(in_m ? kMYoung : kSYoung, f);
     return;
   }

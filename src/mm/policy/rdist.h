@@ -2,11 +2,12 @@
 // Zhang, SIGMETRICS'02) made from the engine's shadow entries and a per-frame
 // last-use stamp, with a refault-driven unmap window for the live engine.
 //
-// Time is the eviction clock (ListPolicy). Each frame keeps the clock at its
-// last visible reference (policy_word); a shadow carries the evicted page's
-// last-use stamp, so on refault the policy knows the page's reuse distance
-// r = now - last use, counted in evictions (cf. workingset_refault()'s
-// refault distance, which is counted from the eviction instead).
+// Time is a clock that ticks at every Add and visible reference. Each frame
+// keeps the tick of its last visible reference (policy_word); a shadow
+// carries the evicted page's last-use tick, so on refault the policy knows
+// the page's reuse distance r = now - last use (cf. workingset_refault()'s
+// refault distance, counted in evictions from the eviction instead). Ticks
+// are kept modulo 2^29: a page unseen for longer looks younger than it is.
 //
 //   M (protected, ~97% of c): pages whose last reuse was shorter than the
 //     age of M's coldest page; LRU by last visible reference.
@@ -28,6 +29,12 @@
 // grows by an eighth; every c/4 evictions it shrinks by an eighth, within
 // [c/64, c/2].
 //
+// S adapts as ARC's p does: a refault admitted to M that had only been in
+// S says S was too small to see its reuse (S grows by a page, up to c/2);
+// one that had been in M says M was too small (S shrinks by a page, down to
+// its floor, 3% of c). A loop leaves S at its floor, a change of working
+// set grows it until the new set gets in.
+//
 // Shadow bits: 1 = evicted from M, 2 = had been demoted from M.
 #pragma once
 
@@ -41,7 +48,7 @@ class RdistPolicy final : public ListPolicy {
       : ListPolicy(options, (1u << kSOld) | (1u << kMOld)) {}
   const char* name() const override { return "rdist"; }
 
-  static constexpr unsigned kSmallPercent = 3;  // S's share of the cache
+  static constexpr unsigned kSmallPercent = 3;  // S's floor, in % of the cache
 
  private:
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
@@ -58,17 +65,25 @@ class RdistPolicy final : public ListPolicy {
   size_t M() const REQUIRES(mu_) { return SizeLocked(kMYoung, kMOld); }
   size_t MTargetLocked() const REQUIRES(mu_) {
     const size_t c = CapacityLocked();
-    return c - std::max<size_t>(1, c * kSmallPercent / 100);
+    return c - std::min(std::max<size_t>(1, c * kSmallPercent / 100) + s_extra_,
+                        std::max<size_t>(1, c / 2));
   }
-  // Evictions since M's least recently used page was last seen.
+  // rdist's clock: ticks at every Add and visible reference (finer than
+  // the eviction clock, which stands still while pages hit).
+  uint32_t TickLocked() REQUIRES(mu_);
+  // Ticks since `stamp`, modulo 2^29. Hides ListPolicy's (evictions).
+  uint32_t SinceLocked(uint32_t stamp) const REQUIRES(mu_);
+  // Ticks since M's least recently used page was last seen.
   uint32_t MTailAgeLocked() const REQUIRES(mu_);
   // Admits f (on no list) to M if its reuse distance r says so, else S.
   void PlaceLocked(PageFrame* f, uint32_t r, bool from_old) REQUIRES(mu_);
   // A page that had been demoted came back: M's ages were stale.
   void DemotionMissedLocked() REQUIRES(mu_);
 
-  size_t window_ GUARDED_BY(mu_) = 0;  // unmapped frames wanted at M's cold end
+  size_t window_ GUARDED_BY(mu_) = 0;   // unmapped frames wanted at M's cold end
+  size_t s_extra_ GUARDED_BY(mu_) = 0;  // S above its floor (the LRU check)
   uint32_t decay_ GUARDED_BY(mu_) = 0;
+  uint32_t tick_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace uswap
