@@ -525,10 +525,11 @@ struct PlainRdist : PlainModel {
     }
     uint32_t r = has_shadow[x] ? (clock - stamp[x]) & kMask : UINT32_MAX;
     if (has_shadow[x] && (m.size() < MTarget() || r <= MTailAge())) {
+      size_t step = std::max<size_t>(1, (c - MTarget()) / 8);
       if (bits[x])
-        s_extra -= s_extra > 0;
+        s_extra -= std::min(s_extra, step);
       else
-        s_extra = std::min(s_extra + 1, c / 2);
+        s_extra = std::min(s_extra + step, c / 2);
     }
     demoted[x] = false;
     stamp[x] = ++clock & kMask;

@@ -6,7 +6,7 @@ namespace uswap {
 
 uint32_t RdistPolicy::MTailAgeLocked() const {
   const PageFrame* t = OldestLocked(kMOld, kMYoung);
-  return t ? SinceLocked(t->policy_word) : std::numeric_limits<uint32_t>::max();
+  return t ? SinceLocked(t->policy_word) : kNoReuse;
 }
 
 uint32_t RdistPolicy::SinceLocked(uint32_t stamp) const { return (tick_ - stamp) & kStampMask; }
@@ -32,20 +32,21 @@ void RdistPolicy::PlaceLocked(PageFrame* f, uint32_t r, bool from_old) {
 }
 
 void RdistPolicy::DemotionMissedLocked() {
-  window_ = std::min(window_ + std::max<size_t>(1, window_ / 8), CapacityLocked() / 2);
+  window_ = std::min(window_ + std::max<size_t>(1, window_ / 8), CapacityLocked() / 8);
 }
 
 void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
-  uint32_t r = std::numeric_limits<uint32_t>::max();  // first touch: no reuse
+  uint32_t r = kNoReuse;  // first touch
   if (shadow) {
     r = SinceLocked(ShadowStamp(shadow));
     // A refault that earns M: from S alone, S was too small to see its
     // reuse; after a spell in M, M was (cf. ARC's ghost hits moving p).
     if (M() < MTargetLocked() || r <= MTailAgeLocked()) {
+      const size_t step = std::max<size_t>(1, (CapacityLocked() - MTargetLocked()) / 8);
       if (ShadowBits(shadow) & 3)
-        s_extra_ -= s_extra_ > 0;
+        s_extra_ -= std::min(s_extra_, step);
       else
-        s_extra_ = std::min(s_extra_ + 1, CapacityLocked() / 2);
+        s_extra_ = std::min(s_extra_ + step, CapacityLocked() / 2);
     }
     if ((ShadowBits(shadow) & 2) && r <= MTailAgeLocked()) DemotionMissedLocked();
   }
@@ -69,8 +70,10 @@ bool RdistPolicy::AccessLocked(PageFrame* f) {
 }
 
 PageFrame* RdistPolicy::DeactivateOneLocked() {
-  PageFrame* f = lists_.Tail(kSYoung);  // all of S first: victims must be unmapped
-  if (!f) f = lists_.Tail(kMYoung);
+  // S's older half first (the victims must be unmapped), then M's cold end.
+  const bool s_first = lists_.size(kSOld) <= S() / 2 || !lists_.Tail(kMYoung);
+  PageFrame* f = lists_.Tail(s_first ? kSYoung : kMYoung);
+  if (!f) f = lists_.Tail(s_first ? kMYoung : kSYoung);
   if (f) IsolateLocked(f);
   return f;
 }
@@ -97,7 +100,7 @@ uint32_t RdistPolicy::EvictedLocked(PageFrame* f) {
   const uint8_t origin = Origin(f);
   unsigned bits = (origin == kMYoung || origin == kMOld) ? 1 : 0;
   if (f->policy_flags & kDemoted) bits |= 2;
-  if (window_ == 0) window_ = std::max<size_t>(1, CapacityLocked() / 16);  // cache now full
+  if (window_ == 0) window_ = std::max<size_t>(1, CapacityLocked() / 64);  // cache now full
   if (++decay_ >= std::max<size_t>(1, CapacityLocked() / 4)) {
     decay_ = 0;
     window_ = std::max(window_ - window_ / 8, std::max<size_t>(1, CapacityLocked() / 64));
@@ -106,7 +109,7 @@ uint32_t RdistPolicy::EvictedLocked(PageFrame* f) {
 }
 
 size_t RdistPolicy::DeactivateTargetLocked() const {
-  const size_t want = S() + window_;
+  const size_t want = S() / 2 + window_;
   const size_t have = InactiveLocked();
   return want > have ? want - have : 0;
 }

@@ -20,20 +20,22 @@
 // a loop larger than the cache keeps a fixed set in M, as OPT does, where
 // LRU evicts every page just before its use.
 //
-// Live (faults): references to mapped pages are unseen, so the engine must
-// keep unmapped all of S (victims must be unmapped) plus a window at M's
-// cold end, where a page still in use shows itself by a minor fault before
-// it could be demoted. The window adapts to refaults (cf. inactive_is_low()
-// with workingset refaults): a demoted page that comes back (a reference in
-// S or a refault admitted to M) means M's ages were stale, so the window
-// grows by an eighth; every c/4 evictions it shrinks by an eighth, within
-// [c/64, c/2].
+// Live (faults): references to mapped pages are unseen, and victims must
+// be unmapped. The engine keeps unmapped the older half of S (its trial: a
+// page touched there shows itself by a minor fault before eviction) plus a
+// window at M's cold end, where a page still in use shows itself before it
+// could be demoted. Unmapping all of S cost more minor faults than the
+// misses it saved (doc/policies.md). The window adapts to refaults (cf.
+// inactive_is_low() with workingset refaults): a demoted page that comes
+// back (a reference in S or a refault admitted to M) means M's ages were
+// stale, so the window grows by an eighth; every c/4 evictions it shrinks
+// by an eighth, within [c/64, c/8].
 //
 // S adapts as ARC's p does: a refault admitted to M that had only been in
-// S says S was too small to see its reuse (S grows by a page, up to c/2);
-// one that had been in M says M was too small (S shrinks by a page, down to
-// its floor, 3% of c). A loop leaves S at its floor, a change of working
-// set grows it until the new set gets in.
+// S says S was too small to see its reuse (S grows, up to c/2); one that had
+// been in M says M was too small (S shrinks, down to its floor, 3% of c);
+// the step is an eighth of S. A loop leaves S at its floor, a change of
+// working set grows it until the new set gets in.
 //
 // Shadow bits: 1 = evicted from M, 2 = had been demoted from M.
 #pragma once
@@ -53,6 +55,7 @@ class RdistPolicy final : public ListPolicy {
  private:
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
   static constexpr uint8_t kDemoted = kPolicyBit0;
+  static constexpr uint32_t kNoReuse = UINT32_MAX;  // a first touch's r
   void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
   bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
   PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
