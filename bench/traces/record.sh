@@ -3,7 +3,8 @@
 # `valgrind --tool=lackey --trace-mem=yes`, converted by lackey2trace.py to
 # u32 traces compressed with zstd (DIR, default ./generated). Installs what
 # it needs (valgrind, zstd, sqlite3, xz-utils; Debian packages). Each run is
-# kept small (a few seconds to a minute under lackey).
+# kept small (about a minute each under lackey: tens of millions of
+# references, a few thousand pages).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/generated}
@@ -15,8 +16,8 @@ done
 if ((${#need[@]})); then apt-get update -qq && apt-get install -y -qq "${need[@]}"; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-seq 1 30000 | awk '{print ($1 * 7919) % 30011}' > "$tmp/numbers"
-head -c 2000000 /dev/urandom | base64 > "$tmp/random.txt"
+seq 1 20000 | awk '{print ($1 * 7919) % 30011}' > "$tmp/numbers"
+head -c 150000 /dev/urandom | base64 > "$tmp/random.txt"
 
 record() {  # record NAME COMMAND...
   local name=$1; shift
@@ -25,8 +26,9 @@ record() {  # record NAME COMMAND...
     python3 "$here/lackey2trace.py" --format u32 - - | zstd -q -19 -o "$out/$name.u32.zst" -f
 }
 record sort sort -n "$tmp/numbers"
+record gcc gcc -O2 -c -x c -o /dev/null "$here/testdata/hello.c"
 record xz xz -1 -c "$tmp/random.txt"
 record sqlite3 sqlite3 :memory: \
-  "create table t(a integer, b text); with recursive c(x) as (select 1 union all select x+1 from c where x<20000) insert into t select x, hex(randomblob(16)) from c; create index i on t(b); select count(*) from t where b like 'A%';"
-record python3 python3 -c "d={i: str(i)*3 for i in range(60000)}; print(sum(len(v) for v in sorted(d.values())))"
+  "create table t(a integer, b text); with recursive c(x) as (select 1 union all select x+1 from c where x<5000) insert into t select x, hex(randomblob(16)) from c; create index i on t(b); select count(*) from t where b like 'A%';"
+record python3 python3 -c "d={i: str(i)*3 for i in range(20000)}; print(sum(len(v) for v in sorted(d.values())))"
 ls -l "$out"
