@@ -76,7 +76,7 @@ constexpr const char kUsage[] =
     "  --handler-threads N  uswap fault handler threads (default 2)\n"
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
     "  --policy NAME     uswap's reclaim policy: lru, fifo, clock, two-list, arc,\n"
-    "                    s3fifo or rdist (default two-list; doc/policies.md)\n"
+    "                    s3fifo, lirs or rdist (default two-list; doc/policies.md)\n"
     "  --json            one JSON object per engine run, one per line\n"
     "  --plot FILE       also draw the results (FILE.svg or FILE.png, with gnuplot)\n";
 
@@ -258,7 +258,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
         // The engine's own table decides (mm/policy/policy_registry.cc).
         if (arg.empty() || !CreateReclaimPolicy(arg, {}))
           return UsageError(kCmd, "unknown --policy '" + arg +
-                                      "' (lru, fifo, clock, two-list, arc, s3fifo or rdist)");
+                                      "' (lru, fifo, clock, two-list, arc, s3fifo, lirs or rdist)");
         o->policy = arg;
         break;
       case kJson:

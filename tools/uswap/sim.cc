@@ -47,7 +47,7 @@ constexpr const char kUsage[] =
     "  --format FMT      text (a page number per line, optional r/w), u32 (LE, bit 31\n"
     "                    = write) or u64 (LE page numbers) (default text)\n"
     "  --cache N|P%      cache size in pages, or a percentage of the distinct pages\n"
-    "  --policy LIST     comma list of opt,lru,fifo,clock,two-list,arc,s3fifo,rdist\n"
+    "  --policy LIST     comma list of opt,lru,fifo,clock,two-list,arc,s3fifo,lirs,rdist\n"
     "                    or all (default all)\n"
     "  --observe MODE    all: every reference is seen (a cache simulator);\n"
     "                    faults: only what a live uswap sees, references to unmapped\n"
@@ -131,9 +131,10 @@ int ParseOptions(int argc, char** argv, Options* o) {
           } else if (KnownPolicy(p)) {
             o->policies.push_back(p);
           } else {
-            return UsageError(kCmd, "unknown policy '" + p +
-                                        "' (opt, lru, fifo, clock, two-list, arc, s3fifo, rdist "
-                                        "or all)");
+            return UsageError(kCmd,
+                              "unknown policy '" + p +
+                                  "' (opt, lru, fifo, clock, two-list, arc, s3fifo, lirs, rdist "
+                                  "or all)");
           }
         }
         if (o->policies.empty()) return UsageError(kCmd, "--policy needs a value");

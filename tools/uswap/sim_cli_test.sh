@@ -51,7 +51,7 @@ expect 0 'cache 3 pages' "$uswap" sim --trace "$tmp/t.txt" --cache 60% --policy 
 expect 0 ' 0.000' "$uswap" sim --trace "$tmp/t.txt" --cache 2 --observe faults --policy lru \
   --major-us 0 --minor-us 0
 n=$("$uswap" sim --trace "$tmp/t.txt" --cache 3 --json | wc -l)
-[[ $n -eq 8 ]] && ok || bad "all policies: $n lines, want 8"
+[[ $n -eq 9 ]] && ok || bad "all policies: $n lines, want 9"
 expect 0 'usage: uswap sim' "$uswap" sim --help
 expect 0 'usage: uswap sim' "$uswap" help sim
 
@@ -72,7 +72,7 @@ expect 1 "$tmp/none" "$uswap" sim --trace "$tmp/none" --cache 3
 
 # bench --policy: a known name gets past option parsing (the run then stops
 # at the missing --region), an unknown one is refused by name.
-for p in lru fifo clock two-list arc s3fifo rdist; do
+for p in lru fifo clock two-list arc s3fifo lirs rdist; do
   expect 2 "--region is required" "$uswap" bench --policy $p --engine uswap --ram 64M
 done
 expect 2 "unknown --policy 'opt'" "$uswap" bench --policy opt --region 1G --ram 64M

@@ -37,7 +37,14 @@ const std::vector<Entry>& Table() {
        [](const ReclaimPolicyOptions& o) { return std::make_unique<TwoListPolicy>(o); }},
       {"arc", [](const ReclaimPolicyOptions& o) { return std::make_unique<ArcPolicy>(o); }},
       {"s3fifo", [](const ReclaimPolicyOptions& o) { return std::make_unique<S3FifoPolicy>(o); }},
-      {"rdist", [](const ReclaimPolicyOptions& o) { return std::make_unique<RdistPolicy>(o); }},
+      {"lirs",
+       [](const ReclaimPolicyOptions& o) {
+         return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kLirs, o);
+       }},
+      {"rdist",
+       [](const ReclaimPolicyOptions& o) {
+         return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kRdist, o);
+       }},
   };
   return table;
 }

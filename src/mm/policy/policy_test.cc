@@ -481,8 +481,10 @@ struct PlainRdist : PlainModel {
   uint32_t clock = 0;                 // ticks at every miss and hit
   size_t c = 0;
   size_t s_extra = 0;
+  bool adaptive = true;
+  unsigned small_percent = RdistPolicy::SmallPercent(RdistPolicy::Variant::kRdist);
   size_t MTarget() const {
-    return c - std::min(std::max<size_t>(1, c * RdistPolicy::kSmallPercent / 100) + s_extra,
+    return c - std::min(std::max<size_t>(1, c * small_percent / 100) + s_extra,
                         std::max<size_t>(1, c / 2));
   }
   uint32_t MTailAge() const {
@@ -524,7 +526,7 @@ struct PlainRdist : PlainModel {
       bits[v] = (&from == &m ? 1 : 0) | (demoted[v] ? 2 : 0);
     }
     uint32_t r = has_shadow[x] ? (clock - stamp[x]) & kMask : UINT32_MAX;
-    if (has_shadow[x] && (m.size() < MTarget() || r <= MTailAge())) {
+    if (adaptive && has_shadow[x] && (m.size() < MTarget() || r <= MTailAge())) {
       size_t step = std::max<size_t>(1, (c - MTarget()) / 8);
       if (bits[x])
         s_extra -= std::min(s_extra, step);
@@ -549,6 +551,12 @@ std::unique_ptr<PlainModel> PlainFor(const std::string& name) {
   if (name == "arc") return std::make_unique<PlainArc>();
   if (name == "s3fifo") return std::make_unique<PlainS3Fifo>();
   if (name == "rdist") return std::make_unique<PlainRdist>();
+  if (name == "lirs") {
+    auto m = std::make_unique<PlainRdist>();
+    m->adaptive = false;
+    m->small_percent = RdistPolicy::SmallPercent(RdistPolicy::Variant::kLirs);
+    return m;
+  }
   return nullptr;
 }
 
@@ -644,7 +652,7 @@ TEST(HandWorked, RdistKeepsALoopResident) {
 
 // --------------------------------------------------------------------------
 // Scan resistance: a hot set that fits survives a one-time scan larger than
-// the cache (the policies that claim it: arc, s3fifo, rdist).
+// the cache (the policies that claim it: arc, s3fifo, lirs, rdist).
 
 TEST(ScanResistance, HotSetSurvivesAOneTimeScan) {
   std::vector<uint64_t> t;
@@ -653,7 +661,7 @@ TEST(ScanResistance, HotSetSurvivesAOneTimeScan) {
   for (uint64_t p = 1000; p < 1300; p++) t.push_back(p);   // scan: 300 pages
   const size_t before = t.size();
   for (int i = 0; i < 200; i++) t.push_back(rng() % 20);  // hot again
-  for (const char* name : {"arc", "s3fifo", "rdist"}) {
+  for (const char* name : {"arc", "s3fifo", "lirs", "rdist"}) {
     std::vector<uint8_t> miss = Misses(name, t, 40);
     EXPECT_EQ(std::count(miss.begin() + before, miss.end(), 1), 0) << name;
   }

@@ -41,7 +41,7 @@ void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
     r = SinceLocked(ShadowStamp(shadow));
     // A refault that earns M: from S alone, S was too small to see its
     // reuse; after a spell in M, M was (cf. ARC's ghost hits moving p).
-    if (M() < MTargetLocked() || r <= MTailAgeLocked()) {
+    if (adaptive_ && (M() < MTargetLocked() || r <= MTailAgeLocked())) {
       const size_t step = std::max<size_t>(1, (CapacityLocked() - MTargetLocked()) / 8);
       if (ShadowBits(shadow) & 3)
         s_extra_ -= std::min(s_extra_, step);

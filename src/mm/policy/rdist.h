@@ -1,6 +1,11 @@
-// RdistPolicy ("rdist"): uswap's own policy — LIRS's decision (Jiang &
-// Zhang, SIGMETRICS'02) made from the engine's shadow entries and a per-frame
-// last-use stamp, with a refault-driven unmap window for the live engine.
+// RdistPolicy ("rdist", and "lirs"): uswap's own policy — LIRS's decision
+// (Jiang & Zhang, SIGMETRICS'02) made from the engine's shadow entries and
+// a per-frame last-use stamp, with S sized like ARC's p and a refault-driven
+// unmap window for the live engine. With S fixed at 1% ("lirs") it is LIRS
+// itself: comparing a page's last use with that of M's coldest page is
+// LIRS's "is it in stack S" (the stack is ordered by last use, and pruning
+// removes exactly the entries older than its LIR bottom); non-resident HIR
+// entries are the shadows the engine keeps, so the policy holds no ghosts.
 //
 // Time is a clock that ticks at every Add and visible reference. Each frame
 // keeps the tick of its last visible reference (policy_word); a shadow
@@ -46,11 +51,17 @@ namespace uswap {
 
 class RdistPolicy final : public ListPolicy {
  public:
-  explicit RdistPolicy(const ReclaimPolicyOptions& options)
-      : ListPolicy(options, (1u << kSOld) | (1u << kMOld)) {}
-  const char* name() const override { return "rdist"; }
+  // kLirs: S fixed at 1% of c, as the LIRS paper's HIR share ("lirs");
+  // kRdist: S from 3% of c, adapting ("rdist").
+  enum class Variant { kLirs, kRdist };
+  RdistPolicy(Variant variant, const ReclaimPolicyOptions& options)
+      : ListPolicy(options, (1u << kSOld) | (1u << kMOld)),
+        adaptive_(variant == Variant::kRdist),
+        small_percent_(SmallPercent(variant)) {}
+  const char* name() const override { return adaptive_ ? "rdist" : "lirs"; }
 
-  static constexpr unsigned kSmallPercent = 3;  // S's floor, in % of the cache
+  // S's floor, in % of the cache.
+  static constexpr unsigned SmallPercent(Variant v) { return v == Variant::kLirs ? 1 : 3; }
 
  private:
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
@@ -68,7 +79,7 @@ class RdistPolicy final : public ListPolicy {
   size_t M() const REQUIRES(mu_) { return SizeLocked(kMYoung, kMOld); }
   size_t MTargetLocked() const REQUIRES(mu_) {
     const size_t c = CapacityLocked();
-    return c - std::min(std::max<size_t>(1, c * kSmallPercent / 100) + s_extra_,
+    return c - std::min(std::max<size_t>(1, c * small_percent_ / 100) + s_extra_,
                         std::max<size_t>(1, c / 2));
   }
   // rdist's clock: ticks at every Add and visible reference (finer than
@@ -83,6 +94,8 @@ class RdistPolicy final : public ListPolicy {
   // A page that had been demoted came back: M's ages were stale.
   void DemotionMissedLocked() REQUIRES(mu_);
 
+  const bool adaptive_;  // S adapts (rdist) or stays at its floor (lirs)
+  const unsigned small_percent_;
   size_t window_ GUARDED_BY(mu_) = 0;   // unmapped frames wanted at M's cold end
   size_t s_extra_ GUARDED_BY(mu_) = 0;  // S above its floor (the LRU check)
   uint32_t decay_ GUARDED_BY(mu_) = 0;
