@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/generated}
 mkdir -p "$out"
 need=()
-for t in valgrind:valgrind zstd:zstd sqlite3:sqlite3 xz:xz-utils python3:python3; do
+for t in valgrind:valgrind zstd:zstd sqlite3:sqlite3 xz:xz-utils python3:python3 gcc:gcc; do
   command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 if ((${#need[@]})); then apt-get update -qq && apt-get install -y -qq "${need[@]}"; fi
@@ -26,7 +26,9 @@ record() {  # record NAME COMMAND...
     python3 "$here/lackey2trace.py" --format u32 - - | zstd -q -19 -o "$out/$name.u32.zst" -f
 }
 record sort sort -n "$tmp/numbers"
-record gcc gcc -O2 -c -x c -o /dev/null "$here/testdata/hello.c"
+# gcc's compiler proper (the driver runs it as a child, which lackey does not follow).
+record gcc "$(gcc -print-prog-name=cc1)" -quiet -O2 -imultiarch x86_64-linux-gnu \
+  "$here/testdata/hello.c" -o /dev/null
 record xz xz -1 -c "$tmp/random.txt"
 record sqlite3 sqlite3 :memory: \
   "create table t(a integer, b text); with recursive c(x) as (select 1 union all select x+1 from c where x<5000) insert into t select x, hex(randomblob(16)) from c; create index i on t(b); select count(*) from t where b like 'A%';"

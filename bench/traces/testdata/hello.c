@@ -1,5 +1,6 @@
 /* Input of bench/traces/record.sh's gcc recording. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cmp(const void* a, const void* b) { return strcmp(*(char* const*)a, *(char* const*)b); }

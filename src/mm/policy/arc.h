@@ -26,11 +26,7 @@ class ArcPolicy final : public ListPolicy {
 
  private:
   enum : uint8_t { kT1Young = 1, kT1Old = 2, kT2Young = 3, kT2Old = 4 };
-  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
-  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
-  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
-  PageFrame* VictimLocked() override REQUIRES(mu_);
-  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  USWAP_LIST_POLICY_HOOKS;
   uint32_t EvictedLocked(PageFrame* f) override REQUIRES(mu_);
   void TrimGhostsLocked() REQUIRES(mu_);
   size_t T1() const REQUIRES(mu_) { return SizeLocked(kT1Young, kT1Old); }

@@ -37,18 +37,6 @@ class FrameLists {
     l.size++;
     f->list = id;
   }
-  // REQUIRES: f on no list.
-  void PushTail(uint8_t id, PageFrame* f) {
-    USWAP_DCHECK(f->list == 0);
-    List& l = L(id);
-    f->next = nullptr;
-    f->prev = l.tail;
-    if (l.tail) l.tail->next = f;
-    l.tail = f;
-    if (!l.head) l.head = f;
-    l.size++;
-    f->list = id;
-  }
   // REQUIRES: f on one of these lists. Leaves it on none (list = 0).
   void Unlink(PageFrame* f) {
     List& l = L(f->list);

@@ -43,20 +43,19 @@ bool ListPolicy::MarkAccessed(PageFrame* f) {
 
 size_t ListPolicy::Deactivate(size_t n, std::vector<PageFrame*>& out) {
   MutexLock l(&mu_);
-  size_t moved = 0;
-  for (; moved < n; moved++) {
-    PageFrame* f = DeactivateOneLocked();
-    if (!f) break;
-    out.push_back(f);
-  }
-  return moved;
+  return TakeLocked(n, out, &ListPolicy::DeactivateOneLocked);
 }
 
 size_t ListPolicy::IsolateVictims(size_t n, std::vector<PageFrame*>& out) {
   MutexLock l(&mu_);
+  return TakeLocked(n, out, &ListPolicy::VictimLocked);
+}
+
+size_t ListPolicy::TakeLocked(size_t n, std::vector<PageFrame*>& out,
+                              PageFrame* (ListPolicy::*pick)()) {
   size_t taken = 0;
   for (; taken < n; taken++) {
-    PageFrame* f = VictimLocked();
+    PageFrame* f = (this->*pick)();
     if (!f) break;
     out.push_back(f);
   }

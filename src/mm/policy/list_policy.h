@@ -26,6 +26,16 @@
 
 namespace uswap {
 
+// Declares, in a policy's class, the five hooks every ListPolicy overrides
+// (AddLocked, AccessLocked, DeactivateOneLocked, VictimLocked,
+// PutbackLocked): one place for their signatures and lock annotations.
+#define USWAP_LIST_POLICY_HOOKS                                                      \
+  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_); \
+  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);                            \
+  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);                           \
+  PageFrame* VictimLocked() override REQUIRES(mu_);                                  \
+  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_)
+
 class ListPolicy : public ReclaimPolicy {
  public:
   void Add(PageFrame* f, bool mapped, uint32_t shadow) final;
@@ -104,6 +114,10 @@ class ListPolicy : public ReclaimPolicy {
   FrameLists<7> lists_ GUARDED_BY(mu_);
 
  private:
+  // Appends up to n frames chosen (and isolated) by `pick`.
+  size_t TakeLocked(size_t n, std::vector<PageFrame*>& out, PageFrame* (ListPolicy::*pick)())
+      REQUIRES(mu_);
+
   const uint8_t inactive_lists_;
   uint32_t clock_ GUARDED_BY(mu_) = 0;
   size_t resident_ GUARDED_BY(mu_) = 0;  // listed + isolated

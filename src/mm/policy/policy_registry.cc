@@ -1,7 +1,5 @@
 // CreateReclaimPolicy: the one table of policy names (Config::reclaim_policy,
 // `uswap sim --policy`, `uswap bench --policy`).
-#include <functional>
-
 #include "mm/policy/arc.h"
 #include "mm/policy/queue_policy.h"
 #include "mm/policy/rdist.h"
@@ -12,41 +10,38 @@
 namespace uswap {
 namespace {
 
-using Factory = std::function<std::unique_ptr<ReclaimPolicy>(const ReclaimPolicyOptions&)>;
+enum class Id { kLru, kFifo, kClock, kTwoList, kArc, kS3Fifo, kLirs, kRdist };
 
 struct Entry {
   const char* name;
-  Factory create;
+  Id id;
 };
 
-const std::vector<Entry>& Table() {
-  static const std::vector<Entry> table = {
-      {"lru",
-       [](const ReclaimPolicyOptions& o) {
-         return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kLru, o);
-       }},
-      {"fifo",
-       [](const ReclaimPolicyOptions& o) {
-         return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kFifo, o);
-       }},
-      {"clock",
-       [](const ReclaimPolicyOptions& o) {
-         return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kClock, o);
-       }},
-      {"two-list",
-       [](const ReclaimPolicyOptions& o) { return std::make_unique<TwoListPolicy>(o); }},
-      {"arc", [](const ReclaimPolicyOptions& o) { return std::make_unique<ArcPolicy>(o); }},
-      {"s3fifo", [](const ReclaimPolicyOptions& o) { return std::make_unique<S3FifoPolicy>(o); }},
-      {"lirs",
-       [](const ReclaimPolicyOptions& o) {
-         return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kLirs, o);
-       }},
-      {"rdist",
-       [](const ReclaimPolicyOptions& o) {
-         return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kRdist, o);
-       }},
-  };
-  return table;
+constexpr Entry kTable[] = {
+    {"lru", Id::kLru}, {"fifo", Id::kFifo},     {"clock", Id::kClock}, {"two-list", Id::kTwoList},
+    {"arc", Id::kArc}, {"s3fifo", Id::kS3Fifo}, {"lirs", Id::kLirs},   {"rdist", Id::kRdist},
+};
+
+std::unique_ptr<ReclaimPolicy> Make(Id id, const ReclaimPolicyOptions& o) {
+  switch (id) {
+    case Id::kLru:
+      return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kLru, o);
+    case Id::kFifo:
+      return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kFifo, o);
+    case Id::kClock:
+      return std::make_unique<QueuePolicy>(QueuePolicy::Kind::kClock, o);
+    case Id::kTwoList:
+      return std::make_unique<TwoListPolicy>(o);
+    case Id::kArc:
+      return std::make_unique<ArcPolicy>(o);
+    case Id::kS3Fifo:
+      return std::make_unique<S3FifoPolicy>(o);
+    case Id::kLirs:
+      return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kLirs, o);
+    case Id::kRdist:
+      return std::make_unique<RdistPolicy>(RdistPolicy::Variant::kRdist, o);
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -54,7 +49,7 @@ const std::vector<Entry>& Table() {
 const std::vector<std::string>& ReclaimPolicyNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const Entry& e : Table()) v.push_back(e.name);
+    for (const Entry& e : kTable) v.push_back(e.name);
     return v;
   }();
   return names;
@@ -63,8 +58,8 @@ const std::vector<std::string>& ReclaimPolicyNames() {
 std::unique_ptr<ReclaimPolicy> CreateReclaimPolicy(const std::string& name,
                                                    const ReclaimPolicyOptions& options) {
   const std::string& want = name.empty() ? std::string("two-list") : name;
-  for (const Entry& e : Table())
-    if (want == e.name) return e.create(options);
+  for (const Entry& e : kTable)
+    if (want == e.name) return Make(e.id, options);
   return nullptr;
 }
 

@@ -31,11 +31,7 @@ class QueuePolicy final : public ListPolicy {
  private:
   enum : uint8_t { kYoung = 1, kOld = 2 };
   static constexpr uint8_t kReferenced = kPolicyBit0;
-  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
-  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
-  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
-  PageFrame* VictimLocked() override REQUIRES(mu_);
-  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  USWAP_LIST_POLICY_HOOKS;
 
   const Kind kind_;
 };

@@ -67,11 +67,7 @@ class RdistPolicy final : public ListPolicy {
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
   static constexpr uint8_t kDemoted = kPolicyBit0;
   static constexpr uint32_t kNoReuse = UINT32_MAX;  // a first touch's r
-  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
-  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
-  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
-  PageFrame* VictimLocked() override REQUIRES(mu_);
-  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  USWAP_LIST_POLICY_HOOKS;
   uint32_t EvictedLocked(PageFrame* f) override REQUIRES(mu_);
   size_t DeactivateTargetLocked() const override REQUIRES(mu_);
 

@@ -30,11 +30,7 @@ class S3FifoPolicy final : public ListPolicy {
  private:
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
   static constexpr uint32_t kMaxFreq = 3;
-  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
-  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
-  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
-  PageFrame* VictimLocked() override REQUIRES(mu_);
-  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  USWAP_LIST_POLICY_HOOKS;
   uint32_t EvictedLocked(PageFrame* f) override REQUIRES(mu_);
   size_t S() const REQUIRES(mu_) { return SizeLocked(kSYoung, kSOld); }
   size_t M() const REQUIRES(mu_) { return SizeLocked(kMYoung, kMOld); }

@@ -30,11 +30,7 @@ class TwoListPolicy final : public ListPolicy {
 
  private:
   enum : uint8_t { kActive = 1, kInactive = 2 };
-  void AddLocked(PageFrame* f, bool mapped, uint32_t shadow) override REQUIRES(mu_);
-  bool AccessLocked(PageFrame* f) override REQUIRES(mu_);
-  PageFrame* DeactivateOneLocked() override REQUIRES(mu_);
-  PageFrame* VictimLocked() override REQUIRES(mu_);
-  void PutbackLocked(PageFrame* f, bool active) override REQUIRES(mu_);
+  USWAP_LIST_POLICY_HOOKS;
 };
 
 }  // namespace uswap
