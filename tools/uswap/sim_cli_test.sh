@@ -70,6 +70,22 @@ expect 1 "empty trace" "$uswap" sim --trace /dev/null --cache 3
 expect 1 "line 2: not a page number" "$uswap" sim --trace - --cache 3 <<<$'1\nfoo\n'
 expect 1 "$tmp/none" "$uswap" sim --trace "$tmp/none" --cache 3
 
+# bench/traces: the lackey converter (page = address >> 12, repeats of a
+# page collapsed, S/M written) and a shipped real trace through every policy.
+traces=$(cd "$(dirname "$0")/../../bench/traces" && pwd)
+got=$(printf '==1== Lackey\nI  04000000,3\n L 04000ff0,8\n S 04001000,8\n M 04001008,4\nI  04000010,2\n' |
+  python3 "$traces/lackey2trace.py" --format text - - | tr '\n' ' ')
+[[ "$got" == "16384 16385 w 16384 " ]] && ok || bad "lackey2trace: '$got'"
+got=$(printf ' L 04000ff0,8\nI  04001000,3\n' | python3 "$traces/lackey2trace.py" --no-instr --format text - - | tr '\n' ' ')
+[[ "$got" == "16384 " ]] && ok || bad "lackey2trace --no-instr: '$got'"
+if command -v zstd >/dev/null; then
+  for t in "$traces"/testdata/*.u32.zst; do
+    n=$(zstd -dcq "$t" | "$uswap" sim --format u32 --cache 25% --observe faults --json - |
+      grep -c '"vs_opt":[1-9]')
+    [[ $n -eq 9 ]] && ok || bad "$t: $n of 9 policies at >= OPT"
+  done
+fi
+
 # bench --policy: a known name gets past option parsing (the run then stops
 # at the missing --region), an unknown one is refused by name.
 for p in lru fifo clock two-list arc s3fifo lirs rdist; do

@@ -527,7 +527,7 @@ struct PlainRdist : PlainModel {
     }
     uint32_t r = has_shadow[x] ? (clock - stamp[x]) & kMask : UINT32_MAX;
     if (adaptive && has_shadow[x] && (m.size() < MTarget() || r <= MTailAge())) {
-      size_t step = std::max<size_t>(1, (c - MTarget()) / 8);
+      size_t step = std::max<size_t>(1, (c - MTarget()) / RdistPolicy::kStepDivisor);
       if (bits[x])
         s_extra -= std::min(s_extra, step);
       else

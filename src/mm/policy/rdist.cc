@@ -42,7 +42,7 @@ void RdistPolicy::AddLocked(PageFrame* f, bool mapped, uint32_t shadow) {
     // A refault that earns M: from S alone, S was too small to see its
     // reuse; after a spell in M, M was (cf. ARC's ghost hits moving p).
     if (adaptive_ && (M() < MTargetLocked() || r <= MTailAgeLocked())) {
-      const size_t step = std::max<size_t>(1, (CapacityLocked() - MTargetLocked()) / 8);
+      const size_t step = std::max<size_t>(1, (CapacityLocked() - MTargetLocked()) / kStepDivisor);
       if (ShadowBits(shadow) & 3)
         s_extra_ -= std::min(s_extra_, step);
       else
@@ -71,7 +71,7 @@ bool RdistPolicy::AccessLocked(PageFrame* f) {
 
 PageFrame* RdistPolicy::DeactivateOneLocked() {
   // S's older half first (the victims must be unmapped), then M's cold end.
-  const bool s_first = lists_.size(kSOld) <= S() / 2 || !lists_.Tail(kMYoung);
+  const bool s_first = lists_.size(kSOld) <= S() / 4 || !lists_.Tail(kMYoung);
   PageFrame* f = lists_.Tail(s_first ? kSYoung : kMYoung);
   if (!f) f = lists_.Tail(s_first ? kMYoung : kSYoung);
   if (f) IsolateLocked(f);
@@ -109,7 +109,7 @@ uint32_t RdistPolicy::EvictedLocked(PageFrame* f) {
 }
 
 size_t RdistPolicy::DeactivateTargetLocked() const {
-  const size_t want = S() / 2 + window_;
+  const size_t want = S() / 4 + window_;
   const size_t have = InactiveLocked();
   return want > have ? want - have : 0;
 }

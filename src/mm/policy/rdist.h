@@ -26,7 +26,7 @@
 // LRU evicts every page just before its use.
 //
 // Live (faults): references to mapped pages are unseen, and victims must
-// be unmapped. The engine keeps unmapped the older half of S (its trial: a
+// be unmapped. The engine keeps unmapped the older quarter of S (its trial: a
 // page touched there shows itself by a minor fault before eviction) plus a
 // window at M's cold end, where a page still in use shows itself before it
 // could be demoted. Unmapping all of S cost more minor faults than the
@@ -39,7 +39,7 @@
 // S adapts as ARC's p does: a refault admitted to M that had only been in
 // S says S was too small to see its reuse (S grows, up to c/2); one that had
 // been in M says M was too small (S shrinks, down to its floor, 3% of c);
-// the step is an eighth of S. A loop leaves S at its floor, a change of
+// the step is a quarter of S. A loop leaves S at its floor, a change of
 // working set grows it until the new set gets in.
 //
 // Shadow bits: 1 = evicted from M, 2 = had been demoted from M.
@@ -62,6 +62,9 @@ class RdistPolicy final : public ListPolicy {
 
   // S's floor, in % of the cache.
   static constexpr unsigned SmallPercent(Variant v) { return v == Variant::kLirs ? 1 : 3; }
+  // rdist's S moves by a quarter of its size per signal (an eighth or a
+  // sixteenth followed working-set changes too slowly; doc/policies.md).
+  static constexpr size_t kStepDivisor = 4;
 
  private:
   enum : uint8_t { kSYoung = 1, kSOld = 2, kMYoung = 3, kMOld = 4 };
