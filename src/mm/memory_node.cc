@@ -74,7 +74,8 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
       devices_(devices),
       page_io_(page_io),
       frames_(options.budget_pages, options.watermarks),
-      policy_(CreateReclaimPolicy(options.policy, {options.inactive_percent})) {
+      policy_(
+          CreateReclaimPolicy(options.policy, {options.inactive_percent, options.budget_pages})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
 }
 
