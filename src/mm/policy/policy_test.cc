@@ -638,14 +638,18 @@ TEST(HandWorked, S3FifoOneHitWondersLeaveFromSmall) {
   EXPECT_LE(tail_misses, 1u);
 }
 
-TEST(HandWorked, RdistKeepsALoopResident) {
-  // A loop of 12 pages through a cache of 10: LRU misses every reference,
-  // rdist (like OPT) keeps most of the loop resident.
+TEST(HandWorked, LirsAndRdistKeepALoopResident) {
+  // A loop of 12 pages through a cache of 10: LRU misses every reference;
+  // lirs keeps most of the loop in M and cycles the rest through S: at most
+  // 3 misses a pass after the 12 cold ones, where OPT takes 2.
   std::vector<uint64_t> t;
   for (int r = 0; r < 20; r++)
     for (uint64_t p = 0; p < 12; p++) t.push_back(p);
   auto count = [](const std::vector<uint8_t>& v) { return std::count(v.begin(), v.end(), 1); };
   EXPECT_EQ(count(Misses("lru", t, 10)), 240);
+  std::vector<uint8_t> lirs = Misses("lirs", t, 10);
+  EXPECT_LE(count(lirs), 12 + 19 * 3);
+  EXPECT_GE(count(lirs), static_cast<long>(SimulateOpt(MakeTrace(t), 10).misses));
   EXPECT_LT(count(Misses("rdist", t, 10)), 240 / 2);
   EXPECT_GE(count(Misses("rdist", t, 10)), static_cast<long>(SimulateOpt(MakeTrace(t), 10).misses));
 }
