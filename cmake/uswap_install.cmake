@@ -9,7 +9,7 @@ include(CMakePackageConfigHelpers)
 
 # The objects of every layer, compiled once for the in-tree libraries.
 set(_uswap_objects "")
-foreach(layer uswap_base uswap_io uswap_swap_header uswap_swap uswap_mm uswap_fault uswap)
+foreach(layer uswap_base uswap_io uswap_swap_header uswap_swap uswap_policy uswap_mm uswap_fault uswap)
   list(APPEND _uswap_objects $<TARGET_OBJECTS:${layer}>)
 endforeach()
 

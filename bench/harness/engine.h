@@ -36,6 +36,7 @@ struct EngineConfig {
   uint64_t swap_bytes = 0;          // size of the kernel engine's swap file
   unsigned handler_threads = 2;     // uswap: fault handler threads
   bool sigbus = false;              // uswap: SIGBUS fault delivery instead of threads
+  std::string reclaim_policy;       // uswap: Config::reclaim_policy ("" = its default)
 };
 
 struct EngineResult {

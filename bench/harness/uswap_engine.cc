@@ -54,6 +54,7 @@ class UswapEngine final : public Engine {
     cfg.swap_areas.push_back({config_.uswap_swap_path});
     cfg.handler_threads = config_.handler_threads;
     if (config_.sigbus) cfg.fault_delivery = FaultDelivery::kSigbus;
+    if (!config_.reclaim_policy.empty()) cfg.reclaim_policy = config_.reclaim_policy;
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Space> space, Space::Open(cfg));
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Region> region, space->Map(spec.region_bytes));
     auto counters = [&space] {

@@ -69,7 +69,9 @@ struct Config {
   std::string block_store;
   bool direct_io = true;  // O_DIRECT: swap I/O bypasses the page cache, as kernel swap does
 
-  // Reclaim policy by name ("two-list" = the kernel's active/inactive lists).
+  // Reclaim policy by name: "two-list" (the kernel's active/inactive lists),
+  // "lru", "fifo", "clock", "arc", "s3fifo", "lirs" or "rdist"; Space::Open
+  // refuses any other. doc/policies.md compares them (`uswap sim`).
   std::string reclaim_policy = "two-list";
 
   // What to do when reclaim cannot free a frame (swap full, all pinned):

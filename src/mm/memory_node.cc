@@ -23,7 +23,8 @@ constexpr size_t kDirectReclaimBatch = 32;
 
 // Frees evicted pages of one block: their memfd pages go in one fallocate
 // per run of adjacent pages, and only then are the frames uncharged, so the
-// charged count never falls below what the memfd really holds.
+// charged count never falls below what the memfd really holds. Each page
+// keeps the shadow entry the policy gives for it (EvictFrame).
 // REQUIRES: the block lock is held from Add() through Flush().
 class FrameReleaser {
  public:
@@ -38,7 +39,7 @@ class FrameReleaser {
   }
   void Flush() {
     Punch();
-    for (size_t k = 0; k < n_; k++) node_->ReleaseFrame(r_->pte(pages_[k]));
+    for (size_t k = 0; k < n_; k++) node_->EvictFrame(r_->pte(pages_[k]));
     n_ = 0;
   }
 
@@ -74,7 +75,14 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
       devices_(devices),
       page_io_(page_io),
       frames_(options.budget_pages, devices->page_size(), options.watermarks),
-      policy_(CreateReclaimPolicy(options.policy, {options.inactive_percent})) {
+      // The cache the policy sizes its lists by: the frames the budget
+      // holds once each frame's descriptor is charged (FramePool; the page
+      // tables take a little more as they grow, which the policies learn
+      // from the most frames resident).
+      policy_(CreateReclaimPolicy(
+          options.policy,
+          {options.inactive_percent, options.budget_pages * devices->page_size() /
+                                         (devices->page_size() + sizeof(PageFrame))})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
 }
 
@@ -218,13 +226,12 @@ void MemoryNode::NotifyReclaimProgress() {
 }
 
 PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow) {
-  (void)shadow;  // TODO(policy merge): policy_->Add(f, mapped, shadow)
   const uint32_t id = frames_.AllocFrame();
   PageFrame* f = frames_.Get(id);
   f->owner = r;
   f->index = index;
   r->pte(index).frame = id;
-  policy_->Add(f, mapped);
+  policy_->Add(f, mapped, shadow);
   if (progress_waiters_.load(std::memory_order_relaxed)) NotifyReclaimProgress();
   return f;
 }
@@ -234,6 +241,14 @@ void MemoryNode::ReleaseFrame(PageEntry& p) {
   policy_->Remove(frames_.Get(p.frame));
   frames_.FreeFrame(p.frame);
   p.frame = 0;
+  frames_.Uncharge(1);
+}
+
+void MemoryNode::EvictFrame(PageEntry& p) {
+  USWAP_DCHECK(p.frame != 0 && p.state != PageState::kResident);
+  const uint32_t shadow = policy_->Evicted(frames_.Get(p.frame));
+  frames_.FreeFrame(p.frame);
+  p.shadow = shadow;  // the frame id's place: kept until the page refaults
   frames_.Uncharge(1);
 }
 

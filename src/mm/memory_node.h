@@ -99,6 +99,14 @@ class MemoryNode {
   // Releases a resident page's frame (policy, descriptor, charge).
   // REQUIRES: block lock; the memfd page was already freed.
   void ReleaseFrame(PageEntry& p);
+  // Reclaim evicted the page (now kSwapped, kFilled or kNone): the policy
+  // hears of it (ReclaimPolicy::Evicted) and the shadow entry it returns
+  // takes the frame id's place in the entry, for InstallFrame when the page
+  // refaults (cf. workingset_eviction() storing a shadow in the page
+  // cache). Frees the descriptor and the charge as ReleaseFrame does.
+  // REQUIRES: block lock; the frame isolated by this reclaimer; the memfd
+  // page already freed.
+  void EvictFrame(PageEntry& p);
   // The frame of a resident (or installed kSwapIn) page.
   PageFrame* FrameOf(const PageEntry& p) const { return frames_.Get(p.frame); }
   // Frees the slot the page owns, if any (cf. swap_free() when a PTE drops

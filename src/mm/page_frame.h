@@ -25,6 +25,10 @@ struct PageFrame {
   PageFrame* next = nullptr;
   uint8_t list = 0;          // which policy list holds the frame (0 = none / isolated)
   uint8_t policy_flags = 0;  // reserved for the policy (e.g. referenced)
+  uint32_t policy_word = 0;  // reserved for the policy (frequency, last-use clock)
 };
+// Fits the padding after the two bytes above: one frame per budgeted page, so
+// its size is part of the engine's per-page overhead.
+static_assert(sizeof(PageFrame) == 40, "PageFrame grew: keep policy state in policy_word");
 
 }  // namespace uswap

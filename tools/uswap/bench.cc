@@ -42,6 +42,7 @@
 #include "bench/harness/workload.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "mm/policy/reclaim_policy.h"
 #include "uswap/version.h"
 
 namespace uswap::cli {
@@ -74,6 +75,8 @@ constexpr const char kUsage[] =
     "  --seed S          content and access seed (default 1)\n"
     "  --handler-threads N  uswap fault handler threads (default 2)\n"
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
+    "  --policy NAME     uswap's reclaim policy: lru, fifo, clock, two-list, arc,\n"
+    "                    s3fifo, lirs or rdist (default two-list; doc/policies.md)\n"
     "  --json            one JSON object per engine run, one per line\n"
     "  --plot FILE       also draw the results (FILE.svg or FILE.png, with gnuplot)\n";
 
@@ -98,6 +101,7 @@ struct Options {
   std::string swap_path;
   unsigned handler_threads = 2;
   bool sigbus = false;
+  std::string policy;  // --policy NAME, "" for Config's default
   bool json = false;
   std::string plot;  // --plot FILE, "" for none
 };
@@ -132,6 +136,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kKernelLimit,
     kJson,
     kPlot,
+    kPolicy,
     kHelp
   };
   static const option kLong[] = {
@@ -152,6 +157,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"kernel-limit", required_argument, nullptr, kKernelLimit},
       {"json", no_argument, nullptr, kJson},
       {"plot", required_argument, nullptr, kPlot},
+      {"policy", required_argument, nullptr, kPolicy},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
   };
@@ -248,6 +254,13 @@ int ParseOptions(int argc, char** argv, Options* o) {
       case kSigbus:
         o->sigbus = true;
         break;
+      case kPolicy:
+        // The engine's own table decides (mm/policy/policy_registry.cc).
+        if (arg.empty() || !CreateReclaimPolicy(arg, {}))
+          return UsageError(kCmd, "unknown --policy '" + arg +
+                                      "' (lru, fifo, clock, two-list, arc, s3fifo, lirs or rdist)");
+        o->policy = arg;
+        break;
       case kJson:
         o->json = true;
         break;
@@ -334,6 +347,7 @@ int BenchMain(int argc, char** argv) {
   ec.swap_bytes = uswap_area ? (uswap_area->pages() + 1) * kPageSize : swap_bytes;
   ec.handler_threads = o.handler_threads;
   ec.sigbus = o.sigbus;
+  ec.reclaim_policy = o.policy;
   std::vector<std::unique_ptr<Engine>> engines;
   for (const std::string& name : o.engines) {
     Result<std::unique_ptr<Engine>> e = MakeEngine(name, ec);

@@ -12,5 +12,6 @@ int LabelMain(int argc, char** argv);    // label.cc
 int BenchMain(int argc, char** argv);    // bench.cc
 int DemoMain(int argc, char** argv);     // demo.cc
 int StatMain(int argc, char** argv);     // stat.cc
+int SimMain(int argc, char** argv);      // sim.cc
 
 }  // namespace uswap::cli
