@@ -1,7 +1,6 @@
 #include "mm/frame_pool.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
 #include "base/check.h"
@@ -25,25 +24,9 @@ FramePool::FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm)
     : budget_(budget_pages),
       page_size_(page_size),
       frame_cost_(page_size + sizeof(PageFrame)),
-      wm_(wm),
-      chunks_(static_cast<std::atomic<PageFrame*>*>(
-          std::calloc(kMaxChunks, sizeof(std::atomic<PageFrame*>)))) {
-  USWAP_CHECK_MSG(chunks_ != nullptr, "cannot reserve the frame table");
-}
+      wm_(wm) {}
 
-FramePool::~FramePool() {
-  for (uint64_t c = 0; c < kMaxChunks; c++) {
-    PageFrame* chunk = chunks_[c].load(std::memory_order_relaxed);
-    if (!chunk) break;  // chunks are made in order
-    delete[] chunk;
-  }
-  std::free(chunks_);
-}
-
-uint64_t FramePool::descriptor_bytes() const {
-  MutexLock l(&mu_);
-  return nchunks_ * kChunkFrames * sizeof(PageFrame);
-}
+FramePool::~FramePool() = default;
 
 bool FramePool::TryCharge(uint64_t n) {
   uint64_t cur = charged_.load(std::memory_order_relaxed);
@@ -62,19 +45,7 @@ void FramePool::Uncharge(uint64_t n) {
 }
 
 uint32_t FramePool::AllocFrame() {
-  MutexLock l(&mu_);
-  if (free_.empty()) {
-    USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "more than 2^32 frames");
-    PageFrame* c = new PageFrame[kChunkFrames];
-    const uint64_t base = nchunks_ * kChunkFrames;
-    chunks_[nchunks_++].store(c, std::memory_order_release);
-    free_.reserve(free_.size() + kChunkFrames);
-    // Id 0 means "no frame": the first chunk's first descriptor is unused.
-    for (uint64_t i = kChunkFrames; i-- > (base == 0 ? 1 : 0);)
-      free_.push_back(static_cast<uint32_t>(base + i));
-  }
-  const uint32_t id = free_.back();
-  free_.pop_back();
+  const uint32_t id = descriptors_.Alloc();
   *Get(id) = PageFrame{};
   return id;
 }
@@ -83,8 +54,7 @@ void FramePool::FreeFrame(uint32_t id) {
   PageFrame* f = Get(id);
   USWAP_DCHECK(f->list == 0);
   f->owner = nullptr;
-  MutexLock l(&mu_);
-  free_.push_back(id);
+  descriptors_.Free(id);
 }
 
 }  // namespace uswap

@@ -25,8 +25,7 @@
 #include <memory>
 #include <vector>
 
-#include "base/check.h"
-#include "base/mutex.h"
+#include "base/id_table.h"
 #include "base/thread_annotations.h"
 #include "mm/page_frame.h"
 #include "uswap/status.h"
@@ -83,14 +82,11 @@ class FramePool {
   // (cf. the kernel's pfn in a PTE). Get is lock-free: descriptors never
   // move and the chunk table is fixed, so a page-table entry can be turned
   // into its frame on the fault path without the pool's lock.
-  uint32_t AllocFrame() EXCLUDES(mu_);
-  void FreeFrame(uint32_t id) EXCLUDES(mu_);
-  PageFrame* Get(uint32_t id) const {
-    USWAP_DCHECK(id != 0);
-    return chunks_[id / kChunkFrames].load(std::memory_order_acquire) + id % kChunkFrames;
-  }
+  uint32_t AllocFrame();
+  void FreeFrame(uint32_t id);
+  PageFrame* Get(uint32_t id) const { return descriptors_.Get(id); }
   // Bytes of frame descriptors allocated (metadata, outside the frames).
-  uint64_t descriptor_bytes() const;
+  uint64_t descriptor_bytes() const { return descriptors_.allocated_bytes(); }
 
  private:
   const uint64_t budget_;
@@ -100,14 +96,8 @@ class FramePool {
   std::atomic<uint64_t> metadata_{0};
   std::atomic<uint64_t> charged_{0};
   std::atomic<uint64_t> uncharged_total_{0};
-  static constexpr uint64_t kChunkFrames = 4096;
-  static constexpr uint64_t kMaxChunks = (uint64_t{1} << 32) / kChunkFrames;
-  mutable Mutex mu_;
-  // kMaxChunks pointers, calloc'd: only the entries of chunks really made
-  // are ever touched, so the table costs 8 bytes per 4096 frames of RAM.
-  std::atomic<PageFrame*>* chunks_ = nullptr;
-  uint64_t nchunks_ GUARDED_BY(mu_) = 0;
-  std::vector<uint32_t> free_ GUARDED_BY(mu_);
+  // 4096 descriptors (160 KiB) a chunk, up to 2^32 frames.
+  IdTable<PageFrame, 4096, (uint64_t{1} << 32) / 4096> descriptors_;
 };
 
 }  // namespace uswap

@@ -367,41 +367,36 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         policy_->Putback(f, true);
         continue;
       }
-      if (!(p.flags & kDirty) && p.entry()) {
-        // Clean: the slot still holds these bytes. Drop without I/O.
-        p.state = PageState::kSwapped;
+      // The page leaves without I/O, in state `to`: its frame goes when the
+      // block's frames are released (after the hole is punched).
+      auto drop = [&](PageState to, std::atomic<uint64_t>& counter) {
+        p.state = to;
         p.flags = 0;
         release.Add(f->index);
-        Count(vmstat_.clean_drops);
+        Count(counter);
         Count(vmstat_.pgsteal);
         freed++;
+      };
+      if (!(p.flags & kDirty) && p.entry()) {
+        // Clean: the slot still holds these bytes.
+        drop(PageState::kSwapped, vmstat_.clean_drops);
         continue;
       }
       uint8_t* copy = copy_of(writes.size());
       Status cst = r->CopyOut(f->index, 1, copy);
       USWAP_CHECK_MSG(cst.ok(), cst.ToString().c_str());
+      uint64_t word = 0;
       if (MmRegion::IsZero(copy, ps)) {
-        // All zero: free it, no slot needed; the next touch is a zero fault.
+        // All zero: no slot needed; the next touch is a zero fault.
         FreeSlotLocked(p);
-        p.state = PageState::kNone;
-        p.flags = 0;
-        release.Add(f->index);
-        Count(vmstat_.zero_drops);
-        Count(vmstat_.pgsteal);
-        freed++;
+        drop(PageState::kNone, vmstat_.zero_drops);
         continue;
       }
-      uint64_t word = 0;
       if (MmRegion::IsSameFilled(copy, ps, &word)) {
-        // One word repeated: keep the word, free the slot and the frame.
+        // One word repeated: the entry keeps the word instead of a slot.
         FreeSlotLocked(p);
-        p.state = PageState::kFilled;
+        drop(PageState::kFilled, vmstat_.same_filled_drops);
         p.set_fill(word);
-        p.flags = 0;
-        release.Add(f->index);
-        Count(vmstat_.same_filled_drops);
-        Count(vmstat_.pgsteal);
-        freed++;
         continue;
       }
       // Dirty: needs a slot. Slots come from the reclaiming thread's current

@@ -10,8 +10,7 @@
 
 namespace uswap {
 
-ZsPool::ZsPool(size_t page_size)
-    : page_size_(page_size), chunks_(std::make_unique<std::atomic<Place*>[]>(kMaxChunks)) {
+ZsPool::ZsPool(size_t page_size) : page_size_(page_size) {
   USWAP_CHECK(page_size % kClassStep == 0 && page_size >= 2 * kMinClass);
   for (size_t size = kMinClass; size <= page_size; size += kClassStep) {
     auto c = std::make_unique<SizeClass>();
@@ -44,7 +43,6 @@ ZsPool::~ZsPool() {
         delete z;
       }
   }
-  for (uint32_t i = 0; i < kMaxChunks; i++) delete[] chunks_[i].load(std::memory_order_relaxed);
 }
 
 void ZsPool::Unlink(ZsPage*& head, ZsPage* z) {
@@ -108,26 +106,6 @@ void ZsPool::FreeZsPage(SizeClass& c, ZsPage* z) {
   c.zspages--;
 }
 
-uint32_t ZsPool::NewId() {
-  MutexLock l(&ids_mu_);
-  if (free_ids_.empty()) {
-    USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "ZsPool: more than 2^28 objects");
-    Place* chunk = new Place[kChunk];
-    const uint32_t base = nchunks_ * kChunk;
-    chunks_[nchunks_++].store(chunk, std::memory_order_release);
-    // Id 0 is never handed out: handle 0 means "none".
-    for (uint32_t i = kChunk; i-- > (base == 0 ? 1u : 0u);) free_ids_.push_back(base + i);
-  }
-  const uint32_t id = free_ids_.back();
-  free_ids_.pop_back();
-  return id;
-}
-
-void ZsPool::FreeId(uint32_t id) {
-  MutexLock l(&ids_mu_);
-  free_ids_.push_back(id);
-}
-
 Result<uint64_t> ZsPool::Store(const void* data, size_t len) {
   if (len == 0 || len > max_object())
     return Status::InvalidArgument("ZsPool: object of " + std::to_string(len) + " bytes (1.." +
@@ -135,7 +113,7 @@ Result<uint64_t> ZsPool::Store(const void* data, size_t len) {
   const size_t need = std::max(kMinClass, len + kHeader);
   const size_t cls = (need - kMinClass + kClassStep - 1) / kClassStep;
   SizeClass& c = *classes_[cls];
-  const uint32_t id = NewId();
+  const uint32_t id = places_.Alloc();
   {
     MutexLock l(&c.mu);
     ZsPage* z = c.partial ? c.partial : NewZsPage(c);
@@ -152,7 +130,7 @@ Result<uint64_t> ZsPool::Store(const void* data, size_t len) {
       return MakeHandle(id, cls);
     }
   }
-  FreeId(id);
+  places_.Free(id);
   return Status::NoSpace("ZsPool: cannot map a zspage");
 }
 
@@ -182,7 +160,7 @@ void ZsPool::Free(uint64_t handle) {
     // zsmalloc freeing a zspage whose last object goes).
     if (z->inuse == 0 && (z->prev || z->next)) FreeZsPage(c, z);
   }
-  FreeId(id);
+  places_.Free(id);
 }
 
 size_t ZsPool::CompactClass(SizeClass& c) {

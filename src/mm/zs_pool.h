@@ -30,6 +30,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/id_table.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "uswap/status.h"
@@ -113,22 +114,13 @@ class ZsPool {
   void FreeZsPage(SizeClass& c, ZsPage* z) REQUIRES(c.mu);
   size_t CompactClass(SizeClass& c);
 
-  // Handle table: ids in chunks of kChunk entries under a fixed directory,
-  // so that a reader indexes it without a lock.
-  static constexpr uint32_t kChunk = 4096, kMaxChunks = 1u << 16;
-  uint32_t NewId() EXCLUDES(ids_mu_);
-  void FreeId(uint32_t id) EXCLUDES(ids_mu_);
-  Place& PlaceOf(uint32_t id) const {
-    return chunks_[id / kChunk].load(std::memory_order_acquire)[id % kChunk];
-  }
+  // Handle table: a handle's id names its Place (2^28 ids at most).
+  Place& PlaceOf(uint32_t id) const { return *places_.Get(id); }
   static uint64_t MakeHandle(uint32_t id, size_t cls) { return (uint64_t{id} << 8) | cls; }
 
   const size_t page_size_;
   std::vector<std::unique_ptr<SizeClass>> classes_;
-  Mutex ids_mu_;
-  std::unique_ptr<std::atomic<Place*>[]> chunks_;
-  uint32_t nchunks_ GUARDED_BY(ids_mu_) = 0;
-  std::vector<uint32_t> free_ids_ GUARDED_BY(ids_mu_);
+  IdTable<Place, 4096, 1u << 16> places_;
 };
 
 }  // namespace uswap

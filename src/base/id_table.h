@@ -1,0 +1,80 @@
+// IdTable: objects named by a 32-bit id (never 0) instead of a pointer, so
+// that whoever refers to one spends 4 bytes (cf. a pfn in a PTE instead of
+// a struct page pointer). Objects live in chunks of kChunk that never move,
+// under a fixed directory of kMaxChunks chunk pointers: Get(id) is
+// lock-free, Alloc/Free take one mutex. The directory is calloc'd, so only
+// the entries of chunks really made are ever touched (8 bytes per chunk).
+// Used by FramePool (frame descriptors) and ZsPool (object handles).
+//
+// Thread-safety: Alloc/Free may be called concurrently; Get(id) may race
+// them for ids that are live (allocated and not freed).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "base/check.h"
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
+
+namespace uswap {
+
+template <typename T, uint32_t kChunk, uint64_t kMaxChunks>
+class IdTable {
+ public:
+  IdTable()
+      : chunks_(static_cast<std::atomic<T*>*>(std::calloc(kMaxChunks, sizeof(std::atomic<T*>)))) {
+    USWAP_CHECK_MSG(chunks_ != nullptr, "cannot reserve an id table");
+  }
+  ~IdTable() {
+    for (uint64_t c = 0; c < kMaxChunks; c++) {
+      T* chunk = chunks_[c].load(std::memory_order_relaxed);
+      if (!chunk) break;  // chunks are made in order
+      delete[] chunk;
+    }
+    std::free(chunks_);
+  }
+  IdTable(const IdTable&) = delete;
+  IdTable& operator=(const IdTable&) = delete;
+
+  // A free id (its object as the last Free left it, or new); aborts past
+  // kChunk * kMaxChunks - 1 live ids.
+  uint32_t Alloc() EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    if (free_.empty()) {
+      USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "id table full");
+      const uint64_t base = nchunks_ * kChunk;
+      chunks_[nchunks_++].store(new T[kChunk], std::memory_order_release);
+      free_.reserve(free_.size() + kChunk);
+      // Id 0 means "none": the first chunk's first object is never handed out.
+      for (uint64_t i = kChunk; i-- > (base == 0 ? 1 : 0);)
+        free_.push_back(static_cast<uint32_t>(base + i));
+    }
+    const uint32_t id = free_.back();
+    free_.pop_back();
+    return id;
+  }
+  void Free(uint32_t id) EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    free_.push_back(id);
+  }
+  T* Get(uint32_t id) const {
+    USWAP_DCHECK(id != 0);
+    return chunks_[id / kChunk].load(std::memory_order_acquire) + id % kChunk;
+  }
+  // Bytes of objects allocated (live or free).
+  uint64_t allocated_bytes() const EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    return nchunks_ * kChunk * sizeof(T);
+  }
+
+ private:
+  std::atomic<T*>* const chunks_;
+  mutable Mutex mu_;
+  uint64_t nchunks_ GUARDED_BY(mu_) = 0;
+  std::vector<uint32_t> free_ GUARDED_BY(mu_);
+};
+
+}  // namespace uswap
