@@ -76,13 +76,10 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
       page_io_(page_io),
       frames_(options.budget_pages, devices->page_size(), options.watermarks),
       // The cache the policy sizes its lists by: the frames the budget
-      // holds once each frame's descriptor is charged (FramePool; the page
-      // tables take a little more as they grow, which the policies learn
-      // from the most frames resident).
-      policy_(CreateReclaimPolicy(
-          options.policy,
-          {options.inactive_percent, options.budget_pages * devices->page_size() /
-                                         (devices->page_size() + sizeof(PageFrame))})) {
+      // holds (frames_ is made first); the page tables take a little more
+      // as they grow, which the policies learn from the most frames resident.
+      policy_(CreateReclaimPolicy(options.policy,
+                                  {options.inactive_percent, frames_.FramesFitting()})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
 }
 
@@ -386,17 +383,16 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
       Status cst = r->CopyOut(f->index, 1, copy);
       USWAP_CHECK_MSG(cst.ok(), cst.ToString().c_str());
       uint64_t word = 0;
-      if (MmRegion::IsZero(copy, ps)) {
-        // All zero: no slot needed; the next touch is a zero fault.
-        FreeSlotLocked(p);
-        drop(PageState::kNone, vmstat_.zero_drops);
-        continue;
-      }
       if (MmRegion::IsSameFilled(copy, ps, &word)) {
-        // One word repeated: the entry keeps the word instead of a slot.
         FreeSlotLocked(p);
-        drop(PageState::kFilled, vmstat_.same_filled_drops);
-        p.set_fill(word);
+        if (word == 0) {
+          // All zero: no slot needed; the next touch is a zero fault.
+          drop(PageState::kNone, vmstat_.zero_drops);
+        } else {
+          // One word repeated: the entry keeps the word instead of a slot.
+          drop(PageState::kFilled, vmstat_.same_filled_drops);
+          p.set_fill(word);
+        }
         continue;
       }
       // Dirty: needs a slot. Slots come from the reclaiming thread's current

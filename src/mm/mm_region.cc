@@ -190,15 +190,6 @@ Status MmRegion::ZeroFill(uint64_t index, uint64_t n) {
   return Status::OK();
 }
 
-bool MmRegion::IsZero(const void* p, size_t bytes) {
-  const uint64_t* w = static_cast<const uint64_t*>(p);
-  for (size_t i = 0; i < bytes / 8; i += 8) {
-    if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
-      return false;
-  }
-  return true;
-}
-
 Status ZapRanges(std::span<const struct iovec> ranges) {
   // PIDFD_SELF_THREAD_GROUP (kernel >= 6.14) names the calling process
   // without an fd, so a forked child can never zap its parent by mistake.

@@ -215,8 +215,6 @@ class MmRegion {
   Status CopyIn(uint64_t index, uint64_t n, const void* buf);
   // Overwrites n pages with zeros through the memfd (mappings stay).
   Status ZeroFill(uint64_t index, uint64_t n);
-  // True when `bytes` bytes at p (a multiple of 64) are all zero.
-  static bool IsZero(const void* p, size_t bytes);
   // True when the `bytes` bytes at p (a multiple of 64, 8-byte aligned) are
   // one 64-bit word repeated; *word = that word. cf. zswap_is_page_same_filled().
   static bool IsSameFilled(const void* p, size_t bytes, uint64_t* word);
