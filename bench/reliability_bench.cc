@@ -1,5 +1,5 @@
-// What page integrity costs on the swap path: PageIo::Write then
-// PageIo::Read of the same pages, per page, with
+// What page integrity costs on the swap path: PageIo::Store then
+// PageIo::Load of the same pages, per page, with
 //   off      no checksum, no encryption
 //   xxh3     Config::checksums (the default): XXH3-64 per page kept in memory
 //   aes-gcm  Config::encrypt: AES-256-GCM per page (tag kept in memory)
@@ -83,24 +83,29 @@ void BM_WriteRead(benchmark::State& state) {
     reinterpret_cast<uint64_t*>(data.data())[i] = rng();
   auto* in = reinterpret_cast<uint8_t*>(data.data());
   auto* out = reinterpret_cast<uint8_t*>(back.data());
-  std::vector<PageWrite> writes(kBatch);
-  std::vector<PageRead> reads(kBatch);
-  std::vector<int> errors;
+  std::vector<SwapPage> writes(kBatch), reads(kBatch);
   uint64_t next = 1, pages = 0;
   for (auto _ : state) {
     if (next + kBatch > kSlots) next = 1;
     for (uint32_t i = 0; i < kBatch; i++) {
-      writes[i] = {SwapEntry(*type, next + i), in + i * kPage};
+      writes[i] = SwapPage();
+      writes[i].entry = SwapEntry(*type, next + i);
+      writes[i].buf = in + i * kPage;
+    }
+    io.Store(writes);
+    for (const SwapPage& w : writes)
+      if (w.status) state.SkipWithError("write failed");
+    for (uint32_t i = 0; i < kBatch; i++) {
       // Every other page of the read-back, so each read is its own request.
       const uint32_t k = (i % 2) * (kBatch / 2) + i / 2;
-      reads[i] = {SwapEntry(*type, next + k), out + k * kPage};
+      reads[i] = SwapPage();
+      reads[i].entry = writes[k].entry;
+      reads[i].buf = out + k * kPage;
+      reads[i].sum = writes[k].sum;
     }
-    io.Write(writes, errors);
-    for (int e : errors)
-      if (e) state.SkipWithError("write failed");
-    io.Read(reads, errors);
-    for (int e : errors)
-      if (e) state.SkipWithError("read failed");
+    io.Load(reads);
+    for (const SwapPage& r : reads)
+      if (r.status) state.SkipWithError("read failed");
     next += kBatch;
     pages += kBatch;
   }

@@ -11,6 +11,7 @@ pkgs=(
   liburing-dev                          # io_uring block store
   libxxhash-dev                         # page checksums (XXH3)
   libssl-dev                            # encrypted swap (AES-256-GCM)
+  liblz4-dev libzstd-dev                # compressed tier (lz4 default, zstd)
   clang libclang-rt-14-dev              # libFuzzer targets
   util-linux fdisk                      # mkswap, swaplabel, blkid for compatibility tests
   e2fsprogs                             # filefrag / hole checks on test files

@@ -89,6 +89,19 @@ struct Config {
   std::string record_faults;
   std::string record_format = "text";  // "text" (PAGE r|w per line) or "u64"
 
+  // Compressed RAM tier (uswap's zswap, doc/tiers.md): pages leaving RAM
+  // are compressed into a pool inside the budget, and faults on them are
+  // served without disk I/O. "auto" (default: lz4 when the build has
+  // liblz4, else off), "lz4", "zstd" or "off".
+  std::string compress = "auto";
+  int compress_level = 0;  // zstd only: 1..19 (0 = 1)
+  // Pages that compress to more than this many bytes go to disk (counted).
+  unsigned compress_threshold_bytes = 2990;
+  // The pool's share of the budget in percent (1..90), or 0 (default):
+  // adaptive, from what pool hits save against what resident frames save
+  // (doc/tiers.md). cf. zswap's max_pool_percent.
+  unsigned compress_max_pool_percent = 0;
+
   // Per-page checksum (32 bits of XXH3) kept in memory and verified on swap-in.
   bool checksums = true;
   // Encrypt pages (AES-256-GCM, random per-Space key) before they reach swap.

@@ -44,12 +44,24 @@ struct Stats {
   uint64_t hard_limit_faults = 0;  // accesses failed with SIGBUS: no frame under the hard limit
   uint64_t memfd_errors = 0;       // memfd fills that failed (ENOMEM...): nothing lost, retried
   uint64_t budget_overshoot_pages = 0;  // frames allocated past the budget (soft limit)
+  // The compressed tier (Config::compress; all 0 when off).
+  uint64_t zswap_stored = 0;            // pages compressed into the pool
+  uint64_t zswap_loaded = 0;            // faults served from the pool (no disk I/O)
+  uint64_t zswap_written_back = 0;      // objects written back to their slots on disk
+  uint64_t zswap_rejected_poor = 0;     // pages that compressed worse than the threshold
+  uint64_t zswap_rejected_full = 0;     // pages sent to disk because the pool was full
+  uint64_t zswap_writeback_errors = 0;  // write-backs that failed (the object stays)
+  uint64_t zswap_corrupt = 0;           // objects that did not decompress (EBADMSG)
   uint64_t resident_pages = 0;          // frames in use now
   uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;
   uint64_t frame_limit = 0;  // frames the budget holds now: budget_pages less uswap's metadata
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
-  uint64_t metadata_bytes = 0;    // page tables + frame descriptors (charged to the budget)
+  uint64_t metadata_bytes = 0;    // page tables, frame descriptors, tier tables (charged)
+  uint64_t zswap_objects = 0;       // compressed pages in the pool now
+  uint64_t zswap_pool_pages = 0;    // pages the pool holds now (charged to the budget)
+  uint64_t zswap_payload_bytes = 0; // compressed bytes in it
+  uint64_t zswap_limit_pages = 0;   // the pool's share of the budget now (adaptive or fixed)
   std::vector<AreaStats> areas;
 
   // What happened between two snapshots of one Space (`earlier` taken

@@ -102,9 +102,35 @@ Status SpaceImpl::Init() {
   devices_ = std::make_unique<SwapDevices>(config_.page_size, so);
   page_io_ =
       std::make_unique<PageIo>(devices_.get(), PageIoOptions{config_.checksums, config_.encrypt});
-  devices_->SetAttachHook(
-      [io = page_io_.get()](unsigned type, uint64_t pages) { return io->AttachArea(type, pages); });
-  devices_->SetDetachHook([io = page_io_.get()](unsigned type) { io->DetachArea(type); });
+  // Per-area state of the tiers: the disk's (encryption tags) and the
+  // compressed tier's slot table. node_ exists before the first swapon.
+  devices_->SetAttachHook([this](unsigned type, uint64_t pages) {
+    USWAP_RETURN_IF_ERROR(page_io_->AttachArea(type, pages));
+    if (Zswap* z = node_->zswap()) {
+      Status st = z->AttachArea(type, pages);
+      if (!st.ok()) page_io_->DetachArea(type);
+      return st;
+    }
+    return Status::OK();
+  });
+  devices_->SetDetachHook([this](unsigned type) {
+    if (Zswap* z = node_->zswap()) z->DetachArea(type);
+    page_io_->DetachArea(type);
+  });
+  std::unique_ptr<Compressor> codec;
+  if (config_.compress != "off") {
+    const bool automatic = config_.compress == "auto";
+    Result<std::unique_ptr<Compressor>> c =
+        Compressor::Create(automatic ? "lz4" : config_.compress, config_.compress_level);
+    if (c.ok())
+      codec = std::move(*c);
+    else if (!automatic || c.status().code() != Status::Code::kNotSupported)
+      return c.status().WithContext("compress");
+  }
+  if (config_.compress_max_pool_percent > 90)
+    return Status::InvalidArgument("compress_max_pool_percent must be in [0, 90] (0 = adaptive)");
+  if (config_.compress_threshold_bytes < 64 || config_.compress_threshold_bytes >= config_.page_size)
+    return Status::InvalidArgument("compress_threshold_bytes must be in [64, page size)");
   MemoryNodeOptions mo;
   mo.budget_pages = budget;
   mo.watermarks = wm;
@@ -113,7 +139,10 @@ Status SpaceImpl::Init() {
   mo.writeback_batch =
       std::clamp<unsigned>(config_.writeback_batch_pages, 1, static_cast<unsigned>(budget / 4));
   mo.hard_limit = config_.hard_limit;
-  node_ = std::make_unique<MemoryNode>(mo, devices_.get(), page_io_.get());
+  mo.zswap.threshold = config_.compress_threshold_bytes;
+  mo.zswap.max_pool_percent = config_.compress_max_pool_percent;
+  mo.zswap.checksums = config_.checksums;
+  node_ = std::make_unique<MemoryNode>(mo, devices_.get(), page_io_.get(), std::move(codec));
 
   for (const SwapAreaConfig& a : config_.swap_areas)
     USWAP_RETURN_IF_ERROR(Swapon(a.path, a.priority));
@@ -244,6 +273,21 @@ Stats SpaceImpl::stats() const {
   s.budget_pages = node_->frames().budget();
   s.swap_cache_pages = node_->swap_cache().size();
   s.metadata_bytes = node_->metadata_bytes();
+  if (const Zswap* z = node_->zswap()) {
+    const ZswapStats zs = z->stats();
+    s.zswap_stored = zs.stored;
+    s.zswap_loaded = zs.loaded;
+    s.zswap_written_back = zs.written_back;
+    s.zswap_rejected_poor = zs.rejected_poor;
+    s.zswap_rejected_full = zs.rejected_full;
+    s.zswap_writeback_errors = zs.writeback_errors;
+    s.zswap_corrupt = zs.corrupt;
+    s.zswap_objects = zs.objects;
+    s.zswap_pool_pages = zs.pool_pages;
+    s.zswap_payload_bytes = zs.payload_bytes;
+    s.zswap_limit_pages = zs.limit_pages;
+    s.metadata_bytes += zs.table_bytes;
+  }
   for (const SwapDeviceInfo& d : devices_->List())
     s.areas.push_back({d.path, d.prio, d.usable_pages, d.inuse_pages, d.bad_pages});
   return s;

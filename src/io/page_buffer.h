@@ -44,11 +44,12 @@ class PageBuffer {
 // (contents unspecified). Large buffers from malloc come from mmap and go
 // back with munmap, which flushes TLBs on every CPU the process runs on;
 // on the hot paths of reclaim and swap-in that costs more than the I/O.
-// `slot` separates users that may nest on one thread (0: mm, 1: page I/O).
+// `slot` separates users that may nest on one thread (0: mm, 1: page I/O,
+// 2: the compressed tier's output, 3: its write-back batch).
 // Valid until the next call with the same slot on the same thread.
 inline std::byte* ThreadScratch(unsigned slot, size_t bytes) {
-  static thread_local PageBuffer buffers[2];
-  USWAP_CHECK(slot < 2);
+  static thread_local PageBuffer buffers[4];
+  USWAP_CHECK(slot < 4);
   if (buffers[slot].size() < bytes) buffers[slot] = PageBuffer(std::max<size_t>(bytes, 64 << 10));
   return buffers[slot].data();
 }

@@ -266,11 +266,22 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     start = std::max(r->block_start(index), index - index % w);
     end = std::min(r->block_end(index), start + w);
   }
+  // A fault the compressed tier serves takes no disk I/O: its window then
+  // holds only pages in the tier too (readahead never makes such a fault
+  // wait for the disk).
+  Zswap* const zswap = node_->zswap();
+  bool ram_only = false;
+  auto in_window = [&](uint64_t i) {
+    const PageEntry& p = r->pte(i);
+    return p.state == PageState::kSwapped && (!ram_only || zswap->Holds(p.entry()));
+  };
   uint64_t want = 0;
   {
     MutexLock l(&r->block_lock(index));
+    const PageEntry& p = r->pte(index);
+    ram_only = zswap && p.state == PageState::kSwapped && zswap->Holds(p.entry());
     for (uint64_t i = start; i < end; i++)
-      if (r->pte(i).state == PageState::kSwapped) want++;
+      if (in_window(i)) want++;
   }
   if (want == 0) want = 1;
   if (!node_->ChargeFramesLocked(want)) {
@@ -307,7 +318,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       for (uint64_t i = start; i < end; i++) {
         const bool mine = i == index;
         if (!mine) {
-          if (neighbours + 1 == want || r->pte(i).state != PageState::kSwapped) continue;
+          if (neighbours + 1 == want || !in_window(i)) continue;
           neighbours++;
         } else {
           me = pages.size();

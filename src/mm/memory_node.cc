@@ -70,7 +70,8 @@ bool ByPage(const PageFrame* a, const PageFrame* b) {
 }
 }  // namespace
 
-MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, PageIo* page_io)
+MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, PageIo* page_io,
+                       std::unique_ptr<Compressor> codec)
     : options_(options),
       devices_(devices),
       page_io_(page_io),
@@ -81,6 +82,13 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
       policy_(CreateReclaimPolicy(options.policy,
                                   {options.inactive_percent, frames_.FramesFitting()})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
+  if (codec) {
+    zswap_ = std::make_unique<Zswap>(options.zswap, std::move(codec), devices->page_size(),
+                                     options.budget_pages, page_io_, &frames_,
+                                     [this] { WakeKswapd(); });
+    tiers_[ntiers_++] = zswap_.get();
+  }
+  tiers_[ntiers_++] = page_io_;
 }
 
 MemoryNode::~MemoryNode() = default;
@@ -122,6 +130,13 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
     WakeKswapd();
     Count(vmstat_.direct_reclaims);
     if (ReclaimLocked(std::max<size_t>(n, kDirectReclaimBatch)) != 0) {
+      fruitless = 0;
+      continue;
+    }
+    // Nothing resident could leave: the compressed pool gives its pages
+    // back by writing objects to their reserved slots (the fault path does
+    // this only when there is no alternative).
+    if (zswap_ && zswap_->Shrink(std::max<size_t>(n, kDirectReclaimBatch)) != 0) {
       fruitless = 0;
       continue;
     }
@@ -250,8 +265,45 @@ void MemoryNode::EvictFrame(PageEntry& p) {
 }
 
 void MemoryNode::FreeSlotLocked(PageEntry& p) {
-  if (p.entry()) (void)devices_->Free(p.entry());
+  if (p.entry()) FreeSwapEntry(p.entry());
   p.clear_entry();
+}
+
+void MemoryNode::FreeSwapEntry(SwapEntry e) {
+  for (unsigned t = 0; t < ntiers_; t++) tiers_[t]->Invalidate(e);
+  (void)devices_->Free(e);
+}
+
+void MemoryNode::StorePages(std::span<SwapPage> pages) {
+  for (SwapPage& p : pages) {
+    p.status = kPassDown;
+    p.tier = 0;
+  }
+  for (unsigned t = 0; t < ntiers_; t++) {
+    tiers_[t]->Store(pages);
+    for (SwapPage& p : pages)
+      if (p.status != kPassDown && p.tier == 0 && t > 0) p.tier = static_cast<uint8_t>(t);
+  }
+}
+
+void MemoryNode::ReadPages(std::span<SwapPage> pages) {
+  for (SwapPage& p : pages) {
+    p.status = kPassDown;
+    p.tier = 0;
+  }
+  for (unsigned t = 0; t < ntiers_; t++) {
+    // A page found nowhere above the disk is read from it: the disk tier
+    // takes every page still kPassDown.
+    tiers_[t]->Load(pages);
+    for (SwapPage& p : pages)
+      if (p.status != kPassDown && p.tier == 0 && t > 0) p.tier = static_cast<uint8_t>(t);
+  }
+  uint64_t from_disk = 0;
+  for (const SwapPage& p : pages) {
+    if (p.status == EBADMSG) Count(vmstat_.checksum_errors);
+    if (p.status == 0 && !FromRamTier(p)) from_disk++;
+  }
+  Count(vmstat_.pswpin, from_disk);
 }
 
 // ---------------------------------------------------------------------------
@@ -460,12 +512,15 @@ Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
 }
 
 void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
-  thread_local std::vector<PageWrite> pw;  // see RefillInactiveLocked
-  thread_local std::vector<int> errors;
+  thread_local std::vector<SwapPage> pw;  // see RefillInactiveLocked
   pw.resize(items.size());
-  for (size_t k = 0; k < items.size(); k++) pw[k] = {items[k].entry, items[k].copy};
+  for (size_t k = 0; k < items.size(); k++) {
+    pw[k] = SwapPage();
+    pw[k].entry = items[k].entry;
+    pw[k].buf = const_cast<uint8_t*>(items[k].copy);
+  }
   TestPoint("writeback_before_io");
-  page_io_->Write(pw, errors);
+  StorePages(pw);
 
   size_t i = 0;
   while (i < items.size()) {
@@ -478,13 +533,15 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
       PageEntry& p = r->pte(w.index);
       USWAP_CHECK(FrameOf(p) == w.frame && (p.flags & kWriteback) && p.entry() == w.entry);
       p.flags &= ~kWriteback;
-      if (errors[i]) {
+      const int error = pw[i].status;
+      if (error) {
         // cf. end_swap_bio_write(): the slot is bad; keep the page, dirty,
         // and let a later pass put it on another slot.
         Count(vmstat_.write_errors);
         Log(LogLevel::kError, "swap write failed on area %u slot %llu (%s); slot marked bad",
             w.entry.type(), static_cast<unsigned long long>(w.entry.offset()),
-            std::strerror(errors[i]));
+            std::strerror(error > 0 ? error : EIO));
+        for (unsigned t = 0; t < ntiers_; t++) tiers_[t]->Invalidate(w.entry);
         (void)devices_->MarkBad(w.entry);
         p.clear_entry();
         p.flags |= kDirty;
@@ -492,8 +549,8 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
         policy_->Putback(w.frame, false);
         continue;
       }
-      Count(vmstat_.pswpout);
-      p.flags &= ~kDirty;  // the slot now holds exactly these bytes
+      if (!FromRamTier(pw[i])) Count(vmstat_.pswpout);
+      p.flags &= ~kDirty;  // the slot (or the tier holding it) has exactly these bytes
       p.sum = pw[i].sum;
       if ((p.flags & kMapped) || r->pins(w.index)) {
         // Touched during write-back (mapped write-protected, so unchanged):
@@ -533,11 +590,24 @@ size_t MemoryNode::ReclaimLocked(size_t n, ScanCount* count) {
   return freed;
 }
 
-bool MemoryNode::NeedsBalance() const { return frames_.free_frames() < frames_.watermarks().high; }
+bool MemoryNode::NeedsBalance() const {
+  return frames_.free_frames() < frames_.watermarks().high ||
+         (zswap_ && zswap_->NeedsWriteback());
+}
 
 size_t MemoryNode::BalanceOnce() {
   ReaderLock rl(&regions_mu_);
   size_t total = 0;
+  if (zswap_) {
+    // The pool first: what it writes back frees budget for frames too.
+    // Its objects free whole pages only once their zspages empty, so the
+    // pool is compacted as it goes.
+    while (zswap_->NeedsWriteback()) {
+      const size_t n = zswap_->Writeback(options_.writeback_batch);
+      const size_t compacted = zswap_->MaybeCompact();
+      if (n == 0 && compacted == 0) break;
+    }
+  }
   while (NeedsBalance()) {
     size_t want = frames_.watermarks().high - frames_.free_frames();
     size_t got = ReclaimLocked(std::min<size_t>(want, options_.writeback_batch));
@@ -549,18 +619,6 @@ size_t MemoryNode::BalanceOnce() {
 
 // ---------------------------------------------------------------------------
 // Swap-in
-
-void MemoryNode::ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok) {
-  thread_local std::vector<int> errors;  // keeps its capacity: no allocation when warm
-  page_io_->Read(reads, errors);
-  ok.assign(reads.size(), true);
-  for (size_t i = 0; i < reads.size(); i++) {
-    if (!errors[i]) continue;
-    ok[i] = false;
-    if (errors[i] == EBADMSG) Count(vmstat_.checksum_errors);
-  }
-  Count(vmstat_.pswpin, std::count(ok.begin(), ok.end(), true));
-}
 
 // ---------------------------------------------------------------------------
 // Regions

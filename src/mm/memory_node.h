@@ -39,6 +39,7 @@
 #include "mm/swap_cache.h"
 #include "mm/swap_in.h"
 #include "mm/vmstat.h"
+#include "mm/zswap.h"
 #include "swap/swap_devices.h"
 
 namespace uswap {
@@ -50,11 +51,15 @@ struct MemoryNodeOptions {
   unsigned inactive_percent = 25;
   unsigned writeback_batch = 64;  // pages isolated per shrink pass
   bool hard_limit = false;
+  ZswapOptions zswap;  // the compressed tier's, when a codec is given
 };
 
 class MemoryNode {
  public:
-  MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, PageIo* page_io);
+  // `codec`: the compressed tier's (Zswap in front of the swap areas), or
+  // null for none.
+  MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, PageIo* page_io,
+             std::unique_ptr<Compressor> codec = nullptr);
   ~MemoryNode();
 
   FramePool& frames() { return frames_; }
@@ -62,6 +67,7 @@ class MemoryNode {
   SwapCache& swap_cache() { return swap_cache_; }
   SwapDevices& devices() { return *devices_; }
   PageIo& page_io() { return *page_io_; }
+  Zswap* zswap() { return zswap_.get(); }  // the compressed tier, or nullptr
   VmStat& vmstat() { return vmstat_; }
   SharedMutex& regions_mu() RETURN_CAPABILITY(regions_mu_) { return regions_mu_; }
   const MemoryNodeOptions& options() const { return options_; }
@@ -112,6 +118,9 @@ class MemoryNode {
   // Frees the slot the page owns, if any (cf. swap_free() when a PTE drops
   // its swap entry). REQUIRES: block lock; no I/O in flight on the slot.
   void FreeSlotLocked(PageEntry& p);
+  // Drops a slot's last use: every tier forgets it first (cf.
+  // swap_entry_free() -> zswap_invalidate()), then its swap_map count goes.
+  void FreeSwapEntry(SwapEntry e);
 
   // ---- reclaim ----------------------------------------------------------
   // What a reclaim round looked at (cf. struct scan_control's nr_scanned).
@@ -144,8 +153,10 @@ class MemoryNode {
   Status PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) REQUIRES_SHARED(regions_mu_);
   // One reclaim round: age to the inactive target, then shrink up to n.
   size_t ReclaimLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
-  // kswapd's step: reclaims until free frames reach the high watermark or
-  // no progress is made. Returns frames freed. cf. balance_pgdat().
+  // kswapd's step: writes the compressed pool's oldest objects back while
+  // it is above its mark, then reclaims until free frames reach the high
+  // watermark or no progress is made. Returns frames freed. cf.
+  // balance_pgdat() and zswap's shrink worker.
   size_t BalanceOnce() EXCLUDES(regions_mu_);
   bool NeedsBalance() const;
 
@@ -204,10 +215,14 @@ class MemoryNode {
   uint64_t metadata_bytes() EXCLUDES(regions_mu_);
 
  private:
-  // Reads the slots of pages in kSwapIn state into `reads[i].buf`; `ok[i]`
-  // tells whether page i was read and verified. Only SwapInPagesLocked
-  // reads pages back: every swap-in goes through it.
-  void ReadPages(std::span<const PageRead> reads, std::vector<bool>& ok);
+  // Reads the slots of pages in kSwapIn state into `pages[i].buf` down the
+  // tiers (status 0: read and verified; `tier`: which one had it). Only
+  // SwapInPagesLocked reads pages back: every swap-in goes through it.
+  void ReadPages(std::span<SwapPage> pages);
+  // Writes pages leaving memory down the tiers (status, sum, tier).
+  void StorePages(std::span<SwapPage> pages);
+  // Index in tiers_ of the compressed tier (if any) and of the disk.
+  bool FromRamTier(const SwapPage& p) const { return zswap_ && p.tier == 0; }
   struct WriteItem {
     MmRegion* region;
     uint64_t index;
@@ -231,6 +246,9 @@ class MemoryNode {
   SwapDevices* const devices_;
   PageIo* const page_io_;
   FramePool frames_;
+  std::unique_ptr<Zswap> zswap_;  // after frames_: it uncharges there when destroyed
+  SwapBackend* tiers_[2] = {};    // top first; the disk is last
+  unsigned ntiers_ = 0;
   std::unique_ptr<ReclaimPolicy> policy_;
   SwapCache swap_cache_;
   VmStat vmstat_;

@@ -18,8 +18,6 @@
 
 namespace uswap {
 
-namespace {
-
 uint32_t PageChecksum(const uint8_t* p, size_t n) {
 #if HAVE_XXHASH
   return static_cast<uint32_t>(XXH3_64bits(p, n));
@@ -31,8 +29,6 @@ uint32_t PageChecksum(const uint8_t* p, size_t n) {
   return static_cast<uint32_t>(h ^ (h >> 32));
 #endif
 }
-
-}  // namespace
 
 // Per-slot integrity metadata of one area, indexed by slot.
 struct PageIo::AreaMeta {
@@ -79,9 +75,7 @@ Status PageIo::AttachArea(unsigned type, uint64_t pages) {
 
 void PageIo::DetachArea(unsigned type) { areas_[type].reset(); }
 
-template <typename Page>
-void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int>& errors,
-                    std::span<uint8_t* const> bufs) {
+void PageIo::Submit(std::span<SwapPage> pages, BlockIo::Op op, std::span<uint8_t* const> bufs) {
   const size_t ps = devices_->page_size();
   // Merge runs: same area, consecutive slots, consecutive buffers. The
   // request lists are per thread and keep their capacity: a warm thread
@@ -90,15 +84,18 @@ void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int
   thread_local std::vector<size_t> first;  // index of each request's first page
   ios.clear();
   first.clear();
+  size_t prev = SIZE_MAX;  // the last page submitted
   for (size_t i = 0; i < pages.size(); i++) {
-    // The last request always ends at page i-1: extend it when page i
+    if (pages[i].status != kPassDown) continue;  // an upper tier has it
+    // The last request always ends at page `prev`: extend it when page i
     // continues it on disk and in memory.
     if (!ios.empty()) {
       BlockIo& last = ios.back();
-      if (pages[i - 1].entry.type() == pages[i].entry.type() &&
+      if (pages[prev].entry.type() == pages[i].entry.type() &&
           pages[i].entry.offset() == last.slot + last.nr &&
           bufs[i] == static_cast<uint8_t*>(last.buf) + last.nr * ps) {
         last.nr++;
+        prev = i;
         continue;
       }
     }
@@ -109,6 +106,7 @@ void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int
     io.buf = bufs[i];
     ios.push_back(io);
     first.push_back(i);
+    prev = i;
   }
   // One batch per area.
   size_t start = 0;
@@ -123,23 +121,31 @@ void PageIo::Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int
     } else {
       (void)store->Submit(batch);  // per-request errors below
     }
-    for (size_t k = start; k < end; k++)
-      for (uint32_t j = 0; j < ios[k].nr; j++) errors[first[k] + j] = ios[k].error;
+    // A request's pages are the next ios[k].nr pages still kPassDown from
+    // its first one.
+    for (size_t k = start; k < end; k++) {
+      size_t i = first[k];
+      for (uint32_t j = 0; j < ios[k].nr; i++) {
+        if (pages[i].status != kPassDown) continue;
+        pages[i].status = ios[k].error;
+        j++;
+      }
+    }
     start = end;
   }
 }
 
-void PageIo::Write(std::span<PageWrite> pages, std::vector<int>& errors) {
+void PageIo::Store(std::span<SwapPage> pages) {
   const size_t ps = devices_->page_size();
-  errors.assign(pages.size(), 0);
   thread_local std::vector<uint8_t*> bufs;  // per thread: see Submit
   bufs.resize(pages.size());
   uint8_t* bounce =
       options_.encrypt ? reinterpret_cast<uint8_t*>(ThreadScratch(1, pages.size() * ps)) : nullptr;
   for (size_t i = 0; i < pages.size(); i++) {
+    if (pages[i].status != kPassDown) continue;
     AreaMeta* m = meta(pages[i].entry.type());
     USWAP_CHECK(m && pages[i].entry.offset() < m->slots);
-    bufs[i] = const_cast<uint8_t*>(pages[i].buf);
+    bufs[i] = pages[i].buf;
     if (options_.encrypt) {
 #if HAVE_OPENSSL
       uint64_t slot = pages[i].entry.offset();
@@ -165,18 +171,22 @@ void PageIo::Write(std::span<PageWrite> pages, std::vector<int>& errors) {
       pages[i].sum = PageChecksum(pages[i].buf, ps);
     }
   }
-  Submit<PageWrite>(std::span<const PageWrite>(pages), BlockIo::Op::kWrite, errors, bufs);
+  Submit(pages, BlockIo::Op::kWrite, bufs);
 }
 
-void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
+void PageIo::Load(std::span<SwapPage> pages) {
   const size_t ps = devices_->page_size();
-  errors.assign(pages.size(), 0);
   thread_local std::vector<uint8_t*> bufs;  // per thread: see Submit
+  thread_local std::vector<bool> mine;      // pages this call reads
   bufs.resize(pages.size());
-  for (size_t i = 0; i < pages.size(); i++) bufs[i] = pages[i].buf;
-  Submit<PageRead>(pages, BlockIo::Op::kRead, errors, bufs);
+  mine.resize(pages.size());
   for (size_t i = 0; i < pages.size(); i++) {
-    if (errors[i]) continue;
+    bufs[i] = pages[i].buf;
+    mine[i] = pages[i].status == kPassDown;
+  }
+  Submit(pages, BlockIo::Op::kRead, bufs);
+  for (size_t i = 0; i < pages.size(); i++) {
+    if (!mine[i] || pages[i].status) continue;
     AreaMeta* m = meta(pages[i].entry.type());
     USWAP_CHECK(m && pages[i].entry.offset() < m->slots);
     [[maybe_unused]] uint64_t slot = pages[i].entry.offset();
@@ -197,10 +207,10 @@ void PageIo::Read(std::span<const PageRead> pages, std::vector<int>& errors) {
           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, tag) &&
           EVP_DecryptFinal_ex(ctx, pages[i].buf + len, &len) > 0;
       EVP_CIPHER_CTX_free(ctx);
-      if (!ok) errors[i] = EBADMSG;
+      if (!ok) pages[i].status = EBADMSG;
 #endif
     } else if (options_.checksums) {
-      if (PageChecksum(pages[i].buf, ps) != pages[i].sum) errors[i] = EBADMSG;
+      if (PageChecksum(pages[i].buf, ps) != pages[i].sum) pages[i].status = EBADMSG;
     }
   }
 }

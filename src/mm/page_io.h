@@ -1,6 +1,7 @@
 // PageIo: moves pages between memory and swap slots through the areas'
 // block stores, and guards their integrity. cf. mm/page_io.c
-// (swap_writepage(), swap_read_folio()).
+// (swap_writepage(), swap_read_folio()). The bottom tier of the tier seam
+// (swap_backend.h): it takes every page handed to it.
 //
 // - Runs of contiguous slots whose buffers are contiguous in memory go out
 //   as one request; all requests of a call are submitted together, so a
@@ -16,7 +17,7 @@
 // - Encryption (AES-256-GCM) keeps its tag and nonce per slot here (24
 //   bytes per slot of the area): authentication needs the full tag.
 //
-// Thread-safety: Write/Read may be called concurrently for distinct slots.
+// Thread-safety: Store/Load may be called concurrently for distinct slots.
 // AttachArea/DetachArea must not race I/O on that area.
 #pragma once
 
@@ -27,31 +28,26 @@
 #include <span>
 #include <vector>
 
+#include "mm/swap_backend.h"
 #include "swap/swap_devices.h"
 #include "swap/swap_entry.h"
 
 namespace uswap {
 
-struct PageRead {
-  SwapEntry entry;
-  uint8_t* buf;      // one page, page-aligned
-  uint32_t sum = 0;  // the checksum Write gave (checked in checksum mode)
-};
-struct PageWrite {
-  SwapEntry entry;
-  const uint8_t* buf;
-  uint32_t sum = 0;  // out: the page's checksum (checksum mode), for Read
-};
+// The page checksum PageIo gives (32 bits of XXH3; FNV-1a without
+// libxxhash): every tier gives the same one, so a page keeps its sum when
+// it moves between tiers.
+uint32_t PageChecksum(const uint8_t* page, size_t n);
 
 struct PageIoOptions {
   bool checksums = true;
   bool encrypt = false;  // AES-256-GCM with a random per-process key
 };
 
-class PageIo {
+class PageIo final : public SwapBackend {
  public:
   PageIo(SwapDevices* devices, const PageIoOptions& options);
-  ~PageIo();
+  ~PageIo() override;
 
   // Sets up the per-slot metadata of area `type` (`pages` slots). Installed
   // as SwapDevices' attach hook, so it runs before any slot of the area can
@@ -59,20 +55,25 @@ class PageIo {
   Status AttachArea(unsigned type, uint64_t pages);
   void DetachArea(unsigned type);
 
-  // errors[i] = 0 or the errno of page i's failure (EIO, ENOSPC, ...);
-  // pages[i].sum = the checksum to hand back to Read.
-  void Write(std::span<PageWrite> pages, std::vector<int>& errors);
-  // errors[i] = 0, an I/O errno, or EBADMSG (checksum / authentication failed).
-  void Read(std::span<const PageRead> pages, std::vector<int>& errors);
+  const char* name() const override { return "disk"; }
+  // Writes every page still kPassDown to its slot: status = 0 and sum = the
+  // checksum to hand back to Load (checksum mode), or the errno of the
+  // page's failure (EIO, ENOSPC, ...).
+  void Store(std::span<SwapPage> pages) override;
+  // Reads every page still kPassDown: status = 0, an I/O errno, or EBADMSG
+  // (checksum / authentication failed).
+  void Load(std::span<SwapPage> pages) override;
+  // The slot's bytes stay on disk until it is written again.
+  void Invalidate(SwapEntry) override {}
 
   const PageIoOptions& options() const { return options_; }
 
  private:
   struct AreaMeta;
   AreaMeta* meta(unsigned type) const { return areas_[type].get(); }
-  template <typename Page>
-  void Submit(std::span<const Page> pages, BlockIo::Op op, std::vector<int>& errors,
-              std::span<uint8_t* const> bufs);
+  // Submits the pages with status kPassDown, each through bufs[i], and sets
+  // their status.
+  void Submit(std::span<SwapPage> pages, BlockIo::Op op, std::span<uint8_t* const> bufs);
 
   SwapDevices* const devices_;
   const PageIoOptions options_;

@@ -25,20 +25,27 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
                                      size_t must, unsigned retries, PteOps* pte) {
   using Result = SwapInPage::Result;
   const size_t ps = devices_->page_size();
-  // Per-thread lists that keep their capacity: no allocation once warm.
-  thread_local std::vector<PageRead> reads;
-  thread_local std::vector<bool> ok, again;
-  reads.clear();
-  for (size_t k = 0; k < pages.size(); k++)
-    reads.push_back({pages[k].entry, bufs + k * ps, pages[k].sum});
-  TestPoint("swapin_before_io");
-  ReadPages(reads, ok);
-  for (unsigned attempt = 0; must < pages.size() && !ok[must] && attempt < retries; attempt++) {
-    ReadPages(std::span<const PageRead>(&reads[must], 1), again);
-    ok[must] = again[0];
+  // Per-thread list that keeps its capacity: no allocation once warm.
+  thread_local std::vector<SwapPage> reads;
+  reads.resize(pages.size());
+  for (size_t k = 0; k < pages.size(); k++) {
+    reads[k] = SwapPage();
+    reads[k].entry = pages[k].entry;
+    reads[k].buf = bufs + k * ps;
+    reads[k].sum = pages[k].sum;
   }
-  for (size_t k = 0; k < pages.size(); k++)
-    pages[k].result = ok[k] ? Result::kOk : Result::kReadFailed;
+  TestPoint("swapin_before_io");
+  ReadPages(reads);
+  for (unsigned attempt = 0; must < pages.size() && reads[must].status != 0 && attempt < retries;
+       attempt++)
+    ReadPages(std::span<SwapPage>(&reads[must], 1));
+  for (size_t k = 0; k < pages.size(); k++) {
+    pages[k].result = reads[k].status == 0 ? Result::kOk : Result::kReadFailed;
+    // An exclusive load (cf. zswap_load()): the page leaves the pool once
+    // it is safe in memory, so it is dirty — it frees its slot, which
+    // invalidates the object, and is mapped writable.
+    if (reads[k].status == 0 && FromRamTier(reads[k])) pages[k].dirty = true;
+  }
 
   // Runs of adjacent pages read alike and installed alike.
   auto run_end = [&](size_t k, bool same_protection) {
@@ -99,7 +106,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
     // Complete before any Free: once free, the slot may be reallocated.
     swap_cache_.Complete(s.entry, true);
     if (s.dirty) {
-      (void)devices_->Free(s.entry);
+      FreeSwapEntry(s.entry);
       p.clear_entry();
       p.flags = kDirty;
     } else {

@@ -10,8 +10,14 @@
 
 namespace uswap {
 
-ZsPool::ZsPool(size_t page_size) : page_size_(page_size) {
+ZsPool::ZsPool(size_t page_size, uint64_t max_pages, std::function<void(int64_t)> on_pages)
+    : page_size_(page_size), max_pages_(max_pages), on_pages_(std::move(on_pages)) {
   USWAP_CHECK(page_size % kClassStep == 0 && page_size >= 2 * kMinClass);
+  USWAP_CHECK(max_pages > 0 && max_pages < (uint64_t{1} << 32));
+  void* mem = mmap(nullptr, max_pages_ * page_size_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  USWAP_CHECK_MSG(mem != MAP_FAILED, "ZsPool: cannot reserve its address range");
+  arena_ = static_cast<uint8_t*>(mem);
   for (size_t size = kMinClass; size <= page_size; size += kClassStep) {
     auto c = std::make_unique<SizeClass>();
     c->size = size;
@@ -39,10 +45,66 @@ ZsPool::~ZsPool() {
     for (ZsPage** list : {&c->partial, &c->full})
       while (ZsPage* z = *list) {
         Unlink(*list, z);
-        munmap(z->mem, c->pages * page_size_);
         delete z;
       }
   }
+  {
+    MutexLock l(&arena_mu_);
+    if (on_pages_ && backed_pages_) on_pages_(-static_cast<int64_t>(backed_pages_));
+  }
+  munmap(arena_, max_pages_ * page_size_);
+}
+
+uint8_t* ZsPool::TakeRun(uint32_t pages) {
+  MutexLock l(&arena_mu_);
+  uint64_t first;
+  if (!cached_runs_[pages].empty()) {  // still backed: no charge change
+    first = cached_runs_[pages].back();
+    cached_runs_[pages].pop_back();
+    cached_pages_ -= pages;
+    return arena_ + first * page_size_;
+  }
+  if (!clean_runs_[pages].empty()) {
+    first = clean_runs_[pages].back();
+    clean_runs_[pages].pop_back();
+  } else if (arena_next_ + pages <= max_pages_) {
+    first = arena_next_;
+    arena_next_ += pages;
+  } else {
+    return nullptr;
+  }
+  backed_pages_ += pages;
+  if (on_pages_) on_pages_(pages);
+  return arena_ + first * page_size_;
+}
+
+void ZsPool::TrimCache() {
+  MutexLock l(&arena_mu_);
+  for (uint32_t len = 1; len <= 4; len++) {
+    for (uint32_t first : cached_runs_[len]) {
+      (void)madvise(arena_ + uint64_t{first} * page_size_, size_t{len} * page_size_, MADV_DONTNEED);
+      clean_runs_[len].push_back(first);
+    }
+    cached_runs_[len].clear();
+  }
+  backed_pages_ -= cached_pages_;
+  if (on_pages_ && cached_pages_) on_pages_(-static_cast<int64_t>(cached_pages_));
+  cached_pages_ = 0;
+}
+
+void ZsPool::GiveRun(uint8_t* mem, uint32_t pages) {
+  const auto first = static_cast<uint32_t>((mem - arena_) / page_size_);
+  MutexLock l(&arena_mu_);
+  if (cached_pages_ + pages <= kCachedPages) {
+    cached_runs_[pages].push_back(first);
+    cached_pages_ += pages;
+    return;
+  }
+  // The memory goes back to the kernel; the range stays reserved.
+  (void)madvise(mem, size_t{pages} * page_size_, MADV_DONTNEED);
+  clean_runs_[pages].push_back(first);
+  backed_pages_ -= pages;
+  if (on_pages_) on_pages_(-static_cast<int64_t>(pages));
 }
 
 void ZsPool::Unlink(ZsPage*& head, ZsPage* z) {
@@ -82,11 +144,10 @@ void ZsPool::PutObj(SizeClass& c, ZsPage* z, uint32_t obj) {
 }
 
 ZsPool::ZsPage* ZsPool::NewZsPage(SizeClass& c) {
-  void* mem = mmap(nullptr, c.pages * page_size_, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return nullptr;
+  uint8_t* mem = TakeRun(c.pages);
+  if (!mem) return nullptr;
   auto* z = new ZsPage;
-  z->mem = static_cast<uint8_t*>(mem);
+  z->mem = mem;
   // Chain every object as free, in address order.
   for (uint32_t i = 0; i < c.objs_per_zspage; i++) {
     const uint32_t next = i + 1 < c.objs_per_zspage ? i + 1 : kNoObj;
@@ -101,7 +162,7 @@ ZsPool::ZsPage* ZsPool::NewZsPage(SizeClass& c) {
 void ZsPool::FreeZsPage(SizeClass& c, ZsPage* z) {
   USWAP_DCHECK(z->inuse == 0);
   Unlink(c.partial, z);
-  munmap(z->mem, c.pages * page_size_);
+  GiveRun(z->mem, c.pages);
   delete z;
   c.zspages--;
 }
@@ -131,7 +192,8 @@ Result<uint64_t> ZsPool::Store(const void* data, size_t len) {
     }
   }
   places_.Free(id);
-  return Status::NoSpace("ZsPool: cannot map a zspage");
+  return Status::NoSpace("ZsPool: its reserved range of " + std::to_string(max_pages_) +
+                         " pages is full");
 }
 
 size_t ZsPool::Load(uint64_t handle, void* out) const {
@@ -224,10 +286,11 @@ ZsPoolStats ZsPool::stats() const {
   ZsPoolStats s;
   for (const auto& c : classes_) {
     MutexLock l(&c->mu);
-    s.pool_pages += c->zspages * c->pages;
     s.objects += c->objects;
     s.payload_bytes += c->payload;
   }
+  MutexLock l(&arena_mu_);
+  s.pool_pages = backed_pages_;
   return s;
 }
 

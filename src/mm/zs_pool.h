@@ -15,7 +15,15 @@
 //   handle names an entry of a handle table that holds the object's
 //   place; compaction moves objects and updates the entries.
 // - Compact() (cf. zs_compact()) moves objects from the emptiest zspages
-//   of each class into the fullest, and unmaps the zspages left empty.
+//   of each class into the fullest, and gives the zspages left empty back.
+// - Pages come from one range reserved at construction (no mmap per
+//   zspage: a compressed store makes a zspage every few objects, and an
+//   munmap of touched pages costs a TLB shoot-down). A freed zspage's pages
+//   are kept for reuse up to kCachedPages, beyond that returned to the
+//   kernel (MADV_DONTNEED). `pool_pages` counts the pages that hold memory
+//   (in zspages or cached), and `on_pages` hears every change of it, so the
+//   owner can charge exactly that to its budget (cf. zsmalloc's pages
+//   counted in the memcg of the zswap entry's owner).
 //
 // Thread-safety: every method may be called concurrently. One lock per
 // size class (cf. zsmalloc's class->lock) guards its zspages and the
@@ -27,6 +35,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -38,7 +47,7 @@
 namespace uswap {
 
 struct ZsPoolStats {
-  uint64_t pool_pages = 0;     // pages mapped for zspages (what the budget is charged)
+  uint64_t pool_pages = 0;     // pages holding memory: zspages + cached free pages (charged)
   uint64_t payload_bytes = 0;  // bytes stored (sum of object lengths)
   uint64_t objects = 0;
   // pool bytes / payload bytes: 1.0 is perfect packing (goal: <= 1.10).
@@ -49,8 +58,12 @@ struct ZsPoolStats {
 
 class ZsPool {
  public:
-  explicit ZsPool(size_t page_size = 4096);
-  ~ZsPool();  // unmaps every zspage (handles become invalid)
+  // Reserves `max_pages` of address space (not memory) for zspages.
+  // `on_pages(delta)` (may be empty) is called with every change of
+  // pool_pages, under an internal lock: it must not call back into the pool.
+  explicit ZsPool(size_t page_size = 4096, uint64_t max_pages = uint64_t{1} << 22,
+                  std::function<void(int64_t)> on_pages = {});
+  ~ZsPool();  // unmaps the whole range (handles become invalid)
   ZsPool(const ZsPool&) = delete;
   ZsPool& operator=(const ZsPool&) = delete;
 
@@ -59,15 +72,33 @@ class ZsPool {
   size_t max_object() const { return page_size_ - kHeader; }
 
   // Stores `len` bytes (1..max_object()); returns a handle (never 0).
-  // InvalidArgument for a bad length; NoSpace when no zspage can be mapped.
+  // InvalidArgument for a bad length; NoSpace when the reserved range is full.
   Result<uint64_t> Store(const void* data, size_t len);
   // The stored length of `handle`, and its bytes copied to out (at least
   // that many bytes). REQUIRES: a live handle from Store.
   size_t Load(uint64_t handle, void* out) const;
+  // Calls f(const uint8_t* bytes, size_t len) on the object in place, under
+  // its class lock (no copy: a decompressor reads it directly; compaction
+  // cannot move it meanwhile). f must not call into the pool.
+  template <typename F>
+  void Access(uint64_t handle, F&& f) const {
+    const SizeClass& c = *classes_[handle & 0xff];
+    MutexLock l(&c.mu);
+    const Place& pl = PlaceOf(static_cast<uint32_t>(handle >> 8));
+    f(static_cast<const uint8_t*>(ObjAddr(c, pl.zs, pl.obj) + kHeader), size_t{pl.len});
+  }
+  // The stored length of a live handle.
+  size_t Length(uint64_t handle) const {
+    const SizeClass& c = *classes_[handle & 0xff];
+    MutexLock l(&c.mu);
+    return PlaceOf(static_cast<uint32_t>(handle >> 8)).len;
+  }
   // Frees the object. REQUIRES: a live handle; it is invalid afterwards.
   void Free(uint64_t handle);
   // Moves objects to free zspages; returns the pages unmapped.
   size_t Compact();
+  // Gives the cached free pages back to the kernel (pool_pages drops).
+  void TrimCache() EXCLUDES(arena_mu_);
 
   ZsPoolStats stats() const;
 
@@ -113,12 +144,28 @@ class ZsPool {
   ZsPage* NewZsPage(SizeClass& c) REQUIRES(c.mu);
   void FreeZsPage(SizeClass& c, ZsPage* z) REQUIRES(c.mu);
   size_t CompactClass(SizeClass& c);
+  // Pages for zspages (runs of 1..4 pages of the reserved range).
+  uint8_t* TakeRun(uint32_t pages) EXCLUDES(arena_mu_);
+  void GiveRun(uint8_t* mem, uint32_t pages) EXCLUDES(arena_mu_);
 
   // Handle table: a handle's id names its Place (2^28 ids at most).
   Place& PlaceOf(uint32_t id) const { return *places_.Get(id); }
   static uint64_t MakeHandle(uint32_t id, size_t cls) { return (uint64_t{id} << 8) | cls; }
 
+  static constexpr uint64_t kCachedPages = 64;  // freed pages kept for reuse
+
   const size_t page_size_;
+  const uint64_t max_pages_;
+  const std::function<void(int64_t)> on_pages_;
+  uint8_t* arena_ = nullptr;  // max_pages_ reserved (MAP_NORESERVE)
+  mutable Mutex arena_mu_;
+  uint64_t arena_next_ GUARDED_BY(arena_mu_) = 0;   // first page never handed out
+  uint64_t backed_pages_ GUARDED_BY(arena_mu_) = 0;  // pool_pages
+  uint64_t cached_pages_ GUARDED_BY(arena_mu_) = 0;
+  // First page index of freed runs, by length: still holding memory
+  // (cached) or given back to the kernel (clean).
+  std::vector<uint32_t> cached_runs_[5] GUARDED_BY(arena_mu_);
+  std::vector<uint32_t> clean_runs_[5] GUARDED_BY(arena_mu_);
   std::vector<std::unique_ptr<SizeClass>> classes_;
   IdTable<Place, 4096, 1u << 16> places_;
 };
