@@ -266,9 +266,11 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     start = std::max(r->block_start(index), index - index % w);
     end = std::min(r->block_end(index), start + w);
   }
-  // A fault the compressed tier serves takes no disk I/O: its window then
-  // holds only pages in the tier too (readahead never makes such a fault
-  // wait for the disk).
+  // A fault the compressed tier serves takes no disk I/O, so readahead
+  // saves it nothing but later faults' hand-offs, and costs a decompression
+  // now and, since a page loaded from the pool is dirty, a compression when
+  // it leaves again. Such a fault reads ahead only in a sequential stream,
+  // and only pages in the tier too (never making it wait for the disk).
   Zswap* const zswap = node_->zswap();
   bool ram_only = false;
   auto in_window = [&](uint64_t i) {
@@ -280,6 +282,10 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     MutexLock l(&r->block_lock(index));
     const PageEntry& p = r->pte(index);
     ram_only = zswap && p.state == PageState::kSwapped && zswap->Holds(p.entry());
+    if (ram_only && !seq) {
+      start = index;
+      end = index + 1;
+    }
     for (uint64_t i = start; i < end; i++)
       if (in_window(i)) want++;
   }

@@ -350,9 +350,12 @@ size_t Zswap::Writeback(size_t n) {
     // The oldest objects, each after its second chance (cf. the shrinker's
     // LRU walk rotating referenced entries). Taken off the list here: an
     // object under write-back is on no list.
+    // Every entry is rotated at most once: the walk ends when it has its
+    // victims or has seen the whole list (objects_) and n more.
     MutexLock ll(&lru_mu_);
-    size_t walked = 0;
-    while (lru_head_ && victims.size() < n && walked < 4 * n) {
+    const uint64_t limit = objects_.load(std::memory_order_relaxed) + n;
+    uint64_t walked = 0;
+    while (lru_head_ && victims.size() < n && walked < limit) {
       const uint32_t id = lru_head_;
       Entry* e = entries_.Get(id);
       walked++;
