@@ -21,7 +21,8 @@
 //
 // Page contents (--data) are a function of (seed, page index, version):
 //   random        every 64-bit word is a hash of (key, word index)
-//   compressible  the first half as random, the second half repeats one word (~2:1)
+//   compressible  the first third as random, the rest repeats one word: about
+//                 3:1 with lz4 (workload_test checks it), as real heaps compress
 //   zero          all-zero pages (a wrong page cannot be told apart, a non-zero one can)
 // where key = hash(seed, page, version). Word 0 (header) and word 511
 // (trailer) are key-derived and never zero, so checking both detects a page
