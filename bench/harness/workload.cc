@@ -498,7 +498,7 @@ Verdict VerifyPage(const void* src, DataKind data, uint64_t seed, uint64_t page,
 
 Counters operator-(const Counters& a, const Counters& b) {
   return {a.major_faults - b.major_faults, a.pswpin - b.pswpin, a.pswpout - b.pswpout,
-          a.minor_faults - b.minor_faults};
+          a.minor_faults - b.minor_faults, a.zswpin - b.zswpin, a.zswpout - b.zswpout};
 }
 
 std::string ValidateSpec(const WorkloadSpec& spec) {

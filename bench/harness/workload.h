@@ -137,6 +137,10 @@ struct Counters {
   // Faults resolved without I/O (kernel: ru_minflt; uswap: pgminorfault,
   // the touches of unmapped resident pages its aging pays for).
   uint64_t minor_faults = 0;
+  // Pages the kernel's zswap loaded / stored (vmstat zswpin, zswpout): swap
+  // that never reached the disk, so pswpin/pswpout do not count it.
+  uint64_t zswpin = 0;
+  uint64_t zswpout = 0;
 };
 Counters operator-(const Counters& a, const Counters& b);
 
