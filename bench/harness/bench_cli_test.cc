@@ -1,6 +1,7 @@
 // End-to-end tests of `uswap bench` through the CLI binary: results are
 // clean (0 mismatches) and the kernel engine leaves no swap area, cgroup or
-// file behind - after a normal run and after SIGINT in the middle of one.
+// file behind - after a normal run and after SIGINT in the middle of one -
+// and gives the machine its zswap setting back.
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernel_zswap.h"
 #include "memory_cgroup.h"
 #include "swap_file.h"
 
@@ -248,9 +250,22 @@ TEST(BenchCliTest, BadUsageExitsWith2) {
        {std::vector<std::string>{"--engine", "ram"},
         std::vector<std::string>{"--engine", "ram", "--region", "64M", "--pattern", "nope"},
         std::vector<std::string>{"--engine", "kernel", "--region", "64M"},
-        std::vector<std::string>{"--region", "64M", "--ram", "8M", "--zipf", "1.5"}}) {
+        std::vector<std::string>{"--region", "64M", "--ram", "8M", "--zipf", "1.5"},
+        // --equal-memory is about kernel+zswap's pool only.
+        std::vector<std::string>{"--engine", "kernel", "--region", "64M", "--ram", "8M",
+                                 "--equal-memory"},
+        // --kernel-zswap changes the kernel engine: it must be there.
+        std::vector<std::string>{"--engine", "uswap,ram", "--region", "64M", "--ram", "8M",
+                                 "--kernel-zswap"},
+        std::vector<std::string>{"--engine", "kernel", "--region", "64M", "--ram", "8M",
+                                 "--kernel-zswap="},
+        // --equal-memory chooses the limit itself.
+        std::vector<std::string>{"--engine", "kernel", "--region", "64M", "--ram", "8M",
+                                 "--kernel-zswap", "--equal-memory", "--kernel-limit", "16M"},
+        std::vector<std::string>{"--engine", "kernel+zswap,nope", "--region", "64M", "--ram",
+                                 "8M"}}) {
     BenchProcess bench(args, dir.path());
-    EXPECT_EQ(bench.Wait(), 2) << args[1];
+    EXPECT_EQ(bench.Wait(), 2) << args[1] << " " << args.back();
   }
 }
 
@@ -391,6 +406,117 @@ TEST(BenchCliTest, PeakMemoryIsMeasuredForBothEngines) {
   EXPECT_NE(::access(observe.c_str(), F_OK), 0) << observe << " was left behind";
   EXPECT_FALSE(trace.CgroupExists());
   EXPECT_TRUE(dir.Files().empty());
+}
+// The zswap module parameter `name` ("" when the kernel has no zswap).
+std::string ZswapParam(const std::string& name) {
+  std::ifstream in(ZswapPaths().params + "/" + name);
+  std::string v;
+  std::getline(in, v);
+  return v;
+}
+
+void SetZswapParam(const std::string& name, const std::string& value) {
+  std::ofstream(ZswapPaths().params + "/" + name) << value;
+}
+
+// The machine's zswap setting when the test started; put back by the
+// destructor if the bench did not (a failing test must not leave zswap
+// switched), after the test has checked that the bench did.
+class ZswapSetting {
+ public:
+  ZswapSetting() : enabled_(ZswapParam("enabled")), compressor_(ZswapParam("compressor")) {}
+  ~ZswapSetting() {
+    if (ZswapParam("enabled") != enabled_) SetZswapParam("enabled", enabled_);
+    if (ZswapParam("compressor") != compressor_) SetZswapParam("compressor", compressor_);
+  }
+  const std::string& enabled() const { return enabled_; }
+  const std::string& compressor() const { return compressor_; }
+
+ private:
+  const std::string enabled_, compressor_;
+};
+
+bool CanRunKernelZswap() { return CanRunKernelEngine() && KernelZswap::Available(); }
+
+// A short kernel+zswap run: the pool's peak and ratio are reported (the
+// fill alone pushes ~32 MiB of compressible pages into it), and zswap is
+// back as it was.
+TEST(BenchCliTest, KernelZswapReportsItsPoolAndRestoresZswap) {
+  if (!CanRunKernelZswap()) GTEST_SKIP() << "needs root, a memory cgroup and zswap";
+  ZswapSetting before;
+  TempDir dir;
+  BenchProcess bench({"--engine", "kernel", "--kernel-zswap", "--pattern", "rand-read", "--region",
+                      "64M", "--ram", "32M", "--data", "compressible", "--runs", "1", "--json"},
+                     dir.path());
+  KernelTrace trace(dir, bench.pid());
+  ASSERT_EQ(bench.Wait(std::chrono::seconds(60)), 0) << bench.Output();
+  const std::string k = EngineLine(bench.Output(), "kernel+zswap");
+  ASSERT_FALSE(k.empty()) << bench.Output();
+  EXPECT_EQ(JsonNumber(k, "mismatches"), 0) << k;
+  EXPECT_GT(JsonNumber(k, "zswap_pool_peak_bytes"), 0) << k;
+  EXPECT_LT(JsonNumber(k, "zswap_pool_peak_bytes"), 32 << 20) << "64M at 32M, ~3:1: " << k;
+  EXPECT_GT(JsonNumber(k, "zswap_ratio"), 1.5) << k;
+  EXPECT_GT(JsonNumber(k, "fill_zswpout"), 0) << k;
+  EXPECT_NE(k.find("\"zswap_compressor\":\""), std::string::npos) << k;
+  EXPECT_EQ(ZswapParam("enabled"), before.enabled());
+  EXPECT_EQ(ZswapParam("compressor"), before.compressor());
+  EXPECT_FALSE(trace.SwapOn());
+  EXPECT_FALSE(trace.CgroupExists());
+  EXPECT_TRUE(dir.Files().empty());
+}
+
+// --equal-memory: the reported run's limit + pool peak is about the budget.
+TEST(BenchCliTest, KernelZswapEqualMemoryFitsLimitAndPoolInTheBudget) {
+  if (!CanRunKernelZswap()) GTEST_SKIP() << "needs root, a memory cgroup and zswap";
+  ZswapSetting before;
+  TempDir dir;
+  BenchProcess bench(
+      {"--engine", "kernel", "--kernel-zswap", "--equal-memory", "--pattern", "rand-read",
+       "--region", "64M", "--ram", "32M", "--data", "compressible", "--json"},
+      dir.path());
+  KernelTrace trace(dir, bench.pid());
+  ASSERT_EQ(bench.Wait(std::chrono::seconds(60)), 0) << bench.Output();
+  const std::string k = EngineLine(bench.Output(), "kernel+zswap");
+  ASSERT_NE(k.find("\"equal_memory\":true"), std::string::npos) << k;
+  constexpr double kBudget = 32 << 20;
+  EXPECT_EQ(JsonNumber(k, "equal_memory_budget_bytes"), kBudget) << k;
+  EXPECT_LT(JsonNumber(k, "limit_bytes"), kBudget) << k;
+  EXPECT_GT(JsonNumber(k, "limit_bytes"), 0) << k;
+  // The solve is a linear model of one calibration run: within 15%.
+  EXPECT_NEAR(JsonNumber(k, "equal_memory_total_bytes"), kBudget, 0.15 * kBudget) << k;
+  EXPECT_EQ(JsonNumber(k, "mismatches"), 0) << k;
+  EXPECT_EQ(ZswapParam("enabled"), before.enabled());
+  EXPECT_FALSE(trace.CgroupExists());
+  EXPECT_TRUE(dir.Files().empty());
+}
+
+// Interrupted mid-run, both kernel engines give zswap back: kernel+zswap
+// had switched it on, kernel had forced it off (here from a machine that
+// had it on).
+TEST(BenchCliTest, KernelEnginesRestoreZswapOnSigint) {
+  if (!CanRunKernelZswap()) GTEST_SKIP() << "needs root, a memory cgroup and zswap";
+  ZswapSetting before;
+  for (const std::string machine : {"N", "Y"}) {
+    SetZswapParam("enabled", machine);
+    const std::string engine = machine == "N" ? "kernel+zswap" : "kernel";
+    const std::string during = machine == "N" ? "Y" : "N";
+    TempDir dir;
+    BenchProcess bench({"--engine", engine, "--pattern", "rand-read", "--region", "64M", "--ram",
+                        "16M", "--seconds", "300", "--json"},
+                       dir.path());
+    KernelTrace trace(dir, bench.pid());
+    ASSERT_TRUE(
+        WaitFor([&] { return trace.SwapOn() && trace.CgroupExists(); }, std::chrono::seconds(60)))
+        << engine << " never started";
+    EXPECT_EQ(ZswapParam("enabled"), during) << engine;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // mid fill or run
+    ::kill(bench.pid(), SIGINT);
+    EXPECT_EQ(bench.Wait(std::chrono::seconds(60)), 130) << bench.Output();
+    EXPECT_EQ(ZswapParam("enabled"), machine) << engine << " did not restore zswap";
+    EXPECT_EQ(ZswapParam("compressor"), before.compressor()) << engine;
+    EXPECT_FALSE(trace.SwapOn());
+    EXPECT_FALSE(trace.CgroupExists());
+  }
 }
 #endif  // USWAP_BENCH_SANITIZED
 

@@ -35,10 +35,11 @@ Status Interrupted() { return Status::Busy("interrupted by a signal"); }
 
 Result<std::unique_ptr<Engine>> MakeEngine(std::string_view name, const EngineConfig& config) {
   if (name == "ram") return MakeRamEngine(config);
-  if (name == "kernel") return MakeKernelEngine(config);
+  if (name == "kernel") return MakeKernelEngine(config, false);
+  if (name == "kernel+zswap") return MakeKernelEngine(config, true);
   if (name == "uswap") return MakeUswapEngine(config);
   return Status::InvalidArgument("unknown engine '" + std::string(name) +
-                                 "' (uswap, kernel, ram or all)");
+                                 "' (uswap, kernel, kernel+zswap, ram or all)");
 }
 
 std::unique_ptr<Engine> MakeRamEngine(const EngineConfig&) { return std::make_unique<RamEngine>(); }
@@ -67,6 +68,8 @@ Counters ProcessCounters(const std::string& swap_stat_file) {
   }
   c.pswpin = ReadStatValue(swap_stat_file, "pswpin").value_or(0);
   c.pswpout = ReadStatValue(swap_stat_file, "pswpout").value_or(0);
+  c.zswpin = ReadStatValue(swap_stat_file, "zswpin").value_or(0);
+  c.zswpout = ReadStatValue(swap_stat_file, "zswpout").value_or(0);
   return c;
 }
 

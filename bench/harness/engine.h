@@ -3,7 +3,10 @@
 //   ram     plain anonymous memory, no limit: the upper bound
 //   kernel  anonymous memory in a forked child inside a memory cgroup limited
 //           to the RAM budget, with a kernel swap file of the same size as
-//           uswap's on the same file system (root only)
+//           uswap's on the same file system (root only); the kernel's zswap
+//           is off for the run
+//   kernel+zswap  the same with the kernel's zswap on (kernel_zswap.h): the
+//           kernel's compressed tier, to compare with uswap's
 //   uswap   a Region of a uswap::Space with the RAM budget and the swap file
 //
 // Every engine runs the same RunWorkload() (workload.h) and reports the same
@@ -37,7 +40,54 @@ struct EngineConfig {
   unsigned handler_threads = 2;     // uswap: fault handler threads
   bool sigbus = false;              // uswap: SIGBUS fault delivery instead of threads
   std::string reclaim_policy;       // uswap: Config::reclaim_policy ("" = its default)
+  std::string zswap_compressor;     // kernel+zswap: "" = KernelZswap::On's choice
+  // kernel+zswap: give the cgroup the limit L at which L + the zswap pool's
+  // peak = ram_bytes (the pool is not charged to a v1 cgroup), found by a
+  // calibration run at ram_bytes (kernel_engine.cc).
+  bool equal_memory = false;
 };
+
+// The kernel's zswap over a kernel+zswap run.
+struct ZswapFigures {
+  std::string compressor;     // "" when zswap was off (every other engine)
+  bool pool_charged = false;  // the cgroup's limit covers the pool (v2; v1 does not)
+  // The peak of /proc/meminfo `Zswap:` over the run (less its value at the
+  // start): the pool's memory. System-wide: other processes' swap counts too.
+  uint64_t pool_peak_bytes = 0;
+  uint64_t stored_bytes = 0;   // `Zswapped:` at that peak: the pages it held, uncompressed
+  uint64_t swapped_bytes = 0;  // the child's swapped-out bytes at that peak (pool or disk)
+  uint64_t usage_bytes = 0;    // the child cgroup's charged memory at that peak
+  // Compression ratio at the peak (stored / pool), 0 when nothing was stored.
+  double ratio() const {
+    return pool_peak_bytes ? static_cast<double>(stored_bytes) / pool_peak_bytes : 0;
+  }
+};
+
+// How a kernel+zswap --equal-memory run chose its limit.
+struct EqualMemory {
+  bool asked = false;
+  // false: no limit > 0 gives limit + pool <= the budget (the pool alone
+  // outgrows it), or nothing to solve; the run is at the budget itself.
+  bool solved = false;
+  uint64_t budget_bytes = 0;            // uswap's budget (--ram)
+  uint64_t limit_bytes = 0;             // the solved limit L (solved only)
+  double pool_per_swapped = 0;          // calibration: pool bytes per swapped-out byte
+  uint64_t calibration_pool_bytes = 0;  // the calibration run's pool peak (at the budget)
+  std::string why;                      // when not solved, or solved trivially
+};
+
+// Below this a cgroup limit leaves the child no room to work (its stack,
+// binary and page tables): such an L counts as no solution.
+inline constexpr uint64_t kMinEqualMemoryLimit = 1 << 20;
+
+// The limit L at which L + the pool = `budget`, from a calibration run at
+// `budget` whose pool peak held `cal.pool_peak_bytes` for `cal.swapped_bytes`
+// swapped out while the cgroup held `cal.usage_bytes`. The run touches W =
+// usage + swapped; at a limit L about W - L is swapped out, so the pool is
+// r (W - L) with r = pool / swapped, and L + r (W - L) = budget gives
+// L = (budget - r W) / (1 - r), at most `budget` (rounded down to pages).
+// Not solved when r >= 1 or L < kMinEqualMemoryLimit.
+EqualMemory SolveEqualMemory(uint64_t budget, const ZswapFigures& cal);
 
 struct EngineResult {
   WorkloadResult workload;
@@ -46,7 +96,10 @@ struct EngineResult {
   // (MemoryCgroup::PeakBytes; uswap's is observe-only). 0: not measured
   // (not root, no memory controller; ram).
   uint64_t peak_bytes = 0;
-  std::string note;  // anything unusual the engine saw (empty when none)
+  uint64_t limit_bytes = 0;  // kernel engines: the cgroup's limit (0: none)
+  ZswapFigures zswap;        // kernel+zswap only
+  EqualMemory equal_memory;  // kernel+zswap --equal-memory only
+  std::string note;          // anything unusual the engine saw (empty when none)
 };
 
 class Engine {
@@ -58,11 +111,12 @@ class Engine {
   virtual Result<EngineResult> Run(const WorkloadSpec& spec) = 0;
 };
 
-// `name` is "ram", "kernel" or "uswap"; InvalidArgument otherwise.
+// `name` is "ram", "kernel", "kernel+zswap" or "uswap"; InvalidArgument otherwise.
 Result<std::unique_ptr<Engine>> MakeEngine(std::string_view name, const EngineConfig& config);
 
 std::unique_ptr<Engine> MakeRamEngine(const EngineConfig& config);
-std::unique_ptr<Engine> MakeKernelEngine(const EngineConfig& config);
+// The kernel engine; with `zswap`, kernel+zswap.
+std::unique_ptr<Engine> MakeKernelEngine(const EngineConfig& config, bool zswap);
 std::unique_ptr<Engine> MakeUswapEngine(const EngineConfig& config);
 
 // Set (async-signal-safely) by the CLI's signal handler; polled by engines.

@@ -34,6 +34,13 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// The number a one-number file starts with; nullopt when unreadable or empty.
+std::optional<uint64_t> ReadNumber(const std::string& path) {
+  const std::string text = ReadFile(path);
+  if (text.empty()) return std::nullopt;
+  return std::strtoull(text.c_str(), nullptr, 10);
+}
+
 bool HasWord(const std::string& text, const std::string& word, char sep) {
   std::istringstream in(text);
   std::string w;
@@ -121,10 +128,24 @@ std::optional<uint64_t> MemoryCgroup::Stat(const std::string& key) const {
 }
 
 std::optional<uint64_t> MemoryCgroup::PeakBytes() const {
-  const std::string text =
-      ReadFile(path_ + (version_ == 2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
-  if (text.empty()) return std::nullopt;
-  return std::strtoull(text.c_str(), nullptr, 10);
+  return ReadNumber(path_ + (version_ == 2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));
+}
+
+std::optional<uint64_t> MemoryCgroup::UsageBytes() const {
+  return ReadNumber(path_ + (version_ == 2 ? "/memory.current" : "/memory.usage_in_bytes"));
+}
+
+std::optional<uint64_t> MemoryCgroup::OomKills() const {
+  return ReadStatValue(path_ + (version_ == 2 ? "/memory.events" : "/memory.oom_control"),
+                       "oom_kill");
+}
+
+std::optional<uint64_t> MemoryCgroup::SwappedBytes() const {
+  if (version_ == 2) return ReadNumber(path_ + "/memory.swap.current");
+  std::optional<uint64_t> memsw = ReadNumber(path_ + "/memory.memsw.usage_in_bytes");
+  std::optional<uint64_t> mem = ReadNumber(path_ + "/memory.usage_in_bytes");
+  if (!mem || !memsw) return std::nullopt;
+  return *memsw > *mem ? *memsw - *mem : 0;
 }
 
 }  // namespace uswap::bench

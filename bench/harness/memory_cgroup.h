@@ -48,6 +48,16 @@ class MemoryCgroup {
   // the swap cache — the same measure for every engine. nullopt when the
   // kernel has no such file.
   std::optional<uint64_t> PeakBytes() const;
+  // The memory the group holds now (v1 memory.usage_in_bytes, v2
+  // memory.current); nullopt when unreadable.
+  std::optional<uint64_t> UsageBytes() const;
+  // Its swapped-out bytes now: v2 memory.swap.current, v1
+  // memory.memsw.usage_in_bytes - memory.usage_in_bytes. nullopt without
+  // swap accounting (no such files).
+  std::optional<uint64_t> SwappedBytes() const;
+  // Processes of the group its OOM killer killed (the oom_kill line of v1
+  // memory.oom_control, v2 memory.events); nullopt when not counted.
+  std::optional<uint64_t> OomKills() const;
 
   const std::string& path() const { return path_; }
   int version() const { return version_; }

@@ -21,7 +21,8 @@
 //
 // Page contents (--data) are a function of (seed, page index, version):
 //   random        every 64-bit word is a hash of (key, word index)
-//   compressible  the first half as random, the second half repeats one word (~2:1)
+//   compressible  the first third as random, the rest repeats one word: about
+//                 3:1 with lz4 (workload_test checks it), as real heaps compress
 //   zero          all-zero pages (a wrong page cannot be told apart, a non-zero one can)
 // where key = hash(seed, page, version). Word 0 (header) and word 511
 // (trailer) are key-derived and never zero, so checking both detects a page
@@ -136,6 +137,10 @@ struct Counters {
   // Faults resolved without I/O (kernel: ru_minflt; uswap: pgminorfault,
   // the touches of unmapped resident pages its aging pays for).
   uint64_t minor_faults = 0;
+  // Pages the kernel's zswap loaded / stored (vmstat zswpin, zswpout): swap
+  // that never reached the disk, so pswpin/pswpout do not count it.
+  uint64_t zswpin = 0;
+  uint64_t zswpout = 0;
 };
 Counters operator-(const Counters& a, const Counters& b);
 

@@ -19,6 +19,13 @@
 // tears down what it set up (swapon, cgroup, child, files) and the command
 // exits with 130.
 //
+// zswap: the kernel engine runs with the kernel's zswap forced off;
+// --kernel-zswap turns it into kernel+zswap (zswap on, its pool reported),
+// and --equal-memory then gives it the cgroup limit at which limit + pool =
+// --ram (the pool is not charged to a v1 cgroup). Both kernel engines can
+// also run side by side: --engine uswap,kernel,kernel+zswap. The machine's
+// zswap setting is restored after each run (bench/harness/kernel_zswap.h).
+//
 // Exit code: 0 when every run finished with 0 mismatches (a skipped engine is
 // not a failure), 1 when a run failed or any round saw a mismatch, 2 on bad
 // usage, 130 when interrupted.
@@ -58,20 +65,28 @@ constexpr const char kUsage[] =
     "Runs one workload through uswap, the kernel's swap (root only) and RAM, and\n"
     "prints their figures side by side.\n"
     "\n"
-    "  --engine LIST     uswap,kernel,ram or all (default all)\n"
+    "  --engine LIST     uswap,kernel,kernel+zswap,ram or all (= uswap,kernel,ram;\n"
+    "                    default all)\n"
     "  --pattern LIST    seq-read, seq-write, rand-read, rand-write, zipf-read, mixed\n"
     "                    (comma list; default rand-read)\n"
     "  --region SIZE     region size (e.g. 2G)\n"
     "  --ram SIZE        RAM budget of uswap and the kernel's cgroup (e.g. 512M)\n"
     "  --kernel-limit SIZE  the kernel's cgroup limit instead of --ram (e.g. uswap's\n"
     "                    measured peak, to give both the same whole-process memory)\n"
+    "  --kernel-zswap[=COMPRESSOR]  kernel+zswap: the kernel engine with the kernel's\n"
+    "                    zswap on (without this option zswap is off for its runs);\n"
+    "                    COMPRESSOR default lzo-rle when the kernel has it, else the\n"
+    "                    kernel's. Adds the pool's peak (a v1 cgroup does not charge\n"
+    "                    it) and ratio. Needs kernel in --engine; zswap is restored\n"
+    "  --equal-memory    with --kernel-zswap: calibrate at --ram, then run at the\n"
+    "                    cgroup limit L where L + the pool's peak = --ram\n"
     "  --threads LIST    threads sharing the region (comma list; default 1)\n"
     "  --ops N           accesses in total (default: one pass / region-pages accesses)\n"
     "  --seconds S       stop after S seconds (with --ops: whichever comes first)\n"
     "  --runs N          rounds per engine; the median-throughput run is reported (default 1)\n"
     "  --swap FILE       uswap's swap area (default $TMPDIR/uswap-bench-PID.swap)\n"
     "  --zipf THETA      zipf skew, 0 < THETA < 1 (default 0.99)\n"
-    "  --data KIND       random, compressible or zero (default random)\n"
+    "  --data KIND       random, compressible (~3:1) or zero (default random)\n"
     "  --seed S          content and access seed (default 1)\n"
     "  --handler-threads N  uswap fault handler threads (default 2)\n"
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
@@ -97,6 +112,9 @@ struct Options {
   WorkloadSpec spec;
   uint64_t ram_bytes = 0;
   uint64_t kernel_limit_bytes = 0;  // 0: --ram
+  bool kernel_zswap = false;        // --kernel-zswap: kernel becomes kernel+zswap
+  std::string zswap_compressor;     // --kernel-zswap=COMPRESSOR
+  bool equal_memory = false;
   unsigned runs = 1;
   std::string swap_path;
   unsigned handler_threads = 2;
@@ -137,6 +155,8 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kJson,
     kPlot,
     kPolicy,
+    kKernelZswap,
+    kEqualMemory,
     kHelp
   };
   static const option kLong[] = {
@@ -158,6 +178,8 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"json", no_argument, nullptr, kJson},
       {"plot", required_argument, nullptr, kPlot},
       {"policy", required_argument, nullptr, kPolicy},
+      {"kernel-zswap", optional_argument, nullptr, kKernelZswap},
+      {"equal-memory", no_argument, nullptr, kEqualMemory},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0},
   };
@@ -174,10 +196,11 @@ int ParseOptions(int argc, char** argv, Options* o) {
         for (const std::string& e : SplitList(arg)) {
           if (e == "all") {
             for (const char* name : {"uswap", "kernel", "ram"}) o->engines.push_back(name);
-          } else if (e == "uswap" || e == "kernel" || e == "ram") {
+          } else if (e == "uswap" || e == "kernel" || e == "kernel+zswap" || e == "ram") {
             o->engines.push_back(e);
           } else {
-            return UsageError(kCmd, "unknown engine '" + e + "' (uswap, kernel, ram or all)");
+            return UsageError(
+                kCmd, "unknown engine '" + e + "' (uswap, kernel, kernel+zswap, ram or all)");
           }
         }
         if (o->engines.empty()) return UsageError(kCmd, "--engine needs a value");
@@ -261,6 +284,14 @@ int ParseOptions(int argc, char** argv, Options* o) {
                                       "' (lru, fifo, clock, two-list, arc, s3fifo, lirs or rdist)");
         o->policy = arg;
         break;
+      case kKernelZswap:
+        if (optarg && arg.empty()) return UsageError(kCmd, "--kernel-zswap= needs a compressor");
+        o->kernel_zswap = true;
+        o->zswap_compressor = arg;
+        break;
+      case kEqualMemory:
+        o->equal_memory = true;
+        break;
       case kJson:
         o->json = true;
         break;
@@ -278,6 +309,29 @@ int ParseOptions(int argc, char** argv, Options* o) {
   }
   if (optind < argc) return UsageError(kCmd, std::string("unexpected argument ") + argv[optind]);
   if (!have_region) return UsageError(kCmd, "--region is required");
+  auto has = [&](const char* e) {
+    return std::find(o->engines.begin(), o->engines.end(), e) != o->engines.end();
+  };
+  if (o->kernel_zswap) {
+    if (!has("kernel") && !has("kernel+zswap")) {
+      return UsageError(kCmd, "--kernel-zswap needs the kernel engine in --engine");
+    }
+    for (std::string& e : o->engines) {
+      if (e == "kernel") e = "kernel+zswap";
+    }
+    // "--engine kernel,kernel+zswap --kernel-zswap" would run it twice.
+    std::vector<std::string> once;
+    for (const std::string& e : o->engines) {
+      if (std::find(once.begin(), once.end(), e) == once.end()) once.push_back(e);
+    }
+    o->engines = std::move(once);
+  }
+  if (o->equal_memory && !has("kernel+zswap")) {
+    return UsageError(kCmd, "--equal-memory needs --kernel-zswap (or the kernel+zswap engine)");
+  }
+  if (o->equal_memory && o->kernel_limit_bytes) {
+    return UsageError(kCmd, "--equal-memory chooses the kernel's limit: no --kernel-limit");
+  }
   const bool limited = std::any_of(o->engines.begin(), o->engines.end(),
                                    [](const std::string& e) { return e != "ram"; });
   if (limited && o->ram_bytes == 0) return UsageError(kCmd, "--ram is required (uswap, kernel)");
@@ -348,6 +402,8 @@ int BenchMain(int argc, char** argv) {
   ec.handler_threads = o.handler_threads;
   ec.sigbus = o.sigbus;
   ec.reclaim_policy = o.policy;
+  ec.zswap_compressor = o.zswap_compressor;
+  ec.equal_memory = o.equal_memory;
   std::vector<std::unique_ptr<Engine>> engines;
   for (const std::string& name : o.engines) {
     Result<std::unique_ptr<Engine>> e = MakeEngine(name, ec);
@@ -402,9 +458,7 @@ int BenchMain(int argc, char** argv) {
         if (!rec.status.ok() && !rec.status.IsNotSupported()) failed = true;
         if (rec.status.ok() && rec.result.workload.mismatches) failed = true;
         if (o.json) {
-          std::optional<double> ratio =
-              rec.engine == "uswap" ? UswapVsKernel(group, rec) : std::nullopt;
-          std::printf("%s\n", JsonLine(rec, ratio).c_str());
+          std::printf("%s\n", JsonLine(rec, group).c_str());
         } else {
           std::printf("%s\n", TableRow(rec).c_str());
         }
