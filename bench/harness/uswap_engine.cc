@@ -55,11 +55,15 @@ class UswapEngine final : public Engine {
     cfg.handler_threads = config_.handler_threads;
     if (config_.sigbus) cfg.fault_delivery = FaultDelivery::kSigbus;
     if (!config_.reclaim_policy.empty()) cfg.reclaim_policy = config_.reclaim_policy;
+    if (!config_.compress.empty()) cfg.compress = config_.compress;
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Space> space, Space::Open(cfg));
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Region> region, space->Map(spec.region_bytes));
     auto counters = [&space] {
       Stats s = space->stats();
-      return Counters{s.pgmajfault, s.pswpin, s.pswpout, s.pgminorfault};
+      // Pages in and out of the compressed tier count as swap-ins and
+      // swap-outs, as the kernel engine counts zswpin/zswpout.
+      return Counters{s.pgmajfault, s.pswpin + s.zswap_loaded, s.pswpout + s.zswap_stored,
+                      s.pgminorfault};
     };
     EngineResult r;
     r.workload =
@@ -79,6 +83,26 @@ class UswapEngine final : public Engine {
                     s.checksum_errors, s.read_errors, s.write_errors);
     }
     r.note = note;
+    if (s.zswap_limit_pages) {
+      constexpr uint64_t kPage = 4096;
+      // The tier's figures (its counters are since the Space opened: fill
+      // and run).
+      char z[320];
+      const double mib = 1.0 / (1 << 20);
+      std::snprintf(
+          z, sizeof z,
+          "zswap %s: stored %" PRIu64 ", loaded %" PRIu64 ", written back %" PRIu64
+          ", rejected %" PRIu64 " poor / %" PRIu64 " full; pool %.1f MiB of %.1f MiB limit, "
+          "ratio %.2f, %.2f pool bytes per payload byte",
+          cfg.compress == "auto" ? "lz4" : cfg.compress.c_str(), s.zswap_stored, s.zswap_loaded,
+          s.zswap_written_back, s.zswap_rejected_poor, s.zswap_rejected_full,
+          double(s.zswap_pool_pages * kPage) * mib, double(s.zswap_limit_pages * kPage) * mib,
+          s.zswap_payload_bytes ? double(s.zswap_objects * kPage) / double(s.zswap_payload_bytes)
+                                : 0.0,
+          s.zswap_payload_bytes ? double(s.zswap_pool_pages * kPage) / double(s.zswap_payload_bytes)
+                                : 0.0);
+      r.note += (r.note.empty() ? "" : "; ") + std::string(z);
+    }
     return r;
   }
 

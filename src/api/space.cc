@@ -142,6 +142,8 @@ Status SpaceImpl::Init() {
   mo.zswap.threshold = config_.compress_threshold_bytes;
   mo.zswap.max_pool_percent = config_.compress_max_pool_percent;
   mo.zswap.checksums = config_.checksums;
+  // A fault's hand-off (fault_bench's minor fault on this VM, doc/engine.md).
+  mo.zswap.fault_overhead_us = config_.fault_delivery == FaultDelivery::kSigbus ? 3 : 20;
   node_ = std::make_unique<MemoryNode>(mo, devices_.get(), page_io_.get(), std::move(codec));
 
   for (const SwapAreaConfig& a : config_.swap_areas)

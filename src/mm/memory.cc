@@ -28,8 +28,8 @@ FaultResult FaultHandler::Handle(uintptr_t address, bool write, bool wp) {
   return HandleLocked(r, r->IndexOf(address), write, wp);
 }
 
-uint64_t FaultHandler::major_faults() const {
-  return node_->vmstat().pgmajfault.load(std::memory_order_relaxed);
+uint64_t FaultHandler::disk_reads() const {
+  return node_->vmstat().pswpin.load(std::memory_order_relaxed);
 }
 
 FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,

@@ -71,8 +71,10 @@ class FaultHandler {
   // Resolves one fault at `address` (a write when `write`; `wp`: a write to
   // a page mapped write-protected). Takes regions_mu_ shared itself.
   FaultResult Handle(uintptr_t address, bool write, bool wp);
-  // Faults that waited for a swap-in read so far (pgmajfault).
-  uint64_t major_faults() const;
+  // Pages read from the disk so far (pswpin: not the faults served by the
+  // compressed tier). Fault delivery polls only while faults are resolved
+  // without disk I/O.
+  uint64_t disk_reads() const;
   // A SIGBUS (UFFD_FEATURE_SIGBUS) at `addr`: true when it was a uswap
   // fault and is resolved. The write flag is unknown, so a mapped
   // write-protected page is first mapped again (in case its PTE was

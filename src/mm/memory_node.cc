@@ -277,26 +277,38 @@ void MemoryNode::FreeSwapEntry(SwapEntry e) {
 void MemoryNode::StorePages(std::span<SwapPage> pages) {
   for (SwapPage& p : pages) {
     p.status = kPassDown;
-    p.tier = 0;
+    p.tier = kNoTier;
   }
   for (unsigned t = 0; t < ntiers_; t++) {
     tiers_[t]->Store(pages);
     for (SwapPage& p : pages)
-      if (p.status != kPassDown && p.tier == 0 && t > 0) p.tier = static_cast<uint8_t>(t);
+      if (p.status != kPassDown && p.tier == kNoTier) p.tier = static_cast<uint8_t>(t);
   }
 }
 
 void MemoryNode::ReadPages(std::span<SwapPage> pages) {
   for (SwapPage& p : pages) {
     p.status = kPassDown;
-    p.tier = 0;
+    p.tier = kNoTier;
   }
   for (unsigned t = 0; t < ntiers_; t++) {
     // A page found nowhere above the disk is read from it: the disk tier
-    // takes every page still kPassDown.
+    // takes every page still kPassDown (timed for the compressed tier's
+    // adaptive share).
+    const bool timed = zswap_ && tiers_[t] == page_io_;
+    size_t to_disk = 0;
+    if (timed)
+      for (const SwapPage& p : pages) to_disk += p.status == kPassDown;
+    const auto t0 = timed && to_disk ? std::chrono::steady_clock::now()
+                                     : std::chrono::steady_clock::time_point();
     tiers_[t]->Load(pages);
+    if (timed && to_disk)
+      zswap_->NoteDiskRead(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                     std::chrono::steady_clock::now() - t0)
+                                                     .count()),
+                           to_disk);
     for (SwapPage& p : pages)
-      if (p.status != kPassDown && p.tier == 0 && t > 0) p.tier = static_cast<uint8_t>(t);
+      if (p.status != kPassDown && p.tier == kNoTier) p.tier = static_cast<uint8_t>(t);
   }
   uint64_t from_disk = 0;
   for (const SwapPage& p : pages) {

@@ -37,13 +37,15 @@ namespace uswap {
 
 // Status of a page in a batch before a tier took it (and after, if none did).
 inline constexpr int kPassDown = -1;
+// SwapPage::tier of a page no tier has taken yet.
+inline constexpr uint8_t kNoTier = 0xff;
 
 struct SwapPage {
   SwapEntry entry;
   uint8_t* buf = nullptr;  // one page, page-aligned: Store reads it, Load fills it
   uint32_t sum = 0;        // Store: out, the page's checksum; Load: in, checked
   int status = kPassDown;  // out: 0 (done by this tier), kPassDown, or an errno
-  uint8_t tier = 0;        // out: index in the stack of the tier that set status
+  uint8_t tier = kNoTier;  // the caller's: index in its stack of the tier that set status
 };
 
 class SwapBackend {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "base/check.h"
@@ -14,14 +15,20 @@
 namespace uswap {
 
 namespace {
-// The adaptive share (zswap.h): a period of loads, the step, the bounds,
-// and what a fault costs served from the disk and from the pool on this
-// kind of machine (doc/engine.md: a swap-in from disk ~50 us, a fault
-// that decompresses ~10 us with its hand-off).
+// The adaptive share (zswap.h): a period of loads, the step, the bounds.
 constexpr uint32_t kPeriodLoads = 2048;
 constexpr unsigned kStepDivisor = 32;
-constexpr unsigned kMinPercent = 5, kMaxPercent = 90, kStartPercent = 50;
-constexpr uint64_t kDiskLoadUs = 50, kPoolLoadUs = 10;
+constexpr unsigned kMinPercent = 5, kMaxPercent = 90, kStartPercent = 75;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+void Average(std::atomic<uint64_t>& avg, uint64_t sample) {
+  const uint64_t a = avg.load(std::memory_order_relaxed);
+  avg.store(a - a / 16 + sample / 16, std::memory_order_relaxed);
+}
 }  // namespace
 
 Zswap::Zswap(const ZswapOptions& options, std::unique_ptr<Compressor> codec, size_t page_size,
@@ -262,9 +269,11 @@ void Zswap::Load(std::span<SwapPage> pages) {
       } else if (v != 0) {
         hit = true;
         Entry* e = entries_.Get(v);
+        const uint64_t t0 = NowNs();
         pool_.Access(e->handle, [&](const uint8_t* src, size_t n) {
           ok = codec_->Decompress(src, n, page.buf, ps);
         });
+        Average(pool_load_ns_, NowNs() - t0);
         e->flags.fetch_or(kReferenced, std::memory_order_relaxed);
         near_pool = evict_seq_.load(std::memory_order_relaxed) - e->seq <= step;
       }
@@ -285,12 +294,22 @@ void Zswap::NoteLoad(bool near_pool, bool near_disk) {
   if (period_loads_.fetch_add(1, std::memory_order_relaxed) + 1 == kPeriodLoads) Adapt();
 }
 
+void Zswap::NoteDiskRead(uint64_t ns, size_t pages) {
+  // A fault waits for its whole batch: the batch's time is what a pool
+  // hit would have saved it.
+  if (pages) Average(disk_read_ns_, ns);
+}
+
 void Zswap::Adapt() {
   const uint64_t pool = near_pool_.exchange(0, std::memory_order_relaxed);
   const uint64_t disk = near_disk_.exchange(0, std::memory_order_relaxed);
   period_loads_.store(0, std::memory_order_relaxed);
-  const uint64_t gain = disk * kDiskLoadUs;  // what a step more pool saves
-  const uint64_t loss = pool * kPoolLoadUs;  // what a step more resident frames save
+  const uint64_t t_pool = pool_load_ns_.load(std::memory_order_relaxed);
+  const uint64_t t_disk = disk_read_ns_.load(std::memory_order_relaxed);
+  // What a step more pool saves: disk reads that become pool loads. What
+  // a step more resident frames save: pool hits that become no fault.
+  const uint64_t gain = disk * (t_disk > t_pool ? t_disk - t_pool : 0);
+  const uint64_t loss = pool * (uint64_t{options_.fault_overhead_us} * 1000 + t_pool);
   const uint64_t step = budget_pages_ / kStepDivisor;
   const uint64_t lo = budget_pages_ * kMinPercent / 100, hi = budget_pages_ * kMaxPercent / 100;
   uint64_t limit = limit_pages();

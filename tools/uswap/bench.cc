@@ -92,6 +92,8 @@ constexpr const char kUsage[] =
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
     "  --policy NAME     uswap's reclaim policy: lru, fifo, clock, two-list, arc,\n"
     "                    s3fifo, lirs or rdist (default two-list; doc/policies.md)\n"
+    "  --compress ALG    uswap's compressed tier: lz4, zstd or off (default: uswap's\n"
+    "                    default, lz4 when built with it; doc/tiers.md)\n"
     "  --json            one JSON object per engine run, one per line\n"
     "  --plot FILE       also draw the results (FILE.svg or FILE.png, with gnuplot)\n";
 
@@ -120,6 +122,7 @@ struct Options {
   unsigned handler_threads = 2;
   bool sigbus = false;
   std::string policy;  // --policy NAME, "" for Config's default
+  std::string compress;  // --compress ALG, "" for Config's default
   bool json = false;
   std::string plot;  // --plot FILE, "" for none
 };
@@ -155,6 +158,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kJson,
     kPlot,
     kPolicy,
+    kCompress,
     kKernelZswap,
     kEqualMemory,
     kHelp
@@ -178,6 +182,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"json", no_argument, nullptr, kJson},
       {"plot", required_argument, nullptr, kPlot},
       {"policy", required_argument, nullptr, kPolicy},
+      {"compress", required_argument, nullptr, kCompress},
       {"kernel-zswap", optional_argument, nullptr, kKernelZswap},
       {"equal-memory", no_argument, nullptr, kEqualMemory},
       {"help", no_argument, nullptr, kHelp},
@@ -283,6 +288,11 @@ int ParseOptions(int argc, char** argv, Options* o) {
           return UsageError(kCmd, "unknown --policy '" + arg +
                                       "' (lru, fifo, clock, two-list, arc, s3fifo, lirs or rdist)");
         o->policy = arg;
+        break;
+      case kCompress:
+        if (arg != "lz4" && arg != "zstd" && arg != "off")
+          return UsageError(kCmd, "unknown --compress '" + arg + "' (lz4, zstd or off)");
+        o->compress = arg;
         break;
       case kKernelZswap:
         if (optarg && arg.empty()) return UsageError(kCmd, "--kernel-zswap= needs a compressor");
@@ -402,6 +412,7 @@ int BenchMain(int argc, char** argv) {
   ec.handler_threads = o.handler_threads;
   ec.sigbus = o.sigbus;
   ec.reclaim_policy = o.policy;
+  ec.compress = o.compress;
   ec.zswap_compressor = o.zswap_compressor;
   ec.equal_memory = o.equal_memory;
   std::vector<std::unique_ptr<Engine>> engines;
