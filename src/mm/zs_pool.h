@@ -87,6 +87,15 @@ class ZsPool {
     const Place& pl = PlaceOf(static_cast<uint32_t>(handle >> 8));
     f(static_cast<const uint8_t*>(ObjAddr(c, pl.zs, pl.obj) + kHeader), size_t{pl.len});
   }
+  // Test seam (fuzzing the decompress path): f(uint8_t* bytes, size_t len)
+  // may change the object's bytes in place.
+  template <typename F>
+  void MutateForTest(uint64_t handle, F&& f) {
+    SizeClass& c = *classes_[handle & 0xff];
+    MutexLock l(&c.mu);
+    const Place& pl = PlaceOf(static_cast<uint32_t>(handle >> 8));
+    f(ObjAddr(c, pl.zs, pl.obj) + kHeader, size_t{pl.len});
+  }
   // The stored length of a live handle.
   size_t Length(uint64_t handle) const {
     const SizeClass& c = *classes_[handle & 0xff];

@@ -57,9 +57,12 @@ Zswap::Zswap(const ZswapOptions& options, std::unique_ptr<Compressor> codec, siz
 }
 
 Zswap::~Zswap() {
-  // Every region was released: every slot was invalidated.
-  MutexLock l(&lru_mu_);
-  USWAP_CHECK_MSG(lru_head_ == 0, "compressed objects left at teardown");
+  {
+    // Every region was released: every slot was invalidated.
+    MutexLock l(&lru_mu_);
+    USWAP_CHECK_MSG(lru_head_ == 0, "compressed objects left at teardown");
+  }
+  for (unsigned type = 0; type < kMaxSwapFiles; type++) DetachArea(type);
   frames_->UnchargeMetadata(table_bytes_.load());
 }
 
@@ -421,7 +424,7 @@ size_t Zswap::Writeback(size_t n) {
   if (batch.empty()) return 0;
   // Runs of slots go out as one request: the buffers are adjacent in slot order.
   next_->Store(batch);
-  size_t done = 0;
+  size_t done = 0, failed = 0;
   for (size_t k = 0; k < batch.size(); k++) {
     const SwapPage& p = batch[k];
     const uint32_t id = batch_ids[k];
@@ -446,11 +449,15 @@ size_t Zswap::Writeback(size_t n) {
       // the list, never written back again.
       e->flags.fetch_or(kNoWriteback, std::memory_order_relaxed);
       Count(writeback_errors_);
-      Log(LogLevel::kError, "zswap: write-back to area %u slot %llu failed (%s); kept in the pool",
-          p.entry.type(), static_cast<unsigned long long>(p.entry.offset()),
-          std::strerror(p.status > 0 ? p.status : EIO));
+      if (!failed++)
+        Log(LogLevel::kError,
+            "zswap: write-back to area %u slot %llu failed (%s); the object stays in the pool",
+            p.entry.type(), static_cast<unsigned long long>(p.entry.offset()),
+            std::strerror(p.status > 0 ? p.status : EIO));
     }
   }
+  if (failed > 1)
+    Log(LogLevel::kError, "zswap: %zu write-backs of one batch failed; their objects stay", failed);
   return done;
 }
 

@@ -145,6 +145,19 @@ class Zswap final : public SwapBackend {
   size_t Shrink(size_t n);
 
   uint64_t limit_pages() const { return limit_pages_.load(std::memory_order_relaxed); }
+  // Test seam (tests and the decompress fuzzer): f(uint8_t* bytes, size_t
+  // len) may change the compressed object of `e` in place. False when the
+  // pool does not hold `e`.
+  template <typename F>
+  bool MutateObjectForTest(SwapEntry e, F&& f) {
+    std::atomic<uint32_t>* cell = Cell(e, false);
+    if (!cell) return false;
+    MutexLock l(&ShardOf(e).mu);
+    const uint32_t v = cell->load(std::memory_order_relaxed);
+    if (v == 0 || (v & kGhost)) return false;
+    pool_.MutateForTest(entries_.Get(v)->handle, f);
+    return true;
+  }
   ZswapStats stats() const;
 
  private:

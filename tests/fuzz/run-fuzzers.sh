@@ -14,7 +14,7 @@ build=${1:?usage: run-fuzzers.sh BUILD_DIR [SECONDS]}
 secs=${2:-${USWAP_FUZZ_SECONDS:-60}}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-targets=(swap_header_fuzz cli_parse_fuzz)
+targets=(swap_header_fuzz cli_parse_fuzz zswap_load_fuzz)
 
 command -v clang++ >/dev/null || { echo "run-fuzzers: clang++ not found (scripts/install-deps.sh)" >&2; exit 1; }
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
