@@ -193,6 +193,20 @@ int DemoMain(int argc, char** argv) {
   std::printf("random: %llu accesses in %.2f s (%.0f accesses/s), %llu mismatches\n",
               static_cast<unsigned long long>(accesses), secs(t1, t2), accesses / secs(t1, t2),
               static_cast<unsigned long long>(mismatches.load()));
+  if (s.zswap_limit_pages) {
+    // The compressed tier (doc/tiers.md): what it kept in RAM instead of
+    // the disk, and at what memory cost.
+    std::printf(
+        "compressed tier: %llu pages stored, %llu faults served from it, %llu written back, "
+        "%llu incompressible; pool %s of %s allowed, ratio %.2f\n",
+        static_cast<unsigned long long>(s.zswap_stored),
+        static_cast<unsigned long long>(s.zswap_loaded),
+        static_cast<unsigned long long>(s.zswap_written_back),
+        static_cast<unsigned long long>(s.zswap_rejected_poor),
+        HumanSize(s.zswap_pool_pages * kPage).c_str(), HumanSize(s.zswap_limit_pages * kPage).c_str(),
+        s.zswap_payload_bytes ? double(s.zswap_objects * kPage) / double(s.zswap_payload_bytes)
+                              : 0.0);
+  }
   std::printf("\n-- counters --\n%s", s.ToText().c_str());
   std::printf("\n-- swap areas --\n");
   for (const AreaStats& a : s.areas)
