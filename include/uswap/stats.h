@@ -22,8 +22,8 @@ struct Stats {
   uint64_t pgminorfault = 0;      // re-touch of a resident, unmapped page
   uint64_t zero_page_faults = 0;  // first touch (or all-zero page) filled with zeros
   uint64_t wp_faults = 0;         // first write to a clean page that still owns a slot
-  uint64_t pswpin = 0;            // pages read from swap
-  uint64_t pswpout = 0;           // pages written to swap
+  uint64_t pswpin = 0;            // pages read from swap on disk (from the pool: zswap_loaded)
+  uint64_t pswpout = 0;           // pages reclaim wrote to swap (the compressed tier's: zswap_*)
   uint64_t pgscan = 0;            // inactive pages examined by reclaim
   uint64_t pgsteal = 0;           // frames freed by reclaim
   uint64_t pgactivate = 0;        // inactive -> active
@@ -47,7 +47,7 @@ struct Stats {
   // The compressed tier (Config::compress; all 0 when off).
   uint64_t zswap_stored = 0;            // pages compressed into the pool
   uint64_t zswap_loaded = 0;            // faults served from the pool (no disk I/O)
-  uint64_t zswap_written_back = 0;      // objects written back to their slots on disk
+  uint64_t zswap_written_back = 0;      // objects written back to their slots (not in pswpout)
   uint64_t zswap_rejected_poor = 0;     // pages that compressed worse than the threshold
   uint64_t zswap_rejected_full = 0;     // pages sent to disk because the pool was full
   uint64_t zswap_writeback_errors = 0;  // write-backs that failed (the object stays)

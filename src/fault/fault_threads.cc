@@ -100,7 +100,7 @@ void FaultThreads::Run() {
     // in memory (the compressed tier's included): when they wait for the
     // disk its latency dwarfs a wake-up, and a poller only took CPU from
     // reclaim and the I/O (measured: swap-in 64 -> 78 µs with polling;
-    // doc/engine.md). Any thread's disk read counts: conservative.
+    // doc/engine.md). This thread's own reads.
     if (handler_->disk_reads() == reads && !polling_.exchange(true)) {
       const bool ok = Poll();
       polling_.store(false);

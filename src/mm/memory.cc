@@ -28,9 +28,7 @@ FaultResult FaultHandler::Handle(uintptr_t address, bool write, bool wp) {
   return HandleLocked(r, r->IndexOf(address), write, wp);
 }
 
-uint64_t FaultHandler::disk_reads() const {
-  return node_->vmstat().pswpin.load(std::memory_order_relaxed);
-}
+uint64_t FaultHandler::disk_reads() const { return MemoryNode::ThreadDiskReads(); }
 
 FaultResult FaultHandler::HandleLocked(MmRegion* r, uint64_t index, bool write, bool wp,
                                        bool populate) {

@@ -71,9 +71,9 @@ class FaultHandler {
   // Resolves one fault at `address` (a write when `write`; `wp`: a write to
   // a page mapped write-protected). Takes regions_mu_ shared itself.
   FaultResult Handle(uintptr_t address, bool write, bool wp);
-  // Pages read from the disk so far (pswpin: not the faults served by the
-  // compressed tier). Fault delivery polls only while faults are resolved
-  // without disk I/O.
+  // Pages the calling thread read from the disk so far (not the faults the
+  // compressed tier served). A handler thread polls only while the faults
+  // it resolves need no disk I/O.
   uint64_t disk_reads() const;
   // A SIGBUS (UFFD_FEATURE_SIGBUS) at `addr`: true when it was a uswap
   // fault and is resolved. The write flag is unknown, so a mapped

@@ -316,7 +316,10 @@ void MemoryNode::ReadPages(std::span<SwapPage> pages) {
     if (p.status == 0 && !FromRamTier(p)) from_disk++;
   }
   Count(vmstat_.pswpin, from_disk);
+  thread_disk_reads_ += from_disk;
 }
+
+thread_local uint64_t MemoryNode::thread_disk_reads_ = 0;
 
 // ---------------------------------------------------------------------------
 // Reclaim
@@ -620,7 +623,7 @@ size_t MemoryNode::BalanceOnce() {
       if (n == 0 && compacted == 0) break;
     }
   }
-  while (NeedsBalance()) {
+  while (frames_.free_frames() < frames_.watermarks().high) {
     size_t want = frames_.watermarks().high - frames_.free_frames();
     size_t got = ReclaimLocked(std::min<size_t>(want, options_.writeback_batch));
     if (got == 0) break;

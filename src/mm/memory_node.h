@@ -178,6 +178,10 @@ class MemoryNode {
   Status SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs, size_t must,
                            unsigned retries, PteOps* pte) REQUIRES_SHARED(regions_mu_);
 
+  // Pages the calling thread read from the disk so far (not the ones the
+  // compressed tier served).
+  static uint64_t ThreadDiskReads() { return thread_disk_reads_; }
+
   // ---- regions ----------------------------------------------------------
   // Makes a region known (fault lookup, swapoff). Takes regions_mu_ exclusive.
   void AddRegion(MmRegion* r) EXCLUDES(regions_mu_);
@@ -242,6 +246,7 @@ class MemoryNode {
       EXCLUDES(progress_mu_);
   void NotifyReclaimProgress() EXCLUDES(progress_mu_);
 
+  static thread_local uint64_t thread_disk_reads_;
   const MemoryNodeOptions options_;
   SwapDevices* const devices_;
   PageIo* const page_io_;

