@@ -282,6 +282,16 @@ size_t ZsPool::Compact() {
   return freed;
 }
 
+uint64_t ZsPool::KernelResidentPages() const {
+  MutexLock l(&arena_mu_);
+  if (arena_next_ == 0) return 0;
+  std::vector<unsigned char> vec(arena_next_);
+  if (mincore(arena_, arena_next_ * page_size_, vec.data()) != 0) return 0;
+  uint64_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+
 ZsPoolStats ZsPool::stats() const {
   ZsPoolStats s;
   for (const auto& c : classes_) {

@@ -110,6 +110,10 @@ class ZsPool {
   void TrimCache() EXCLUDES(arena_mu_);
 
   ZsPoolStats stats() const;
+  // Pages of the reserved range the kernel holds in memory now (mincore):
+  // the pool's real footprint, for tests that check the budget from the
+  // kernel's side. Should equal stats().pool_pages.
+  uint64_t KernelResidentPages() const EXCLUDES(arena_mu_);
 
  private:
   static constexpr size_t kHeader = 4;  // handle id of the object

@@ -159,6 +159,8 @@ class Zswap final : public SwapBackend {
     return true;
   }
   ZswapStats stats() const;
+  // The pool's pages as the kernel counts them (ZsPool::KernelResidentPages).
+  uint64_t KernelPoolPages() const { return pool_.KernelResidentPages(); }
 
  private:
   struct Entry {

@@ -97,13 +97,21 @@ TEST_F(FaultTraceTest, U64TraceIsRawPageNumbersWithASideFile) {
     faults = space->stats().pgfault;
   }
   const std::string raw = ReadFile(trace);
-  ASSERT_EQ(raw.size(), faults * 8);
-  ASSERT_EQ(faults, kPages);
-  for (uint64_t i = 0; i < kPages; i++) {
+  ASSERT_EQ(raw.size(), faults * 8) << "one record per fault";
+  // One fault per page, in order; the kernel may deliver a fault twice (a
+  // thread woken before its PTE was seen faults again), which is then
+  // recorded twice, right after itself (CI's tsan stage once saw 201).
+  ASSERT_GE(faults, kPages);
+  ASSERT_LE(faults, kPages + 4);
+  uint64_t expect = lo;
+  for (uint64_t i = 0; i < faults; i++) {
     uint64_t page = 0;
     std::memcpy(&page, raw.data() + i * 8, 8);
-    EXPECT_EQ(page, lo + i) << "fault " << i;
+    if (i > 0 && page == expect - 1) continue;  // the same fault delivered again
+    EXPECT_EQ(page, expect) << "fault " << i;
+    expect = page + 1;
   }
+  EXPECT_EQ(expect, lo + kPages) << "every page recorded";
   EXPECT_EQ(ReadFile(trace + ".info").rfind("# uswap fault trace", 0), 0u);
 }
 

@@ -77,6 +77,12 @@ TEST_F(ZswapTest, CompressiblePagesComeBackFromThePoolWithoutDiskIo) {
   EXPECT_LT(s1.zswap_payload_bytes, s1.zswap_objects * kPage * 6 / 10) << s1.ToText();
   EXPECT_LE(s1.zswap_pool_pages, s1.zswap_limit_pages + 4) << s1.ToText();
   ExpectWithinBudget(s1, kBudget);
+  // From the kernel's side: the memfd's blocks and the pool's resident
+  // pages (every zspage page is written, so resident) fit in the budget.
+  const uint64_t memfd = ImplOf(**r)->mm()->ResidentBytes();
+  const uint64_t pool = ImplOf(*space)->node().zswap()->KernelPoolPages() * kPage;
+  EXPECT_EQ(pool, s1.zswap_pool_pages * kPage);
+  EXPECT_LE(memfd + pool, kBudget * kPage) << "memfd " << memfd << " pool " << pool;
 
   uint64_t bad = 0;
   for (uint64_t i = 0; i < kPages; i++) bad += !CheckCompressible(base + i * kPage, i, 1);
