@@ -442,7 +442,21 @@ size_t MemoryNode::ShrinkPageListLocked(std::vector<PageFrame*>& victims, bool* 
         freed++;
       };
       if (!(p.flags & kDirty) && p.entry()) {
-        // Clean: the slot still holds these bytes.
+        // Clean: the slot still holds these bytes. While the compressed
+        // pool has room it takes a copy too: pages read back from disk by
+        // a read-mostly workload would otherwise never reach it. Not under
+        // pressure (free frames below min: a direct reclaim), when the
+        // frame is wanted at once and the copy would take budget back.
+        if (zswap_ && frames_.free_frames() >= frames_.watermarks().min &&
+            zswap_->WantsCopy(p.entry())) {
+          uint8_t* copy = copy_of(writes.size());
+          Status cst = r->CopyOut(f->index, 1, copy);
+          USWAP_CHECK_MSG(cst.ok(), cst.ToString().c_str());
+          p.flags |= kWriteback;
+          swap_cache_.Add(p.entry(), SwapCache::IoKind::kWrite);
+          writes.push_back({r, f->index, f, p.entry(), copy, true, p.sum});
+          continue;
+        }
         drop(PageState::kSwapped, vmstat_.clean_drops);
         continue;
       }
@@ -527,15 +541,36 @@ Status MemoryNode::PageOutLocked(MmRegion* r, uint64_t first, uint64_t end) {
 }
 
 void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
-  thread_local std::vector<SwapPage> pw;  // see RefillInactiveLocked
-  pw.resize(items.size());
+  // Dirty pages go down the tiers; clean copies only to the compressed
+  // tier (the disk has them). Per-thread lists: see RefillInactiveLocked.
+  thread_local std::vector<SwapPage> pw, dirty, copies;
+  thread_local std::vector<size_t> dirty_at, copy_at;
+  dirty.clear();
+  copies.clear();
+  dirty_at.clear();
+  copy_at.clear();
   for (size_t k = 0; k < items.size(); k++) {
-    pw[k] = SwapPage();
-    pw[k].entry = items[k].entry;
-    pw[k].buf = const_cast<uint8_t*>(items[k].copy);
+    SwapPage p;
+    p.entry = items[k].entry;
+    p.buf = const_cast<uint8_t*>(items[k].copy);
+    (items[k].clean ? copies : dirty).push_back(p);
+    (items[k].clean ? copy_at : dirty_at).push_back(k);
   }
   TestPoint("writeback_before_io");
-  StorePages(pw);
+  StorePages(dirty);
+  if (!copies.empty()) zswap_->StoreCopies(copies);
+  pw.resize(items.size());
+  for (size_t k = 0; k < dirty.size(); k++) pw[dirty_at[k]] = dirty[k];
+  for (size_t k = 0; k < copies.size(); k++) {
+    SwapPage& p = pw[copy_at[k]] = copies[k];
+    if (p.status == kPassDown) {  // not taken: the disk copy is the page's
+      p.status = 0;
+      p.tier = static_cast<uint8_t>(ntiers_ - 1);
+      p.sum = items[copy_at[k]].sum;
+    } else {
+      p.tier = 0;
+    }
+  }
 
   size_t i = 0;
   while (i < items.size()) {
@@ -564,7 +599,7 @@ void MemoryNode::WritePages(std::vector<WriteItem>& items, size_t& freed) {
         policy_->Putback(w.frame, false);
         continue;
       }
-      if (!FromRamTier(pw[i])) Count(vmstat_.pswpout);
+      if (!FromRamTier(pw[i])) Count(w.clean ? vmstat_.clean_drops : vmstat_.pswpout);
       p.flags &= ~kDirty;  // the slot (or the tier holding it) has exactly these bytes
       p.sum = pw[i].sum;
       if ((p.flags & kMapped) || r->pins(w.index)) {

@@ -233,6 +233,10 @@ class MemoryNode {
     PageFrame* frame;
     SwapEntry entry;
     const uint8_t* copy;  // the page's bytes, copied out under its block lock
+    // A clean page offered to the compressed tier as a copy of its slot
+    // (Zswap::StoreCopies); `sum` is its checksum, kept if the tier passes.
+    bool clean = false;
+    uint32_t sum = 0;
   };
   void WritePages(std::vector<WriteItem>& items, size_t& freed);
   // Frames in flight: charged but on no policy list (isolated by a

@@ -196,7 +196,22 @@ bool Zswap::NeedsWriteback() const {
   return pages * 100 > limit_pages() * options_.accept_threshold_percent;
 }
 
-void Zswap::Store(std::span<SwapPage> pages) {
+bool Zswap::WantsCopy(SwapEntry e) const {
+  // Copies fill free room only: 10 points below the write-back mark, so
+  // that they never push older objects out (a read-once scan would
+  // otherwise replace the pool with itself), while dirty pages still can.
+  const unsigned mark = options_.accept_threshold_percent > 10
+                            ? options_.accept_threshold_percent - 10
+                            : 0;
+  if (pool_pages_.load(std::memory_order_relaxed) * 100 >= limit_pages() * mark) return false;
+  // Mostly incompressible data: a copy would cost a compression for nothing.
+  if (poor_share_.load(std::memory_order_relaxed) >= 512) return false;
+  const std::atomic<uint32_t>* cell = Cell(e);
+  const uint32_t v = cell ? cell->load(std::memory_order_relaxed) : 0;
+  return v == 0 || ((v & kGhost) && v != kPoor);
+}
+
+void Zswap::StoreImpl(std::span<SwapPage> pages, bool on_disk) {
   const size_t ps = page_size_;
   uint8_t* dst = reinterpret_cast<uint8_t*>(ThreadScratch(2, ps));
   bool stored_any = false;
@@ -215,8 +230,18 @@ void Zswap::Store(std::span<SwapPage> pages) {
     }
     const size_t n =
         codec_->Compress(page.buf, ps, dst, std::min(options_.threshold, pool_.max_object()));
+    // The share of pages that compress poorly, for WantsCopy (1/64 weight,
+    // in 1/1024ths).
+    const uint32_t poor = poor_share_.load(std::memory_order_relaxed);
+    poor_share_.store(poor - poor / 64 + (n == 0 ? 1024 / 64 : 0), std::memory_order_relaxed);
     if (n == 0) {
+      // Remembered where the slot table has a cell (no memory spent on
+      // it), so that clean copies of it are not offered again.
       Count(rejected_poor_);
+      if (std::atomic<uint32_t>* cell = Cell(page.entry, false)) {
+        MutexLock l(&ShardOf(page.entry).mu);
+        cell->store(kPoor, std::memory_order_relaxed);
+      }
       continue;
     }
     std::atomic<uint32_t>* cell = Cell(page.entry, true);
@@ -232,7 +257,7 @@ void Zswap::Store(std::span<SwapPage> pages) {
     e->handle = *handle;
     e->entry = page.entry;
     e->seq = seq;
-    e->flags.store(kReferenced, std::memory_order_relaxed);
+    e->flags.store(on_disk ? kReferenced | kOnDisk : kReferenced, std::memory_order_relaxed);
     objects_.fetch_add(1, std::memory_order_relaxed);
     {
       MutexLock l(&ShardOf(page.entry).mu);
@@ -396,6 +421,7 @@ size_t Zswap::Writeback(size_t n) {
   uint8_t* bufs = reinterpret_cast<uint8_t*>(ThreadScratch(3, victims.size() * ps));
   batch.clear();
   batch_ids.clear();
+  size_t dropped = 0;
   for (const Victim& v : victims) {
     MutexLock l(&ShardOf(v.entry).mu);
     // Invalidated since the walk (the id may even be the slot's next
@@ -403,6 +429,14 @@ size_t Zswap::Writeback(size_t n) {
     std::atomic<uint32_t>* cell = Cell(v.entry, false);
     if (cell->load(std::memory_order_relaxed) != v.id || entries_.Get(v.id)->seq != v.seq) continue;
     Entry* e = entries_.Get(v.id);
+    if (e->flags.load(std::memory_order_relaxed) & kOnDisk) {
+      // A copy of what the slot holds: giving it back needs no I/O.
+      Drop(v.id);
+      cell->store(NextGhost(), std::memory_order_relaxed);
+      Count(written_back_);
+      dropped++;
+      continue;
+    }
     uint8_t* buf = bufs + batch.size() * ps;
     bool ok = false;
     pool_.Access(e->handle, [&](const uint8_t* src, size_t len) {
@@ -421,10 +455,10 @@ size_t Zswap::Writeback(size_t n) {
     p.buf = buf;
     batch_ids.push_back(v.id);
   }
-  if (batch.empty()) return 0;
+  if (batch.empty()) return dropped;
   // Runs of slots go out as one request: the buffers are adjacent in slot order.
   next_->Store(batch);
-  size_t done = 0, failed = 0;
+  size_t done = dropped, failed = 0;
   for (size_t k = 0; k < batch.size(); k++) {
     const SwapPage& p = batch[k];
     const uint32_t id = batch_ids[k];

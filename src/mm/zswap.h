@@ -119,7 +119,17 @@ class Zswap final : public SwapBackend {
 
   const char* name() const override { return "zswap"; }
   const char* codec() const { return codec_->name(); }
-  void Store(std::span<SwapPage> pages) override;
+  void Store(std::span<SwapPage> pages) override { StoreImpl(pages, false); }
+  // Clean pages whose slots on disk hold the same bytes: the pool keeps a
+  // copy of those it takes (status 0); the others stay kPassDown (they need
+  // nothing: the disk has them). Writing such a copy back is dropping it.
+  // Read-mostly pages that came from the disk reach the pool this way.
+  void StoreCopies(std::span<SwapPage> pages) { StoreImpl(pages, true); }
+  // Whether reclaim should offer a clean page of slot `e` (StoreCopies):
+  // the pool is 10 points below its write-back mark, does not hold `e`,
+  // `e`'s page did not compress poorly last time, and most pages lately
+  // compressed.
+  bool WantsCopy(SwapEntry e) const;
   void Load(std::span<SwapPage> pages) override;
   void Invalidate(SwapEntry e) override;
 
@@ -172,9 +182,13 @@ class Zswap final : public SwapBackend {
     // (lru_mu_), hence atomic; the other bits change under the shard lock.
     std::atomic<uint8_t> flags{0};
   };
-  static constexpr uint8_t kReferenced = 1, kWriteback = 2, kInvalid = 4, kNoWriteback = 8;
-  // Slot table values: 0 (nothing), an entry id (< 2^31), or a ghost.
+  static constexpr uint8_t kReferenced = 1, kWriteback = 2, kInvalid = 4, kNoWriteback = 8,
+                           kOnDisk = 16;  // the slot on disk holds the same bytes
+  // Slot table values: 0 (nothing), an entry id (< 2^31), a ghost, or
+  // kPoor (the slot's page compressed worse than the threshold).
   static constexpr uint32_t kGhost = 1u << 31;
+  static constexpr uint32_t kPoor = ~0u;
+  void StoreImpl(std::span<SwapPage> pages, bool on_disk);
   static constexpr uint32_t kChunk = 1024;  // slots per table chunk (one page)
   struct Area {
     uint64_t slots = 0;
@@ -222,6 +236,7 @@ class Zswap final : public SwapBackend {
   std::atomic<uint64_t> table_bytes_{0};  // charged for entries_ and the slot tables
   std::atomic<uint64_t> entries_charged_{0};  // entries_'s share of table_bytes_
   std::atomic<uint64_t> objects_{0};          // live entries
+  std::atomic<uint32_t> poor_share_{0};       // moving share of poor pages, in 1/1024ths
   // Adaptive share: the current period's samples (relaxed; Adapt runs in
   // the thread that ends the period).
   std::atomic<uint32_t> period_loads_{0}, near_pool_{0}, near_disk_{0};
