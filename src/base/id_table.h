@@ -64,10 +64,11 @@ class IdTable {
     USWAP_DCHECK(id != 0);
     return chunks_[id / kChunk].load(std::memory_order_acquire) + id % kChunk;
   }
-  // Bytes of objects allocated (live or free).
+  // Bytes of objects allocated (live or free), and of the free-id list
+  // (reserved for every id made).
   uint64_t allocated_bytes() const EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    return nchunks_ * kChunk * sizeof(T);
+    return nchunks_ * kChunk * (sizeof(T) + sizeof(uint32_t));
   }
 
  private:

@@ -156,6 +156,7 @@ ZsPool::ZsPage* ZsPool::NewZsPage(SizeClass& c) {
   z->free_head = 0;
   Push(c.partial, z);
   c.zspages++;
+  zspage_count_.fetch_add(1, std::memory_order_relaxed);
   return z;
 }
 
@@ -165,6 +166,7 @@ void ZsPool::FreeZsPage(SizeClass& c, ZsPage* z) {
   GiveRun(z->mem, c.pages);
   delete z;
   c.zspages--;
+  zspage_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Result<uint64_t> ZsPool::Store(const void* data, size_t len) {

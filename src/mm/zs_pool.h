@@ -110,6 +110,11 @@ class ZsPool {
   void TrimCache() EXCLUDES(arena_mu_);
 
   ZsPoolStats stats() const;
+  // The pool's own bookkeeping in the heap: the handle table and the
+  // zspage descriptors (malloc'd), for its owner to charge as metadata.
+  uint64_t metadata_bytes() const {
+    return places_.allocated_bytes() + zspage_count_.load(std::memory_order_relaxed) * kZsPageCost;
+  }
   // Pages of the reserved range the kernel holds in memory now (mincore):
   // the pool's real footprint, for tests that check the budget from the
   // kernel's side. Should equal stats().pool_pages.
@@ -166,6 +171,9 @@ class ZsPool {
   static uint64_t MakeHandle(uint32_t id, size_t cls) { return (uint64_t{id} << 8) | cls; }
 
   static constexpr uint64_t kCachedPages = 64;  // freed pages kept for reuse
+  // A ZsPage descriptor as the heap holds it (malloc's header and rounding).
+  static constexpr uint64_t kZsPageCost = sizeof(ZsPage) + 16;
+  std::atomic<uint64_t> zspage_count_{0};
 
   const size_t page_size_;
   const uint64_t max_pages_;

@@ -165,17 +165,22 @@ void Zswap::Drop(uint32_t id) {
 }
 
 void Zswap::SyncTableCharge() {
-  // The entry table grows by chunks of 4096 entries; charge what it holds.
+  // The entry table (chunks of 256 entries) and the pool's own
+  // bookkeeping (handle table, zspage descriptors): charged as they are
+  // now. Called after store batches and write-backs, so a shrink is seen
+  // a little late (over-charged meanwhile, never under).
   static_assert(sizeof(Entry) <= 32);
-  const uint64_t now = entries_.allocated_bytes();
-  uint64_t charged = entries_charged_.load(std::memory_order_relaxed);
-  while (now > charged) {
-    if (entries_charged_.compare_exchange_weak(charged, now)) {
-      table_bytes_.fetch_add(now - charged);
-      frames_->ChargeMetadata(now - charged);
-      break;
-    }
+  MutexLock l(&charge_mu_);
+  const uint64_t now = entries_.allocated_bytes() + pool_.metadata_bytes();
+  const uint64_t charged = entries_charged_.load(std::memory_order_relaxed);
+  if (now > charged) {
+    table_bytes_.fetch_add(now - charged);
+    frames_->ChargeMetadata(now - charged);
+  } else if (now < charged) {
+    table_bytes_.fetch_sub(charged - now);
+    frames_->UnchargeMetadata(charged - now);
   }
+  entries_charged_.store(now, std::memory_order_relaxed);
 }
 
 bool Zswap::PoolFull() {
@@ -496,9 +501,12 @@ size_t Zswap::Writeback(size_t n) {
 }
 
 size_t Zswap::MaybeCompact() {
+  SyncTableCharge();  // kswapd's turn: write-backs and loads freed zspages
   const ZsPoolStats s = pool_.stats();
   if (s.pool_pages * page_size_ * 10 <= s.payload_bytes * 11) return 0;
-  return pool_.Compact();
+  const size_t freed = pool_.Compact();
+  SyncTableCharge();
+  return freed;
 }
 
 size_t Zswap::Shrink(size_t n) {
@@ -506,6 +514,7 @@ size_t Zswap::Shrink(size_t n) {
   Writeback(n);
   pool_.Compact();
   pool_.TrimCache();
+  SyncTableCharge();
   const uint64_t after = pool_pages_.load();
   return before > after ? before - after : 0;
 }

@@ -234,7 +234,8 @@ class Zswap final : public SwapBackend {
   std::atomic<uint32_t> evict_seq_{0};
   std::atomic<uint32_t> wb_seq_{0};
   std::atomic<uint64_t> table_bytes_{0};  // charged for entries_ and the slot tables
-  std::atomic<uint64_t> entries_charged_{0};  // entries_'s share of table_bytes_
+  Mutex charge_mu_;  // SyncTableCharge
+  std::atomic<uint64_t> entries_charged_{0};  // entries_ + pool_ bookkeeping, in table_bytes_
   std::atomic<uint64_t> objects_{0};          // live entries
   std::atomic<uint32_t> poor_share_{0};       // moving share of poor pages, in 1/1024ths
   // Adaptive share: the current period's samples (relaxed; Adapt runs in
