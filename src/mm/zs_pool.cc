@@ -10,8 +10,12 @@
 
 namespace uswap {
 
-ZsPool::ZsPool(size_t page_size, uint64_t max_pages, std::function<void(int64_t)> on_pages)
-    : page_size_(page_size), max_pages_(max_pages), on_pages_(std::move(on_pages)) {
+ZsPool::ZsPool(size_t page_size, uint64_t max_pages, std::function<void(int64_t)> on_pages,
+               uint64_t max_cached)
+    : page_size_(page_size),
+      max_pages_(max_pages),
+      on_pages_(std::move(on_pages)),
+      max_cached_(std::min(max_cached, kMaxCachedPages)) {
   USWAP_CHECK(page_size % kClassStep == 0 && page_size >= 2 * kMinClass);
   USWAP_CHECK(max_pages > 0 && max_pages < (uint64_t{1} << 32));
   void* mem = mmap(nullptr, max_pages_ * page_size_, PROT_READ | PROT_WRITE,
@@ -95,7 +99,7 @@ void ZsPool::TrimCache() {
 void ZsPool::GiveRun(uint8_t* mem, uint32_t pages) {
   const auto first = static_cast<uint32_t>((mem - arena_) / page_size_);
   MutexLock l(&arena_mu_);
-  if (cached_pages_ + pages <= kCachedPages) {
+  if (cached_pages_ + pages <= max_cached_) {
     cached_runs_[pages].push_back(first);
     cached_pages_ += pages;
     return;
@@ -220,9 +224,11 @@ void ZsPool::Free(uint64_t handle) {
     c.payload -= pl.len;
     pl = Place{};
     PutObj(c, z, obj);
-    // An empty zspage goes back at once while others have room (cf.
-    // zsmalloc freeing a zspage whose last object goes).
-    if (z->inuse == 0 && (z->prev || z->next)) FreeZsPage(c, z);
+    // An empty zspage goes back at once (cf. zsmalloc freeing a zspage
+    // whose last object goes); its pages wait in the bounded run cache, so
+    // a class that empties and fills again does not churn mappings, and
+    // no class keeps an empty zspage the pool's limit cannot see past.
+    if (z->inuse == 0) FreeZsPage(c, z);
   }
   places_.Free(id);
 }
@@ -271,7 +277,7 @@ size_t ZsPool::CompactClass(SizeClass& c) {
       is_free[o] = true;
     }
   }
-  if (order[src]->inuse == 0 && (order[src]->prev || order[src]->next)) {
+  if (order[src]->inuse == 0) {
     FreeZsPage(c, order[src]);
     freed += c.pages;
   }

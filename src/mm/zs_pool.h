@@ -19,7 +19,7 @@
 // - Pages come from one range reserved at construction (no mmap per
 //   zspage: a compressed store makes a zspage every few objects, and an
 //   munmap of touched pages costs a TLB shoot-down). A freed zspage's pages
-//   are kept for reuse up to kCachedPages, beyond that returned to the
+//   are kept for reuse up to `max_cached`, beyond that returned to the
 //   kernel (MADV_DONTNEED). `pool_pages` counts the pages that hold memory
 //   (in zspages or cached), and `on_pages` hears every change of it, so the
 //   owner can charge exactly that to its budget (cf. zsmalloc's pages
@@ -58,11 +58,14 @@ struct ZsPoolStats {
 
 class ZsPool {
  public:
+  static constexpr uint64_t kMaxCachedPages = 64;
   // Reserves `max_pages` of address space (not memory) for zspages.
   // `on_pages(delta)` (may be empty) is called with every change of
   // pool_pages, under an internal lock: it must not call back into the pool.
+  // `max_cached`: freed pages kept for reuse (at most kMaxCachedPages).
   explicit ZsPool(size_t page_size = 4096, uint64_t max_pages = uint64_t{1} << 22,
-                  std::function<void(int64_t)> on_pages = {});
+                  std::function<void(int64_t)> on_pages = {},
+                  uint64_t max_cached = kMaxCachedPages);
   ~ZsPool();  // unmaps the whole range (handles become invalid)
   ZsPool(const ZsPool&) = delete;
   ZsPool& operator=(const ZsPool&) = delete;
@@ -170,7 +173,6 @@ class ZsPool {
   Place& PlaceOf(uint32_t id) const { return *places_.Get(id); }
   static uint64_t MakeHandle(uint32_t id, size_t cls) { return (uint64_t{id} << 8) | cls; }
 
-  static constexpr uint64_t kCachedPages = 64;  // freed pages kept for reuse
   // A ZsPage descriptor as the heap holds it (malloc's header and rounding).
   static constexpr uint64_t kZsPageCost = sizeof(ZsPage) + 16;
   std::atomic<uint64_t> zspage_count_{0};
@@ -178,6 +180,7 @@ class ZsPool {
   const size_t page_size_;
   const uint64_t max_pages_;
   const std::function<void(int64_t)> on_pages_;
+  const uint64_t max_cached_;
   uint8_t* arena_ = nullptr;  // max_pages_ reserved (MAP_NORESERVE)
   mutable Mutex arena_mu_;
   uint64_t arena_next_ GUARDED_BY(arena_mu_) = 0;   // first page never handed out

@@ -50,7 +50,11 @@ Zswap::Zswap(const ZswapOptions& options, std::unique_ptr<Compressor> codec, siz
           frames_->ChargeMetadata(static_cast<uint64_t>(delta) * page_size_);
         else
           frames_->UnchargeMetadata(static_cast<uint64_t>(-delta) * page_size_);
-      }) {
+      },
+            // Freed pages kept for reuse count against the pool's limit:
+            // a small budget keeps few (the fuzzer found a 5% limit of a
+            // 1024-page budget filled by the cache alone).
+            std::max<uint64_t>(4, budget_pages / 256)) {
   USWAP_CHECK(codec_ != nullptr && next_ != nullptr && frames_ != nullptr);
   const unsigned pct = options_.max_pool_percent ? options_.max_pool_percent : kStartPercent;
   limit_pages_.store(budget_pages_ * pct / 100);
