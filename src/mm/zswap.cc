@@ -19,6 +19,8 @@ namespace {
 constexpr uint32_t kPeriodLoads = 2048;
 constexpr unsigned kStepDivisor = 32;
 constexpr unsigned kMinPercent = 5, kMaxPercent = 90, kStartPercent = 75;
+// Above this share of poorly compressing pages (in 1/1024ths), stores probe.
+constexpr uint32_t kProbeShare = 950;
 
 uint64_t NowNs() {
   timespec ts;
@@ -237,11 +239,17 @@ void Zswap::StoreImpl(std::span<SwapPage> pages, bool on_disk) {
       }
       continue;
     }
+    // The share of pages that compress poorly (1/64 weight, in 1/1024ths).
+    // When nearly all do (incompressible data), only one page in 16 is
+    // tried — a probe that notices when the data changes — and the others
+    // go straight to disk: the rejection path then costs nothing.
+    const uint32_t poor = poor_share_.load(std::memory_order_relaxed);
+    if (poor >= kProbeShare && probe_.fetch_add(1, std::memory_order_relaxed) % 16 != 0) {
+      Count(rejected_poor_);
+      continue;
+    }
     const size_t n =
         codec_->Compress(page.buf, ps, dst, std::min(options_.threshold, pool_.max_object()));
-    // The share of pages that compress poorly, for WantsCopy (1/64 weight,
-    // in 1/1024ths).
-    const uint32_t poor = poor_share_.load(std::memory_order_relaxed);
     poor_share_.store(poor - poor / 64 + (n == 0 ? 1024 / 64 : 0), std::memory_order_relaxed);
     if (n == 0) {
       // Remembered where the slot table has a cell (no memory spent on

@@ -5,7 +5,8 @@
 // A page leaving memory is compressed (Compressor: lz4 or zstd) into the
 // pool (ZsPool) under its slot; the slot stays reserved on disk. Pages that
 // compress worse than `threshold` bytes, and pages that arrive while the
-// pool is full, pass down to the disk (counted). A load decompresses into
+// pool is full, pass down to the disk (counted). When nearly every page
+// compresses poorly (incompressible data), only one page in 16 is tried. A load decompresses into
 // the page and checks the page's checksum: a corrupt object is EBADMSG,
 // never data. Loads do not free: the engine frees the slot once the page is
 // safe in memory (an exclusive load), which Invalidates the object.
@@ -238,6 +239,7 @@ class Zswap final : public SwapBackend {
   std::atomic<uint64_t> entries_charged_{0};  // entries_ + pool_ bookkeeping, in table_bytes_
   std::atomic<uint64_t> objects_{0};          // live entries
   std::atomic<uint32_t> poor_share_{0};       // moving share of poor pages, in 1/1024ths
+  std::atomic<uint32_t> probe_{0};            // stores seen while probing
   // Adaptive share: the current period's samples (relaxed; Adapt runs in
   // the thread that ends the period).
   std::atomic<uint32_t> period_loads_{0}, near_pool_{0}, near_disk_{0};
