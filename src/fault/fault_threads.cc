@@ -6,22 +6,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-#include <chrono>
 #include <cstring>
 #include <string>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/thread.h"
 
 namespace uswap {
-
-namespace {
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
 
 Status FaultThreads::Start(unsigned n, unsigned poll_us) {
   window_.set_max_us(poll_us);
@@ -91,7 +83,7 @@ void FaultThreads::Run() {
     if (!ready) continue;
     // A fault after the poll window ran out: adapt the window to the gap.
     if (int64_t since = idle_since_ns_.exchange(0); since != 0)
-      window_.Adjust(static_cast<uint64_t>(NowNs() - since) / 1000);
+      window_.Adjust(static_cast<uint64_t>(MonotonicNs() - since) / 1000);
     // Drain: with exclusive wake-ups a woken thread must not leave faults
     // queued behind it.
     const uint64_t reads = handler_->disk_reads();
@@ -128,19 +120,19 @@ bool FaultThreads::Drain() {
 bool FaultThreads::Poll() {
   UffdFault faults[1];
   const uint64_t window = window_.us();
-  int64_t deadline = NowNs() + static_cast<int64_t>(window) * 1000;
+  int64_t deadline = MonotonicNs() + static_cast<int64_t>(window) * 1000;
   while (window && !stopping_.load(std::memory_order_relaxed)) {
     Result<size_t> n = uffd_->ReadFaults(faults);
     if (!n.ok()) {
       Log(LogLevel::kError, "fault thread: %s", n.status().ToString().c_str());
       return false;
     }
-    const int64_t now = NowNs();
+    const int64_t now = MonotonicNs();
     if (*n) {
       const uint64_t reads = handler_->disk_reads();
       handler_->Handle(faults[0].address, faults[0].write, faults[0].wp);
       if (handler_->disk_reads() != reads) break;  // see Run
-      deadline = NowNs() + static_cast<int64_t>(window) * 1000;
+      deadline = MonotonicNs() + static_cast<int64_t>(window) * 1000;
       continue;
     }
     if (now >= deadline) break;
@@ -148,7 +140,7 @@ bool FaultThreads::Poll() {
     // time nobody else wants.
     sched_yield();
   }
-  idle_since_ns_.store(NowNs());
+  idle_since_ns_.store(MonotonicNs());
   return true;
 }
 

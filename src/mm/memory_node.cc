@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/test_hook.h"
 #include "io/page_buffer.h"
@@ -83,9 +84,9 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
                                   {options.inactive_percent, frames_.FramesFitting()})) {
   USWAP_CHECK_MSG(policy_ != nullptr, "unknown reclaim policy");
   if (codec) {
-    zswap_ = std::make_unique<Zswap>(options.zswap, std::move(codec), devices->page_size(),
-                                     options.budget_pages, page_io_, &frames_,
-                                     [this] { WakeKswapd(); });
+    zswap_ =
+        std::make_unique<Zswap>(options.zswap, std::move(codec), devices->page_size(),
+                                options.budget_pages, page_io_, &frames_, [this] { WakeKswapd(); });
     tiers_[ntiers_++] = zswap_.get();
   }
   tiers_[ntiers_++] = page_io_;
@@ -299,14 +300,9 @@ void MemoryNode::ReadPages(std::span<SwapPage> pages) {
     size_t to_disk = 0;
     if (timed)
       for (const SwapPage& p : pages) to_disk += p.status == kPassDown;
-    const auto t0 = timed && to_disk ? std::chrono::steady_clock::now()
-                                     : std::chrono::steady_clock::time_point();
+    const int64_t t0 = timed && to_disk ? MonotonicNs() : 0;
     tiers_[t]->Load(pages);
-    if (timed && to_disk)
-      zswap_->NoteDiskRead(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                     std::chrono::steady_clock::now() - t0)
-                                                     .count()),
-                           to_disk);
+    if (timed && to_disk) zswap_->NoteDiskRead(static_cast<uint64_t>(MonotonicNs() - t0), to_disk);
     for (SwapPage& p : pages)
       if (p.status != kPassDown && p.tier == kNoTier) p.tier = static_cast<uint8_t>(t);
   }
@@ -641,8 +637,7 @@ size_t MemoryNode::ReclaimLocked(size_t n, ScanCount* count) {
 }
 
 bool MemoryNode::NeedsBalance() const {
-  return frames_.free_frames() < frames_.watermarks().high ||
-         (zswap_ && zswap_->NeedsWriteback());
+  return frames_.free_frames() < frames_.watermarks().high || (zswap_ && zswap_->NeedsWriteback());
 }
 
 size_t MemoryNode::BalanceOnce() {

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <vector>
 
 #include "base/check.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "io/page_buffer.h"
 #include "mm/page_io.h"
@@ -22,11 +22,6 @@ constexpr unsigned kMinPercent = 5, kMaxPercent = 90, kStartPercent = 75;
 // Above this share of poorly compressing pages (in 1/1024ths), stores probe.
 constexpr uint32_t kProbeShare = 950;
 
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
 void Average(std::atomic<uint64_t>& avg, uint64_t sample) {
   const uint64_t a = avg.load(std::memory_order_relaxed);
   avg.store(a - a / 16 + sample / 16, std::memory_order_relaxed);
@@ -46,17 +41,19 @@ Zswap::Zswap(const ZswapOptions& options, std::unique_ptr<Compressor> codec, siz
       shards_(new Shard[kShards]),
       // Address space only: the limit never passes 90% of the budget, but
       // a soft-limit overshoot may briefly carry the pool past it.
-      pool_(page_size, 2 * budget_pages + 1024, [this](int64_t delta) {
-        pool_pages_.fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);
-        if (delta > 0)
-          frames_->ChargeMetadata(static_cast<uint64_t>(delta) * page_size_);
-        else
-          frames_->UnchargeMetadata(static_cast<uint64_t>(-delta) * page_size_);
-      },
-            // Freed pages kept for reuse count against the pool's limit:
-            // a small budget keeps few (the fuzzer found a 5% limit of a
-            // 1024-page budget filled by the cache alone).
-            std::max<uint64_t>(4, budget_pages / 256)) {
+      pool_(
+          page_size, 2 * budget_pages + 1024,
+          [this](int64_t delta) {
+            pool_pages_.fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);
+            if (delta > 0)
+              frames_->ChargeMetadata(static_cast<uint64_t>(delta) * page_size_);
+            else
+              frames_->UnchargeMetadata(static_cast<uint64_t>(-delta) * page_size_);
+          },
+          // Freed pages kept for reuse count against the pool's limit:
+          // a small budget keeps few (the fuzzer found a 5% limit of a
+          // 1024-page budget filled by the cache alone).
+          std::max<uint64_t>(4, budget_pages / 256)) {
   USWAP_CHECK(codec_ != nullptr && next_ != nullptr && frames_ != nullptr);
   const unsigned pct = options_.max_pool_percent ? options_.max_pool_percent : kStartPercent;
   limit_pages_.store(budget_pages_ * pct / 100);
@@ -126,7 +123,8 @@ std::atomic<uint32_t>* Zswap::Cell(SwapEntry e, bool create) {
 const std::atomic<uint32_t>* Zswap::Cell(SwapEntry e) const {
   const Area* a = e.type() < kMaxSwapFiles ? areas_[e.type()].get() : nullptr;
   if (!a || e.offset() >= a->slots) return nullptr;
-  const std::atomic<uint32_t>* chunk = a->chunks[e.offset() / kChunk].load(std::memory_order_acquire);
+  const std::atomic<uint32_t>* chunk =
+      a->chunks[e.offset() / kChunk].load(std::memory_order_acquire);
   return chunk ? &chunk[e.offset() % kChunk] : nullptr;
 }
 
@@ -211,9 +209,8 @@ bool Zswap::WantsCopy(SwapEntry e) const {
   // Copies fill free room only: 10 points below the write-back mark, so
   // that they never push older objects out (a read-once scan would
   // otherwise replace the pool with itself), while dirty pages still can.
-  const unsigned mark = options_.accept_threshold_percent > 10
-                            ? options_.accept_threshold_percent - 10
-                            : 0;
+  const unsigned mark =
+      options_.accept_threshold_percent > 10 ? options_.accept_threshold_percent - 10 : 0;
   if (pool_pages_.load(std::memory_order_relaxed) * 100 >= limit_pages() * mark) return false;
   // Mostly incompressible data: a copy would cost a compression for nothing.
   if (poor_share_.load(std::memory_order_relaxed) >= 512) return false;
@@ -308,23 +305,25 @@ void Zswap::Load(std::span<SwapPage> pages) {
         // Written back: a disk load the pool would have saved, had it held
         // the objects a step of frames holds (its density now).
         const uint64_t objects = objects_.load(std::memory_order_relaxed);
-        const uint64_t pool_pages = std::max<uint64_t>(1, pool_pages_.load(std::memory_order_relaxed));
+        const uint64_t pool_pages =
+            std::max<uint64_t>(1, pool_pages_.load(std::memory_order_relaxed));
         const uint64_t step_objects = std::max<uint64_t>(step, step * objects / pool_pages);
         near_disk = ((wb_seq_.load(std::memory_order_relaxed) - v) & ~kGhost) <= step_objects;
       } else if (v != 0) {
         hit = true;
         Entry* e = entries_.Get(v);
-        const uint64_t t0 = NowNs();
+        const int64_t t0 = MonotonicNs();
         pool_.Access(e->handle, [&](const uint8_t* src, size_t n) {
           ok = codec_->Decompress(src, n, page.buf, ps);
         });
-        Average(pool_load_ns_, NowNs() - t0);
+        Average(pool_load_ns_, static_cast<uint64_t>(MonotonicNs() - t0));
         e->flags.fetch_or(kReferenced, std::memory_order_relaxed);
         near_pool = evict_seq_.load(std::memory_order_relaxed) - e->seq <= step;
       }
     }
     if (hit) {
-      page.status = ok && (!options_.checksums || PageChecksum(page.buf, ps) == page.sum) ? 0 : EBADMSG;
+      page.status =
+          ok && (!options_.checksums || PageChecksum(page.buf, ps) == page.sum) ? 0 : EBADMSG;
       if (!ok) Count(corrupt_);
       if (page.status == 0) Count(loaded_);
     }
