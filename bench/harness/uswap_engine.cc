@@ -92,7 +92,8 @@ class UswapEngine final : public Engine {
       std::snprintf(
           z, sizeof z,
           "zswap %s: stored %" PRIu64 ", loaded %" PRIu64 ", written back %" PRIu64
-          ", rejected %" PRIu64 " poor / %" PRIu64 " full; pool %.1f MiB of %.1f MiB limit, "
+          ", rejected %" PRIu64 " poor / %" PRIu64
+          " full; pool %.1f MiB of %.1f MiB limit, "
           "ratio %.2f, %.2f pool bytes per payload byte",
           cfg.compress == "auto" ? "lz4" : cfg.compress.c_str(), s.zswap_stored, s.zswap_loaded,
           s.zswap_written_back, s.zswap_rejected_poor, s.zswap_rejected_full,

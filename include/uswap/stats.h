@@ -17,20 +17,20 @@ struct AreaStats {
 };
 
 struct Stats {
-  uint64_t pgfault = 0;           // faults handled (all kinds)
-  uint64_t pgmajfault = 0;        // faults that waited for swap-in I/O
-  uint64_t pgminorfault = 0;      // re-touch of a resident, unmapped page
-  uint64_t zero_page_faults = 0;  // first touch (or all-zero page) filled with zeros
-  uint64_t wp_faults = 0;         // first write to a clean page that still owns a slot
-  uint64_t pswpin = 0;            // pages read from swap on disk (from the pool: zswap_loaded)
-  uint64_t pswpout = 0;           // pages reclaim wrote to swap (the compressed tier's: zswap_*)
-  uint64_t pgscan = 0;            // inactive pages examined by reclaim
-  uint64_t pgsteal = 0;           // frames freed by reclaim
-  uint64_t pgactivate = 0;        // inactive -> active
-  uint64_t pgdeactivate = 0;      // active -> inactive (unmapped)
-  uint64_t pgrotated = 0;         // referenced inactive pages given another round
-  uint64_t clean_drops = 0;       // frames freed without I/O (clean, slot still valid)
-  uint64_t zero_drops = 0;        // all-zero pages freed without a slot
+  uint64_t pgfault = 0;             // faults handled (all kinds)
+  uint64_t pgmajfault = 0;          // faults that waited for swap-in I/O
+  uint64_t pgminorfault = 0;        // re-touch of a resident, unmapped page
+  uint64_t zero_page_faults = 0;    // first touch (or all-zero page) filled with zeros
+  uint64_t wp_faults = 0;           // first write to a clean page that still owns a slot
+  uint64_t pswpin = 0;              // pages read from swap on disk (from the pool: zswap_loaded)
+  uint64_t pswpout = 0;             // pages reclaim wrote to swap (the compressed tier's: zswap_*)
+  uint64_t pgscan = 0;              // inactive pages examined by reclaim
+  uint64_t pgsteal = 0;             // frames freed by reclaim
+  uint64_t pgactivate = 0;          // inactive -> active
+  uint64_t pgdeactivate = 0;        // active -> inactive (unmapped)
+  uint64_t pgrotated = 0;           // referenced inactive pages given another round
+  uint64_t clean_drops = 0;         // frames freed without I/O (clean, slot still valid)
+  uint64_t zero_drops = 0;          // all-zero pages freed without a slot
   uint64_t same_filled_drops = 0;   // pages of one repeated word kept as the word: no slot
   uint64_t same_filled_faults = 0;  // faults that refilled such a page from its word
   uint64_t kswapd_wakeups = 0;
@@ -55,13 +55,13 @@ struct Stats {
   uint64_t resident_pages = 0;          // frames in use now
   uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;
-  uint64_t frame_limit = 0;  // frames the budget holds now: budget_pages less uswap's metadata
+  uint64_t frame_limit = 0;       // frames the budget holds now: budget_pages less uswap's metadata
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
   uint64_t metadata_bytes = 0;    // page tables, frame descriptors, tier tables (charged)
-  uint64_t zswap_objects = 0;       // compressed pages in the pool now
-  uint64_t zswap_pool_pages = 0;    // pages the pool holds now (charged to the budget)
-  uint64_t zswap_payload_bytes = 0; // compressed bytes in it
-  uint64_t zswap_limit_pages = 0;   // the pool's share of the budget now (adaptive or fixed)
+  uint64_t zswap_objects = 0;     // compressed pages in the pool now
+  uint64_t zswap_pool_pages = 0;  // pages the pool holds now (charged to the budget)
+  uint64_t zswap_payload_bytes = 0;  // compressed bytes in it
+  uint64_t zswap_limit_pages = 0;    // the pool's share of the budget now (adaptive or fixed)
   std::vector<AreaStats> areas;
 
   // What happened between two snapshots of one Space (`earlier` taken

@@ -129,7 +129,8 @@ Status SpaceImpl::Init() {
   }
   if (config_.compress_max_pool_percent > 90)
     return Status::InvalidArgument("compress_max_pool_percent must be in [0, 90] (0 = adaptive)");
-  if (config_.compress_threshold_bytes < 64 || config_.compress_threshold_bytes >= config_.page_size)
+  if (config_.compress_threshold_bytes < 64 ||
+      config_.compress_threshold_bytes >= config_.page_size)
     return Status::InvalidArgument("compress_threshold_bytes must be in [64, page size)");
   MemoryNodeOptions mo;
   mo.budget_pages = budget;

@@ -18,15 +18,15 @@ class Lz4 final : public Compressor {
  public:
   const char* name() const override { return "lz4"; }
   size_t Compress(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) override {
-    const int r = LZ4_compress_default(reinterpret_cast<const char*>(src),
-                                       reinterpret_cast<char*>(dst), static_cast<int>(n),
-                                       static_cast<int>(cap));
+    const int r =
+        LZ4_compress_default(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(dst),
+                             static_cast<int>(n), static_cast<int>(cap));
     return r > 0 ? static_cast<size_t>(r) : 0;
   }
   bool Decompress(const uint8_t* src, size_t n, uint8_t* dst, size_t out_len) override {
-    const int r = LZ4_decompress_safe(reinterpret_cast<const char*>(src),
-                                      reinterpret_cast<char*>(dst), static_cast<int>(n),
-                                      static_cast<int>(out_len));
+    const int r =
+        LZ4_decompress_safe(reinterpret_cast<const char*>(src), reinterpret_cast<char*>(dst),
+                            static_cast<int>(n), static_cast<int>(out_len));
     return r >= 0 && static_cast<size_t>(r) == out_len;
   }
 };
@@ -94,7 +94,8 @@ Result<std::unique_ptr<Compressor>> Compressor::Create(std::string_view name, in
 #if HAVE_ZSTD
     return std::unique_ptr<Compressor>(new Zstd(level == 0 ? 1 : level));
 #else
-    return Status::NotSupported("zstd compression needs libzstd (Debian: libzstd-dev) at build time");
+    return Status::NotSupported(
+        "zstd compression needs libzstd (Debian: libzstd-dev) at build time");
 #endif
   }
   return Status::InvalidArgument("unknown compressor '" + std::string(name) + "' (lz4 or zstd)");

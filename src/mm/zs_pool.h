@@ -183,7 +183,7 @@ class ZsPool {
   const uint64_t max_cached_;
   uint8_t* arena_ = nullptr;  // max_pages_ reserved (MAP_NORESERVE)
   mutable Mutex arena_mu_;
-  uint64_t arena_next_ GUARDED_BY(arena_mu_) = 0;   // first page never handed out
+  uint64_t arena_next_ GUARDED_BY(arena_mu_) = 0;    // first page never handed out
   uint64_t backed_pages_ GUARDED_BY(arena_mu_) = 0;  // pool_pages
   uint64_t cached_pages_ GUARDED_BY(arena_mu_) = 0;
   // First page index of freed runs, by length: still holding memory

@@ -90,18 +90,18 @@ struct ZswapOptions {
 };
 
 struct ZswapStats {
-  uint64_t stored = 0;           // pages compressed into the pool
-  uint64_t loaded = 0;           // pages decompressed from it (faults served without I/O)
-  uint64_t written_back = 0;     // objects written back to their slots on disk
-  uint64_t rejected_poor = 0;    // pages that compressed worse than the threshold (to disk)
-  uint64_t rejected_full = 0;    // pages sent to disk because the pool was full
-  uint64_t writeback_errors = 0; // write-backs that failed (the object stays)
-  uint64_t corrupt = 0;          // loads whose object did not decompress (EBADMSG)
-  uint64_t objects = 0;          // objects in the pool now
-  uint64_t pool_pages = 0;       // pages the pool holds now (charged)
-  uint64_t payload_bytes = 0;    // compressed bytes stored now
-  uint64_t limit_pages = 0;      // the pool's limit now
-  uint64_t table_bytes = 0;      // the tier's own tables (charged)
+  uint64_t stored = 0;            // pages compressed into the pool
+  uint64_t loaded = 0;            // pages decompressed from it (faults served without I/O)
+  uint64_t written_back = 0;      // objects written back to their slots on disk
+  uint64_t rejected_poor = 0;     // pages that compressed worse than the threshold (to disk)
+  uint64_t rejected_full = 0;     // pages sent to disk because the pool was full
+  uint64_t writeback_errors = 0;  // write-backs that failed (the object stays)
+  uint64_t corrupt = 0;           // loads whose object did not decompress (EBADMSG)
+  uint64_t objects = 0;           // objects in the pool now
+  uint64_t pool_pages = 0;        // pages the pool holds now (charged)
+  uint64_t payload_bytes = 0;     // compressed bytes stored now
+  uint64_t limit_pages = 0;       // the pool's limit now
+  uint64_t table_bytes = 0;       // the tier's own tables (charged)
 };
 
 class Zswap final : public SwapBackend {
@@ -175,9 +175,9 @@ class Zswap final : public SwapBackend {
 
  private:
   struct Entry {
-    uint64_t handle = 0;  // the object in pool_
-    SwapEntry entry;      // its slot
-    uint32_t seq = 0;     // eviction number at store (refault distance)
+    uint64_t handle = 0;          // the object in pool_
+    SwapEntry entry;              // its slot
+    uint32_t seq = 0;             // eviction number at store (refault distance)
     uint32_t prev = 0, next = 0;  // LRU list, oldest at lru_head_ (under lru_mu_)
     // kReferenced is set by loads (shard lock) and cleared by the LRU walk
     // (lru_mu_), hence atomic; the other bits change under the shard lock.
@@ -210,7 +210,9 @@ class Zswap final : public SwapBackend {
   bool OnLru(uint32_t id) REQUIRES(lru_mu_);
   // Frees a live entry's object and id. REQUIRES: its shard lock, off the LRU.
   void Drop(uint32_t id);
-  uint32_t NextGhost() { return kGhost | (wb_seq_.fetch_add(1, std::memory_order_relaxed) & ~kGhost); }
+  uint32_t NextGhost() {
+    return kGhost | (wb_seq_.fetch_add(1, std::memory_order_relaxed) & ~kGhost);
+  }
   void SyncTableCharge();
   // The pool is full (hysteresis), updating the flag from pool_pages.
   bool PoolFull();
@@ -234,8 +236,8 @@ class Zswap final : public SwapBackend {
   std::atomic<bool> full_{false};
   std::atomic<uint32_t> evict_seq_{0};
   std::atomic<uint32_t> wb_seq_{0};
-  std::atomic<uint64_t> table_bytes_{0};  // charged for entries_ and the slot tables
-  Mutex charge_mu_;  // SyncTableCharge
+  std::atomic<uint64_t> table_bytes_{0};      // charged for entries_ and the slot tables
+  Mutex charge_mu_;                           // SyncTableCharge
   std::atomic<uint64_t> entries_charged_{0};  // entries_ + pool_ bookkeeping, in table_bytes_
   std::atomic<uint64_t> objects_{0};          // live entries
   std::atomic<uint32_t> poor_share_{0};       // moving share of poor pages, in 1/1024ths

@@ -644,8 +644,7 @@ TEST_P(HardLimitTest, FullSwapFailsTheAccessWithSigbus) {
   EXPECT_EQ(out.report["free_frames"], 0u) << out.Describe();
   EXPECT_LT(out.report["frame_limit"], kBudget) << out.Describe();
   EXPECT_GT(out.report["frame_limit"], kBudget * 9 / 10) << out.Describe();
-  EXPECT_EQ(out.report["progress"], out.report["frame_limit"] + kSmallSwapSlots)
-      << out.Describe();
+  EXPECT_EQ(out.report["progress"], out.report["frame_limit"] + kSmallSwapSlots) << out.Describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(Delivery, HardLimitTest, kDeliveries, DeliveryName);

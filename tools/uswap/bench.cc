@@ -121,7 +121,7 @@ struct Options {
   std::string swap_path;
   unsigned handler_threads = 2;
   bool sigbus = false;
-  std::string policy;  // --policy NAME, "" for Config's default
+  std::string policy;    // --policy NAME, "" for Config's default
   std::string compress;  // --compress ALG, "" for Config's default
   bool json = false;
   std::string plot;  // --plot FILE, "" for none

@@ -203,7 +203,8 @@ int DemoMain(int argc, char** argv) {
         static_cast<unsigned long long>(s.zswap_loaded),
         static_cast<unsigned long long>(s.zswap_written_back),
         static_cast<unsigned long long>(s.zswap_rejected_poor),
-        HumanSize(s.zswap_pool_pages * kPage).c_str(), HumanSize(s.zswap_limit_pages * kPage).c_str(),
+        HumanSize(s.zswap_pool_pages * kPage).c_str(),
+        HumanSize(s.zswap_limit_pages * kPage).c_str(),
         s.zswap_payload_bytes ? double(s.zswap_objects * kPage) / double(s.zswap_payload_bytes)
                               : 0.0);
   }
