@@ -98,20 +98,22 @@ TEST_F(FaultTraceTest, U64TraceIsRawPageNumbersWithASideFile) {
   }
   const std::string raw = ReadFile(trace);
   ASSERT_EQ(raw.size(), faults * 8) << "one record per fault";
-  // One fault per page, in order; the kernel may deliver a fault twice (a
-  // thread woken before its PTE was seen faults again), which is then
-  // recorded twice, right after itself (CI's tsan stage once saw 201).
+  // One fault per page. Records are appended by whichever handler thread
+  // resolved the fault, when it is done, so two handlers may append out of
+  // the program's order (CI's asan stage saw page 119 recorded after page
+  // 137); and the kernel may deliver a fault twice (a thread woken before
+  // its PTE was seen faults again: CI's tsan stage recorded 201 for 200).
   ASSERT_GE(faults, kPages);
   ASSERT_LE(faults, kPages + 4);
-  uint64_t expect = lo;
+  std::vector<uint8_t> seen(kPages);
   for (uint64_t i = 0; i < faults; i++) {
     uint64_t page = 0;
     std::memcpy(&page, raw.data() + i * 8, 8);
-    if (i > 0 && page == expect - 1) continue;  // the same fault delivered again
-    EXPECT_EQ(page, expect) << "fault " << i;
-    expect = page + 1;
+    ASSERT_GE(page, lo) << "fault " << i << " outside the region";
+    ASSERT_LT(page, lo + kPages) << "fault " << i << " outside the region";
+    seen[page - lo] = 1;
   }
-  EXPECT_EQ(expect, lo + kPages) << "every page recorded";
+  for (uint64_t i = 0; i < kPages; i++) EXPECT_TRUE(seen[i]) << "page " << i << " missing";
   EXPECT_EQ(ReadFile(trace + ".info").rfind("# uswap fault trace", 0), 0u);
 }
 
