@@ -12,6 +12,8 @@ pkgs=(
   libxxhash-dev                         # page checksums (XXH3)
   libssl-dev                            # encrypted swap (AES-256-GCM)
   liblz4-dev libzstd-dev                # compressed tier (lz4 default, zstd)
+  libmimalloc-dev                       # uswap run: the program's malloc over uswap memory
+  python3 sqlite3 xz-utils              # uswap run's tests run real programs
   clang libclang-rt-14-dev              # libFuzzer targets
   util-linux fdisk                      # mkswap, swaplabel, blkid for compatibility tests
   e2fsprogs                             # filefrag / hole checks on test files

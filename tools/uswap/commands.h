@@ -13,5 +13,6 @@ int BenchMain(int argc, char** argv);    // bench.cc
 int DemoMain(int argc, char** argv);     // demo.cc
 int StatMain(int argc, char** argv);     // stat.cc
 int SimMain(int argc, char** argv);      // sim.cc
+int RunMain(int argc, char** argv);      // run.cc
 
 }  // namespace uswap::cli

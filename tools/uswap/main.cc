@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"inspect", uswap::cli::InspectMain, "show a swap area's header and whether it is valid"},
     {"label", uswap::cli::LabelMain, "show or change a swap area's label and UUID"},
     {"mkswap", uswap::cli::MkswapMain, "set up a swap area on a file or block device"},
+    {"run", uswap::cli::RunMain, "run a program with its memory under a RAM budget and uswap swap"},
     {"sim", uswap::cli::SimMain, "replay a page trace through the reclaim policies and OPT"},
     {"stat", uswap::cli::StatMain, "print a running Space's counters every interval, like vmstat"},
 };

@@ -1,0 +1,262 @@
+#include "run/anon_space.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/check.h"
+
+namespace uswap {
+namespace {
+
+constexpr uintptr_t kPage = 4096;
+uintptr_t PageDown(uintptr_t a) { return a & ~(kPage - 1); }
+uintptr_t PageUp(uintptr_t a) { return (a + kPage - 1) & ~(kPage - 1); }
+
+// The errno a kernel call would set for an engine Status.
+int ErrnoOf(const Status& s) {
+  if (s.ok()) return 0;
+  if (s.IsInvalidArgument()) return EINVAL;
+  if (s.IsNoSpace()) return ENOMEM;
+  return EIO;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AnonSpace>> AnonSpace::Open(const Config& config, const Layout& layout) {
+  if (layout.heap_bytes % kHeapAlign != 0 || layout.map_bytes % kPage != 0 || !layout.map_bytes)
+    return Status::InvalidArgument(
+        "AnonSpace layout: heap must be a multiple of 64 MiB, map area "
+        "of pages and not empty");
+  std::unique_ptr<AnonSpace> as(new AnonSpace());
+  USWAP_ASSIGN_OR_RETURN(as->space_, Space::Open(config));
+  // One spare alignment unit so that the heap can start on a 64 MiB boundary.
+  const size_t bytes = layout.heap_bytes + kHeapAlign + layout.map_bytes;
+  USWAP_ASSIGN_OR_RETURN(as->region_, as->space_->Map(bytes));
+  as->begin_ = reinterpret_cast<uintptr_t>(as->region_->data());
+  as->end_ = as->begin_ + as->region_->size();
+  const uintptr_t heap = (as->begin_ + kHeapAlign - 1) & ~(kHeapAlign - 1);
+  as->heap_begin_ = reinterpret_cast<uint8_t*>(heap);
+  as->heap_bytes_ = layout.heap_bytes;
+  as->map_begin_ = heap + layout.heap_bytes;
+  MutexLock l(&as->mu_);
+  // The alignment slack below the heap is never used: keep it inaccessible.
+  if (heap > as->begin_) ::mprotect(as->region_->data(), heap - as->begin_, PROT_NONE);
+  as->free_.Add(as->map_begin_, as->end_);
+  return as;
+}
+
+AnonSpace::~AnonSpace() {
+  region_.reset();
+  space_.reset();
+}
+
+std::vector<AnonSpace::Piece> AnonSpace::Split(uintptr_t addr, size_t len) {
+  std::vector<Piece> out;
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b >= e) return out;
+  auto kernel = [&](uintptr_t x, uintptr_t y) {
+    if (x < y) out.push_back({{x, y}, false});
+  };
+  kernel(b, std::min(e, begin_));
+  const uintptr_t rb = std::max(b, begin_), re = std::min(e, end_);
+  if (rb < re) {
+    MutexLock l(&mu_);
+    uintptr_t cursor = rb;
+    for (const AddrRange& f : foreign_.Intersect(rb, re)) {
+      if (cursor < f.begin) out.push_back({{cursor, f.begin}, true});
+      out.push_back({f, false});
+      cursor = f.end;
+    }
+    if (cursor < re) out.push_back({{cursor, re}, true});
+  }
+  kernel(std::max(b, end_), e);
+  return out;
+}
+
+int AnonSpace::DiscardLocked(uintptr_t b, uintptr_t e) {
+  for (const AddrRange& r : locked_.Remove(b, e)) (void)region_->Unpin(r.begin - begin_, r.size());
+  return ErrnoOf(region_->Discard(b - begin_, e - b));
+}
+
+int AnonSpace::Map(size_t len, int prot, uintptr_t* out) {
+  const uintptr_t size = PageUp(len);
+  if (size == 0) return EINVAL;
+  MutexLock l(&mu_);
+  std::optional<uintptr_t> at = free_.TakeFirstFit(size);
+  if (!at) return ENOMEM;
+  // Free ranges are already discarded (zero); only the protection may be
+  // a leftover of the range's last user.
+  if (::mprotect(reinterpret_cast<void*>(*at), size, prot) != 0) {
+    const int err = errno;
+    free_.Add(*at, *at + size);
+    return err;
+  }
+  *out = *at;
+  return 0;
+}
+
+int AnonSpace::MapFixed(uintptr_t addr, size_t len, int prot, bool noreplace) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b != addr || b >= e || b < begin_ || e > end_) return EINVAL;
+  MutexLock l(&mu_);
+  if (noreplace && !free_.Contains(b, e)) return EEXIST;
+  if (int err = DiscardLocked(b, e); err != 0) return err;
+  free_.Remove(b, e);
+  return ::mprotect(reinterpret_cast<void*>(b), e - b, prot) == 0 ? 0 : errno;
+}
+
+int AnonSpace::Unmap(uintptr_t addr, size_t len) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b != addr || b >= e || b < begin_ || e > end_) return EINVAL;
+  MutexLock l(&mu_);
+  // Foreign parts are the kernel's (the caller unmaps them there).
+  uintptr_t cursor = b;
+  std::vector<AddrRange> owned;
+  for (const AddrRange& f : foreign_.Intersect(b, e)) {
+    if (cursor < f.begin) owned.push_back({cursor, f.begin});
+    cursor = f.end;
+  }
+  if (cursor < e) owned.push_back({cursor, e});
+  for (const AddrRange& r : owned) {
+    if (int err = DiscardLocked(r.begin, r.end); err != 0) return err;
+    const uintptr_t mb = std::max(r.begin, map_begin_);
+    if (mb < r.end) free_.Add(mb, r.end);
+  }
+  return 0;
+}
+
+int AnonSpace::UnmapForeign(uintptr_t addr, size_t len) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  MutexLock l(&mu_);
+  if (!foreign_.Contains(b, e)) return EINVAL;
+  void* p = ::mmap(reinterpret_cast<void*>(b), e - b, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? errno : 0;
+}
+
+int AnonSpace::Cover(uintptr_t addr, size_t len) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b >= e || b < begin_ || e > end_) return EINVAL;
+  MutexLock l(&mu_);
+  for (const AddrRange& r : foreign_.Add(b, e)) {
+    if (int err = DiscardLocked(r.begin, r.end); err != 0) return err;
+    free_.Remove(r.begin, r.end);
+  }
+  return 0;
+}
+
+int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool may_move,
+                     uintptr_t* out) {
+  const uintptr_t ob = old_addr, oe = PageUp(old_addr + old_len);
+  const uintptr_t ne = PageUp(old_addr + new_len);
+  if (PageDown(ob) != ob || new_len == 0 || !InMapArea(ob, std::max(oe, ob + kPage))) return EINVAL;
+  MutexLock l(&mu_);
+  if (!foreign_.Intersect(ob, std::max(oe, ne)).empty()) return EFAULT;
+  if (ne <= oe) {  // shrink (or same size): the tail goes
+    if (ne < oe) {
+      if (int err = DiscardLocked(ne, oe); err != 0) return err;
+      free_.Add(ne, oe);
+    }
+    *out = ob;
+    return 0;
+  }
+  if (ne <= end_ && free_.Contains(oe, ne)) {  // grow in place
+    free_.Remove(oe, ne);
+    if (::mprotect(reinterpret_cast<void*>(oe), ne - oe, PROT_READ | PROT_WRITE) != 0) {
+      const int err = errno;
+      free_.Add(oe, ne);
+      return err;
+    }
+    *out = ob;
+    return 0;
+  }
+  if (!may_move) return ENOMEM;
+  const uintptr_t size = ne - ob;
+  std::optional<uintptr_t> at = free_.TakeFirstFit(size);
+  if (!at) return ENOMEM;
+  if (::mprotect(reinterpret_cast<void*>(*at), size, PROT_READ | PROT_WRITE) != 0) {
+    const int err = errno;
+    free_.Add(*at, *at + size);
+    return err;
+  }
+  // The kernel moves page table entries; uswap copies the contents
+  // through the region (swapped pages come back as the copy touches them).
+  std::memcpy(reinterpret_cast<void*>(*at), reinterpret_cast<void*>(ob), oe - ob);
+  if (int err = DiscardLocked(ob, oe); err != 0) return err;
+  free_.Add(ob, oe);
+  *out = *at;
+  return 0;
+}
+
+int AnonSpace::Advise(uintptr_t addr, size_t len, int advice) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b != addr || b < begin_ || e > end_) return EINVAL;
+  if (b == e) return 0;
+  switch (advice) {
+    case MADV_DONTNEED:
+    case MADV_FREE:
+    case MADV_REMOVE:
+    case MADV_DONTNEED_LOCKED: {
+      MutexLock l(&mu_);
+      // The kernel refuses DONTNEED on mlock'ed memory (EINVAL).
+      if (advice != MADV_DONTNEED_LOCKED && !locked_.Intersect(b, e).empty()) return EINVAL;
+      return DiscardLocked(b, e);
+    }
+    case MADV_PAGEOUT:
+      return ErrnoOf(region_->PageOut(b - begin_, e - b));
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_COLD:
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+      return 0;  // hints (or fork/dump flags the region already sets for itself)
+    default:
+      return EINVAL;
+  }
+}
+
+int AnonSpace::Lock(uintptr_t addr, size_t len) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b < begin_ || e > end_) return EINVAL;
+  MutexLock l(&mu_);
+  // Pin only what is not locked yet: mlock does not nest.
+  std::vector<AddrRange> added = locked_.Add(b, e);
+  for (size_t i = 0; i < added.size(); i++) {
+    Status s = region_->Pin(added[i].begin - begin_, added[i].size());
+    if (!s.ok()) {  // undo, as mlock leaves nothing locked on failure
+      for (size_t j = 0; j < i; j++) (void)region_->Unpin(added[j].begin - begin_, added[j].size());
+      for (const AddrRange& a : added) locked_.Remove(a.begin, a.end);
+      return s.IsNoSpace() ? EAGAIN : ENOMEM;
+    }
+  }
+  return 0;
+}
+
+int AnonSpace::Unlock(uintptr_t addr, size_t len) {
+  const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
+  if (b < begin_ || e > end_) return EINVAL;
+  MutexLock l(&mu_);
+  for (const AddrRange& r : locked_.Remove(b, e)) (void)region_->Unpin(r.begin - begin_, r.size());
+  return 0;
+}
+
+size_t AnonSpace::mapped_bytes() {
+  MutexLock l(&mu_);
+  return (end_ - map_begin_) - free_.bytes();
+}
+
+}  // namespace uswap

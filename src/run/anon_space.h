@@ -1,0 +1,118 @@
+// AnonSpace: the anonymous memory of one process under `uswap run`, on a
+// single uswap Region — the run layer's mm_struct. The Region is one large
+// reservation of address space (nothing is resident until touched) split
+// in two parts:
+//  - the heap: a fixed range the malloc family's allocator (mimalloc, in
+//    an exclusive arena; see shim.cc) carves its segments from;
+//  - the map area: where the program's private anonymous mmap()s are
+//    placed, page-granular, first fit (get_unmapped_area's twin).
+// Every operation the kernel would do on anonymous memory in that range is
+// done here on the Region instead (kernel twins: mm/mmap.c do_mmap and
+// do_vmi_munmap, mm/mremap.c, mm/madvise.c, mm/mlock.c): munmap and
+// MADV_DONTNEED discard (the pages read as zeros again and their frames
+// and swap slots are freed), mlock pins. A range the program covers with a
+// mapping of its own (MAP_FIXED of a file or of shared memory) is
+// "foreign": the kernel owns it from then on and it is never reused.
+//
+// Calls take addresses; the caller (shim.cc) has already split a request
+// into the part inside the region (Owns) and the rest, which goes to the
+// kernel. Errors are the errno the kernel call would set: EINVAL for a bad
+// range or advice, ENOMEM when no address range is free, EEXIST for
+// MAP_FIXED_NOREPLACE over a used range, EIO when the engine failed.
+//
+// Thread-safety: every method may be called from any thread; one mutex
+// serialises the bookkeeping (mmap is not a hot path; faults never take it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "base/mutex.h"
+#include "run/range_set.h"
+#include "uswap/space.h"
+
+namespace uswap {
+
+class AnonSpace {
+ public:
+  struct Layout {
+    size_t heap_bytes = 32ull << 30;  // the allocator's arena
+    size_t map_bytes = 32ull << 30;   // room for mmap()s
+  };
+  // The heap's start is aligned to this (mimalloc's segment alignment).
+  static constexpr size_t kHeapAlign = 64u << 20;
+
+  // Opens the Space and maps the region. The message names what failed.
+  static Result<std::unique_ptr<AnonSpace>> Open(const Config& config, const Layout& layout);
+  ~AnonSpace();  // destroys the region, then the Space
+
+  Space& space() { return *space_; }
+  uint8_t* heap_begin() const { return heap_begin_; }
+  size_t heap_bytes() const { return heap_bytes_; }
+
+  // Whether any byte of [addr, addr + len) is in the region. Lock-free.
+  bool Overlaps(uintptr_t addr, size_t len) const {
+    return len > 0 && addr < end_ && addr + len > begin_;
+  }
+  // Splits [addr, addr + len) (page-rounded) into the parts this space
+  // owns (in the region and not foreign) and the parts the kernel owns.
+  struct Piece {
+    AddrRange range;
+    bool owned;
+  };
+  std::vector<Piece> Split(uintptr_t addr, size_t len);
+
+  // mmap(NULL, len, prot, MAP_PRIVATE|MAP_ANONYMOUS): zeroed pages.
+  // ENOMEM when the map area has no room (the caller may ask the kernel).
+  int Map(size_t len, int prot, uintptr_t* out);
+  // mmap(addr, len, prot, MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED[_NOREPLACE])
+  // over an owned range: zeroed pages at addr. With noreplace, EEXIST
+  // unless all of it is free.
+  int MapFixed(uintptr_t addr, size_t len, int prot, bool noreplace);
+  // munmap of an owned range: discarded and free for reuse (heap pages are
+  // only discarded: the allocator owns them).
+  int Unmap(uintptr_t addr, size_t len);
+  // munmap of a foreign range: the kernel's mapping is replaced by an
+  // inaccessible placeholder, so that the address stays out of the
+  // kernel's hands (it is inside the region) and is never reused.
+  int UnmapForeign(uintptr_t addr, size_t len);
+  // A mapping of the program's own (file, shared) is about to replace
+  // [addr, addr + len): its owned pages are unpinned, discarded and marked
+  // foreign.
+  int Cover(uintptr_t addr, size_t len);
+  // mremap of an owned mapping (MREMAP_MAYMOVE in may_move). Shrinks in
+  // place; grows in place when the pages after it are free, else moves
+  // (copying the contents) when allowed. The grown part is read/write.
+  int Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool may_move, uintptr_t* out);
+  // madvise on an owned range: DONTNEED/FREE/REMOVE discard, PAGEOUT/COLD
+  // page out, the rest are accepted and change nothing here.
+  int Advise(uintptr_t addr, size_t len, int advice);
+  // mlock/munlock on an owned range: pins (resident, never reclaimed).
+  int Lock(uintptr_t addr, size_t len);
+  int Unlock(uintptr_t addr, size_t len);
+
+  // Bytes of the map area in use and mappings refused for lack of room.
+  size_t mapped_bytes();
+
+ private:
+  AnonSpace() = default;
+  // Discards [b, e) after unpinning it; returns an errno value.
+  int DiscardLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
+  bool InMapArea(uintptr_t b, uintptr_t e) const { return b >= map_begin_ && e <= end_; }
+
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<Region> region_;
+  uintptr_t begin_ = 0, end_ = 0;  // the region
+  uint8_t* heap_begin_ = nullptr;
+  size_t heap_bytes_ = 0;
+  uintptr_t map_begin_ = 0;  // the map area is [map_begin_, end_)
+
+  Mutex mu_;
+  RangeSet free_ GUARDED_BY(mu_);     // free parts of the map area
+  RangeSet locked_ GUARDED_BY(mu_);   // mlock'ed (pinned) owned pages
+  RangeSet foreign_ GUARDED_BY(mu_);  // covered by the program's own mappings
+};
+
+}  // namespace uswap
