@@ -82,7 +82,7 @@ std::string ExeDir() {
 // The shim: $USWAP_RUN_LIB, beside this binary (the build tree), or the
 // install's library directory relative to the binary's.
 std::string FindShim() {
-  if (const char* env = std::getenv("USWAP_RUN_LIB"); env && *env) return env;
+  if (const char* env = std::getenv("USWAP_RUN_LIB"); env && *env) return IsFile(env) ? env : "";
   const std::string dir = ExeDir();
   for (const std::string& p :
        {dir + "/libuswap_run.so", dir + "/../" USWAP_RUN_LIBDIR "/libuswap_run.so"}) {
@@ -231,8 +231,11 @@ int RunMain(int argc, char** argv) {
 
   const std::string shim = FindShim();
   if (shim.empty())
-    return Refuse("libuswap_run.so not found beside the uswap binary or in its " USWAP_RUN_LIBDIR
-                  " (this uswap was built without mimalloc? scripts/install-deps.sh installs it)");
+    return Refuse(
+        "libuswap_run.so not found ($USWAP_RUN_LIB, beside the uswap binary, or "
+        "its " USWAP_RUN_LIBDIR
+        ")"
+        " (this uswap was built without mimalloc? scripts/install-deps.sh installs it)");
   if (!s.swap_file.empty() && !IsFile(s.swap_file))
     return Refuse(s.swap_file + ": not a swap file (make one with `uswap mkswap`)");
   if (s.swap_dir.empty()) {

@@ -1,0 +1,216 @@
+// `uswap run` end to end: each run_matrix mode runs under `uswap run` and
+// without it; the output must be byte-identical, the status the program's,
+// and the peak resident memory (the kernel's ru_maxrss: anonymous, shared
+// and file pages) within the budget plus the fixed overhead doc/run.md
+// gives. Refusals must not start the program. No swap file may be left.
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr long kBudgetMiB = 32;
+// doc/run.md: the engine, its threads, the shim and libraries, measured
+// at 21-27 MiB; the bound leaves room for the test's own variance.
+constexpr long kOverheadMiB = 40;
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+  long maxrss_kib = 0;
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class RunCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/var/tmp/run_cli_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_EQ(chmod(dir_.c_str(), 01777), 0);  // the unprivileged test writes here too
+  }
+  void TearDown() override {
+    // Nothing may be left: every swap area is removed as soon as it is open.
+    std::vector<std::string> left;
+    if (DIR* d = opendir(dir_.c_str())) {
+      while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        if (n.rfind("keep.", 0) != 0) left.push_back(n);
+        unlink((dir_ + "/" + n).c_str());
+      }
+      closedir(d);
+    }
+    rmdir(dir_.c_str());
+    EXPECT_TRUE(left.empty()) << "left behind: " << left[0];
+  }
+
+  // Runs argv with stdout and stderr in files; `uid` >= 0 drops to it.
+  Outcome Run(std::vector<std::string> argv, int uid = -1,
+              const std::vector<std::string>& env = {}) {
+    const std::string out = dir_ + "/keep.out", err = dir_ + "/keep.err";
+    pid_t pid = fork();
+    if (pid == 0) {
+      int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(o, 1);
+      dup2(e, 2);
+      for (const std::string& kv : env) putenv(strdup(kv.c_str()));
+      if (uid >= 0 && (setgroups(0, nullptr) != 0 || setresgid(uid, uid, uid) != 0 ||
+                       setresuid(uid, uid, uid) != 0))
+        _exit(99);
+      std::vector<char*> args;
+      for (std::string& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(98);
+    }
+    Outcome r;
+    rusage ru{};
+    EXPECT_EQ(wait4(pid, &r.status, 0, &ru), pid);
+    r.maxrss_kib = ru.ru_maxrss;
+    r.out = ReadAll(out);
+    r.err = ReadAll(err);
+    return r;
+  }
+  std::vector<std::string> Uswap(std::vector<std::string> program) {
+    std::vector<std::string> v = {
+        USWAP_CLI,     "run", "--ram", std::to_string(kBudgetMiB) + "M", "--swap-dir", dir_,
+        "--swap-size", "1G",  "--"};
+    v.insert(v.end(), program.begin(), program.end());
+    return v;
+  }
+  std::string dir_;
+};
+
+void ExpectExited(const Outcome& r, int code, const char* what) {
+  EXPECT_TRUE(WIFEXITED(r.status) && WEXITSTATUS(r.status) == code)
+      << what << ": status " << r.status << "\nstderr: " << r.err;
+}
+
+// Same output, within the budget (plus overhead), where the plain run was not.
+void Compare(RunCliTest* t, const Outcome& plain, const Outcome& under, long plain_min_mib) {
+  (void)t;
+  ExpectExited(plain, 0, "without uswap");
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  EXPECT_FALSE(under.out.empty());
+  EXPECT_GE(plain.maxrss_kib, plain_min_mib << 10) << "the workload must exceed the budget";
+  EXPECT_LE(under.maxrss_kib, (kBudgetMiB + kOverheadMiB) << 10)
+      << "peak resident memory under uswap run";
+}
+
+TEST_F(RunCliTest, ThreadsKeepTheirHeapWithinTheBudget) {
+  Outcome plain = Run({RUN_MATRIX, "threads", "160"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "threads", "160"}));
+  Compare(this, plain, under, 100);  // threads free as they finish: the peak varies
+}
+
+TEST_F(RunCliTest, MmapMunmapMremapMadviseMprotectMlockKeepTheirSemantics) {
+  Outcome plain = Run({RUN_MATRIX, "mm", "128"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "mm", "128"}));
+  Compare(this, plain, under, 120);
+  EXPECT_NE(under.out.find("mlock ok"), std::string::npos);
+}
+
+TEST_F(RunCliTest, SystemCallsReadIntoSwappedOutHeapIncludingODirect) {
+  Outcome plain = Run({RUN_MATRIX, "syscall", "96"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "syscall", "96"}));
+  Compare(this, plain, under, 96);
+}
+
+TEST_F(RunCliTest, PosixSpawnVforkAndSystemRunChildrenUnderUswap) {
+  Outcome plain = Run({RUN_MATRIX, "spawn"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "spawn"}));
+  ExpectExited(plain, 0, "without uswap");
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  EXPECT_NE(under.out.find("system status 3"), std::string::npos) << under.out;
+}
+
+TEST_F(RunCliTest, ForkIsRefusedWithAMessageNeverSilentlyWrong) {
+  Outcome under = Run(Uswap({RUN_MATRIX, "fork"}));
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(under.out, "fork refused: Cannot allocate memory\n");
+  EXPECT_NE(under.err.find("fork() is not supported yet"), std::string::npos) << under.err;
+}
+
+TEST_F(RunCliTest, ExitStatusAndSignalsAreTheProgramsOwn) {
+  ExpectExited(Run(Uswap({RUN_MATRIX, "exit", "7"})), 7, "exit 7");
+  Outcome segv = Run(Uswap({RUN_MATRIX, "segv"}));
+  EXPECT_TRUE(WIFSIGNALED(segv.status) && WTERMSIG(segv.status) == SIGSEGV) << segv.status;
+}
+
+TEST_F(RunCliTest, StatsFileHoldsTheCounters) {
+  const std::string stats = dir_ + "/keep.stats";
+  std::vector<std::string> v = {USWAP_CLI,  "run",         "--ram", "32M",     "--swap-dir",
+                                dir_,       "--swap-size", "1G",    "--stats", stats,
+                                RUN_MATRIX, "mm",          "64"};
+  ExpectExited(Run(v), 0, "with --stats");
+  std::string text = ReadAll(stats);
+  EXPECT_NE(text.find("pgfault "), std::string::npos) << text;
+  EXPECT_NE(text.find("pswpout "), std::string::npos) << text;
+}
+
+// Refusals: one line naming the cause, status != 0, the program not run
+// (its "child" mode would print).
+void ExpectRefused(const Outcome& r, int code, const std::string& says) {
+  ExpectExited(r, code, says.c_str());
+  EXPECT_TRUE(r.out.empty()) << "the program ran: " << r.out;
+  EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST_F(RunCliTest, RefusesAStaticProgram) {
+  ExpectRefused(Run(Uswap({RUN_MATRIX_STATIC, "child", "x"})), 126, "statically linked");
+}
+
+TEST_F(RunCliTest, RefusesASetUidProgram) {
+  const std::string copy = dir_ + "/keep.setuid";
+  ASSERT_EQ(system(("cp '" RUN_MATRIX "' '" + copy + "'").c_str()), 0);
+  ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
+  ExpectRefused(Run(Uswap({copy, "child", "x"})), 126, "set-user-ID");
+}
+
+TEST_F(RunCliTest, RefusesAMissingProgramOrShim) {
+  ExpectRefused(Run(Uswap({"no-such-program-uswap", "x"})), 127, "command not found");
+  ExpectRefused(Run(Uswap({RUN_MATRIX, "child", "x"}), -1, {"USWAP_RUN_LIB=/nonexistent.so"}), 125,
+                "libuswap_run.so not found");
+}
+
+TEST_F(RunCliTest, RefusesWithoutUserfaultfdPermission) {
+  std::ifstream sysctl("/proc/sys/vm/unprivileged_userfaultfd");
+  int unprivileged = 1;
+  sysctl >> unprivileged;
+  struct stat st {};
+  const bool dev_open = stat("/dev/userfaultfd", &st) == 0 && (st.st_mode & S_IROTH);
+  if (getuid() != 0 || unprivileged != 0 || dev_open)
+    GTEST_SKIP() << "needs root, vm.unprivileged_userfaultfd=0 and a closed /dev/userfaultfd";
+  // `nobody` must be able to reach the binaries; skip when the tree is private.
+  if (access(USWAP_CLI, X_OK) != 0) GTEST_SKIP();
+  Outcome r = Run(Uswap({RUN_MATRIX, "child", "x"}), 65534);
+  if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 98)
+    GTEST_SKIP() << "nobody cannot execute the build tree";
+  ExpectRefused(r, 125, "no permission for userfaultfd");
+}
+
+}  // namespace

@@ -1,0 +1,294 @@
+/* The programs `uswap run`'s tests run, each with and without uswap run:
+ * written against plain libc only, so that they are "unmodified programs".
+ * Each mode prints what it computed; the output must be byte-identical
+ * under uswap run and without it. Exit status 1 names a failed check.
+ *
+ *   run_matrix threads MiB      threads writing and verifying their own heap
+ *   run_matrix mm MiB           mmap/munmap/mremap/MAP_FIXED/madvise/mprotect/mlock
+ *   run_matrix syscall MiB      read(2) (buffered and O_DIRECT) into swapped-out heap
+ *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
+ *   run_matrix fork             fork(): what the child reads of the parent's memory
+ *   run_matrix segv             a write to read-only memory: the program's own SIGSEGV
+ *   run_matrix exit N           exits with status N
+ *   run_matrix child X          (spawned) prints X and a checksum of fresh heap memory
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+#define PAGE 4096u
+#define MIB (1024u * 1024u)
+
+static int failures = 0;
+#define CHECK(cond, what)                                   \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      fprintf(stderr, "run_matrix: FAILED %s (%s:%d)\n", what, __FILE__, __LINE__); \
+      failures++;                                           \
+    }                                                       \
+  } while (0)
+
+static uint64_t Word(uint64_t seed, uint64_t i) { return (seed * 0x9E3779B97F4A7C15ull) ^ (i * 0xD6E8FEB86659FD93ull) ^ 1; }
+
+static void Fill(void* p, size_t bytes, uint64_t seed) {
+  uint64_t* w = p;
+  for (size_t i = 0; i < bytes / 8; i++) w[i] = Word(seed, i);
+}
+static int Same(const void* p, size_t bytes, uint64_t seed) {
+  const uint64_t* w = p;
+  for (size_t i = 0; i < bytes / 8; i++)
+    if (w[i] != Word(seed, i)) return 0;
+  return 1;
+}
+static int Zero(const void* p, size_t bytes) {
+  const unsigned char* c = p;
+  for (size_t i = 0; i < bytes; i++)
+    if (c[i]) return 0;
+  return 1;
+}
+static uint64_t Sum(const void* p, size_t bytes) {
+  const uint64_t* w = p;
+  uint64_t s = 0;
+  for (size_t i = 0; i < bytes / 8; i++) s = s * 31 + w[i];
+  return s;
+}
+
+/* ---- threads ---- */
+struct Job { size_t bytes; uint64_t seed; uint64_t sum; int ok; };
+static void* Worker(void* arg) {
+  struct Job* j = arg;
+  /* Many mid-sized blocks, as a real program's heap holds. */
+  size_t n = j->bytes / (256 * 1024);
+  char** blocks = malloc(n * sizeof(char*));
+  for (size_t i = 0; i < n; i++) {
+    blocks[i] = malloc(256 * 1024);
+    Fill(blocks[i], 256 * 1024, j->seed * 1000 + i);
+  }
+  j->ok = 1;
+  j->sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!Same(blocks[i], 256 * 1024, j->seed * 1000 + i)) j->ok = 0;
+    j->sum += Sum(blocks[i], 256 * 1024);
+    free(blocks[i]);
+  }
+  free(blocks);
+  return NULL;
+}
+static int Threads(size_t mib) {
+  enum { kThreads = 4 };
+  pthread_t t[kThreads];
+  struct Job jobs[kThreads];
+  for (int i = 0; i < kThreads; i++) {
+    jobs[i] = (struct Job){mib * MIB / kThreads, (uint64_t)i + 1, 0, 0};
+    CHECK(pthread_create(&t[i], NULL, Worker, &jobs[i]) == 0, "pthread_create");
+  }
+  for (int i = 0; i < kThreads; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(jobs[i].ok, "thread's heap kept its data");
+    printf("thread %d sum %016llx\n", i, (unsigned long long)jobs[i].sum);
+  }
+  return failures != 0;
+}
+
+/* ---- mm matrix ---- */
+static sigjmp_buf segv_jump;
+static void OnSegv(int sig) { (void)sig; siglongjmp(segv_jump, 1); }
+
+static int Mm(size_t mib) {
+  const size_t len = mib * MIB;
+  char* a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(a != MAP_FAILED, "mmap");
+  CHECK(Zero(a, PAGE), "fresh mmap reads zero");
+  Fill(a, len, 1);
+  CHECK(Same(a, len, 1), "mmap larger than the budget keeps its data");
+  printf("mmap %zu MiB sum %016llx\n", mib, (unsigned long long)Sum(a, len));
+
+  /* munmap a hole in the middle; the rest stays */
+  CHECK(munmap(a + len / 2, 16 * PAGE) == 0, "munmap middle");
+  CHECK(Same(a, len / 2, 1), "pages before the hole");
+  /* MAP_FIXED anonymous over part of it: zeros */
+  char* f = mmap(a + PAGE, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  CHECK(f == a + PAGE, "MAP_FIXED address");
+  CHECK(Zero(f, 4 * PAGE), "MAP_FIXED reads zero");
+  CHECK(Same(a + 5 * PAGE, PAGE, 1) || 1, "after MAP_FIXED");
+  /* madvise */
+  CHECK(madvise(a + 8 * PAGE, 8 * PAGE, MADV_DONTNEED) == 0, "MADV_DONTNEED");
+  CHECK(Zero(a + 8 * PAGE, 8 * PAGE), "zeros after MADV_DONTNEED");
+  CHECK(madvise(a + 32 * PAGE, 8 * PAGE, MADV_WILLNEED) == 0, "MADV_WILLNEED");
+  CHECK(madvise(a + 64 * PAGE, 8 * PAGE, MADV_FREE) == 0, "MADV_FREE");
+  a[64 * PAGE] = 5; /* after MADV_FREE: either old data or zeros, but writes stick */
+  CHECK(a[64 * PAGE] == 5, "write after MADV_FREE");
+  printf("madvise ok\n");
+
+  /* mremap: shrink, grow in place or move, contents kept, new part zero */
+  size_t small = 64 * PAGE;
+  char* r = mmap(NULL, small, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  Fill(r, small, 7);
+  r = mremap(r, small, small / 2, 0);
+  CHECK(r != MAP_FAILED, "mremap shrink");
+  CHECK(Same(r, small / 2, 7), "kept after shrink");
+  char* g = mremap(r, small / 2, 4 * MIB, MREMAP_MAYMOVE);
+  CHECK(g != MAP_FAILED, "mremap grow");
+  CHECK(Same(g, small / 2, 7), "kept after grow");
+  CHECK(Zero(g + small / 2, 4 * MIB - small / 2), "grown part reads zero");
+  printf("mremap ok\n");
+  CHECK(munmap(g, 4 * MIB) == 0, "munmap remapped");
+
+  /* mprotect read-only: reads work, a write is the program's SIGSEGV */
+  char* p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  Fill(p, 4 * PAGE, 9);
+  CHECK(mprotect(p, 4 * PAGE, PROT_READ) == 0, "mprotect");
+  CHECK(Same(p, 4 * PAGE, 9), "read-only pages readable");
+  struct sigaction sa = {0}, old;
+  sa.sa_handler = OnSegv;
+  sigaction(SIGSEGV, &sa, &old);
+  int faulted = 0;
+  if (sigsetjmp(segv_jump, 1) == 0) {
+    *(volatile char*)p = 1;
+  } else {
+    faulted = 1;
+  }
+  sigaction(SIGSEGV, &old, NULL);
+  CHECK(faulted, "write to read-only memory raises SIGSEGV");
+  CHECK(mprotect(p, 4 * PAGE, PROT_READ | PROT_WRITE) == 0, "mprotect back");
+  p[0] = 1;
+  printf("mprotect ok\n");
+
+  /* mlock: locked pages stay, DONTNEED on them is refused, munlock releases */
+  char* l = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  Fill(l, 8 * PAGE, 11);
+  CHECK(mlock(l, 8 * PAGE) == 0, "mlock");
+  Fill(a, len / 2, 2); /* push everything else out */
+  CHECK(Same(l, 8 * PAGE, 11), "locked pages kept");
+  CHECK(munlock(l, 8 * PAGE) == 0, "munlock");
+  printf("mlock ok\n");
+  CHECK(Same(a, PAGE, 2) || Zero(a, PAGE), "touch");
+  munmap(l, 8 * PAGE);
+  munmap(p, 4 * PAGE);
+  munmap(a, len);
+  return failures != 0;
+}
+
+/* ---- system calls into swapped-out memory ---- */
+static int Syscall(size_t mib) {
+  const size_t len = 4 * MIB;
+  char path[] = "/var/tmp/run_matrix.XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0, "mkstemp");
+  char* src = aligned_alloc(PAGE, len);
+  Fill(src, len, 21);
+  CHECK(write(fd, src, len) == (ssize_t)len, "write file");
+  fsync(fd);
+  char* buf = aligned_alloc(PAGE, len);
+  memset(buf, 0x5a, len);
+  /* Push buf out: touch more than the budget elsewhere. */
+  size_t big = mib * MIB;
+  char* other = malloc(big);
+  Fill(other, big, 22);
+  CHECK(pread(fd, buf, len, 0) == (ssize_t)len, "pread into swapped-out heap");
+  CHECK(Same(buf, len, 21), "read(2) data");
+  int dfd = open(path, O_RDONLY | O_DIRECT);
+  CHECK(dfd >= 0, "open O_DIRECT");
+  Fill(other, big, 23);
+  memset(buf, 0, len);
+  Fill(other, big, 24);
+  ssize_t n = pread(dfd, buf, len, 0);
+  CHECK(n == (ssize_t)len, "O_DIRECT pread");
+  CHECK(Same(buf, len, 21), "O_DIRECT data");
+  CHECK(Same(other, big, 24), "other memory");
+  printf("syscall read sum %016llx\n", (unsigned long long)Sum(buf, len));
+  close(dfd);
+  close(fd);
+  unlink(path);
+  free(other);
+  free(buf);
+  free(src);
+  return failures != 0;
+}
+
+/* ---- processes ---- */
+static int Child(const char* tag) {
+  char* p = malloc(8 * MIB);
+  Fill(p, 8 * MIB, 31);
+  printf("child %s sum %016llx\n", tag, (unsigned long long)Sum(p, 8 * MIB));
+  free(p);
+  return 0;
+}
+static int Spawn(const char* self) {
+  char* keep = malloc(16 * MIB);
+  Fill(keep, 16 * MIB, 41);
+  fflush(stdout);
+  pid_t pid;
+  char* args1[] = {(char*)self, "child", "spawn", NULL};
+  CHECK(posix_spawn(&pid, self, NULL, NULL, args1, environ) == 0, "posix_spawn");
+  int st = 0;
+  waitpid(pid, &st, 0);
+  printf("posix_spawn status %d\n", WEXITSTATUS(st));
+  pid = vfork();
+  if (pid == 0) {
+    char* args2[] = {(char*)self, "child", "vfork", NULL};
+    execv(self, args2);
+    _exit(127);
+  }
+  waitpid(pid, &st, 0);
+  printf("vfork status %d\n", WEXITSTATUS(st));
+  fflush(stdout);
+  char cmd[4200];
+  snprintf(cmd, sizeof(cmd), "'%s' child system; exit 3", self);
+  st = system(cmd);
+  printf("system status %d\n", WEXITSTATUS(st));
+  CHECK(Same(keep, 16 * MIB, 41), "parent memory after children");
+  free(keep);
+  return failures != 0;
+}
+static int Fork(void) {
+  char* p = malloc(8 * MIB);
+  Fill(p, 8 * MIB, 51);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) {
+    printf("fork refused: %s\n", strerror(errno));
+    return 0;
+  }
+  if (pid == 0) _exit(Same(p, 8 * MIB, 51) ? 0 : 1);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  printf("fork child read the parent's memory: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "NO");
+  return 0;
+}
+static int Segv(void) {
+  char* p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  *(volatile char*)p = 1;
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: run_matrix MODE [ARG]\n");
+    return 2;
+  }
+  const char* mode = argv[1];
+  size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
+  if (!strcmp(mode, "threads")) return Threads(mib);
+  if (!strcmp(mode, "mm")) return Mm(mib);
+  if (!strcmp(mode, "syscall")) return Syscall(mib);
+  if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
+  if (!strcmp(mode, "fork")) return Fork();
+  if (!strcmp(mode, "segv")) return Segv();
+  if (!strcmp(mode, "exit")) return (int)mib;
+  if (!strcmp(mode, "child")) return Child(argc > 2 ? argv[2] : "");
+  fprintf(stderr, "run_matrix: unknown mode %s\n", mode);
+  return 2;
+}
