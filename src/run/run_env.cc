@@ -13,6 +13,7 @@ constexpr const char* kSwapSize = "USWAP_RUN_SWAP_SIZE";
 constexpr const char* kCompress = "USWAP_RUN_COMPRESS";
 constexpr const char* kStats = "USWAP_RUN_STATS";
 constexpr const char* kTop = "USWAP_RUN_TOP";
+constexpr const char* kPoll = "USWAP_RUN_HANDLER_POLL_US";
 
 std::string Get(const char* name) {
   const char* v = std::getenv(name);
@@ -41,6 +42,7 @@ std::vector<std::string> RunSettings::Encode() const {
       std::string(kSwapDir) + "=" + swap_dir,
       std::string(kSwapSize) + "=" + std::to_string(swap_bytes),
       std::string(kTop) + "=" + std::to_string(top_pid),
+      std::string(kPoll) + "=" + std::to_string(handler_poll_us),
   };
   if (!swap_file.empty()) env.push_back(std::string(kSwap) + "=" + swap_file);
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
@@ -54,6 +56,8 @@ Result<RunSettings> RunSettings::Decode() {
   USWAP_ASSIGN_OR_RETURN(s.swap_bytes, GetNumber(kSwapSize, false));
   USWAP_ASSIGN_OR_RETURN(uint64_t top, GetNumber(kTop, false));
   s.top_pid = static_cast<pid_t>(top);
+  USWAP_ASSIGN_OR_RETURN(uint64_t poll, GetNumber(kPoll, false));
+  s.handler_poll_us = static_cast<unsigned>(poll);
   s.swap_file = Get(kSwap);
   s.swap_dir = Get(kSwapDir);
   s.compress = Get(kCompress);

@@ -142,6 +142,9 @@ void Start() {
   Config config;
   config.ram_budget_bytes = settings->ram_bytes;
   if (!settings->compress.empty()) config.compress = settings->compress;
+  // The program may keep every CPU busy (sort --parallel, a thread pool):
+  // a handler thread polling for the next fault would take a CPU from it.
+  config.handler_poll_us = settings->handler_poll_us;
   std::string own;
   if (top && !settings->swap_file.empty()) {
     config.swap_areas.push_back({settings->swap_file});

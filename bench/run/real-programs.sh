@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Real Debian programs under `uswap run` (issue 9's acceptance): each runs
+# without uswap and under `uswap run --ram X`; the outputs must be
+# byte-identical (compared by SHA-256), and the peak memory of the whole
+# process tree is read from the kernel: an observe-only memory cgroup (v1,
+# no limit) around the run, memory.max_usage_in_bytes (anonymous, shmem
+# and page cache it charged). With --kernel, each also runs in a memory
+# cgroup limited to X with kernel swap on a swap file on the same disk.
+#
+#   bash bench/run/real-programs.sh [--uswap PATH] [--kernel] [--only NAME] [--runs N]
+#
+# Needs root (cgroups; --kernel: swapon). Prints one line per run and a
+# table of medians. Data is generated in $TMPDIR (default /var/tmp) and removed.
+set -euo pipefail
+USWAP=${USWAP:-$(dirname "$0")/../../build/tools/uswap/uswap}
+KERNEL=0
+ONLY=""
+RUNS=1
+while (($#)); do
+  case $1 in
+    --uswap) USWAP=$2; shift 2 ;;
+    --kernel) KERNEL=1; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    *) echo "usage: $0 [--uswap PATH] [--kernel] [--only NAME] [--runs N]" >&2; exit 2 ;;
+  esac
+done
+TMP=${TMPDIR:-/var/tmp}/uswap-real.$$
+mkdir -p "$TMP"
+CG=/sys/fs/cgroup/memory/uswap-real.$$
+SWAPFILE=""
+cleanup() {
+  [[ -n $SWAPFILE ]] && { swapoff "$SWAPFILE" 2>/dev/null || true; rm -f "$SWAPFILE"; }
+  [[ -d $CG ]] && rmdir "$CG" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+mkdir -p "$CG"
+
+# run MODE LIMIT_BYTES CMD... -> "seconds peak_MiB sha256"
+run() {
+  local mode=$1 limit=$2; shift 2
+  echo 0 > "$CG/memory.max_usage_in_bytes" 2>/dev/null || true
+  if [[ $mode == kernel ]]; then
+    echo "$limit" > "$CG/memory.limit_in_bytes"
+  else
+    echo -1 > "$CG/memory.limit_in_bytes"
+  fi
+  sync; echo 1 > /proc/sys/vm/drop_caches
+  local t0 t1 sum
+  t0=$(date +%s.%N)
+  if [[ $mode == uswap ]]; then
+    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16)
+  else
+    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$@" | sha256sum | cut -c1-16)
+  fi
+  t1=$(date +%s.%N)
+  echo "$(echo "$t1 - $t0" | bc) $(( $(cat "$CG/memory.max_usage_in_bytes") >> 20 )) $sum"
+}
+
+# The programs: name, RAM budget, command. Inputs are made once.
+gen_inputs() {
+  [[ -f $TMP/lines.txt ]] && return
+  python3 -c "
+import random
+r = random.Random(1)
+with open('$TMP/lines.txt', 'w') as f:
+    for i in range(9_000_000):
+        f.write('%016x %s\n' % (r.getrandbits(64), 'x' * r.randrange(40, 80)))
+"
+  head -c 48M "$TMP/lines.txt" > "$TMP/xz-input"
+  python3 -c "
+import sqlite3, random
+r = random.Random(2)
+db = sqlite3.connect('$TMP/db.sqlite')
+db.execute('create table t(k integer primary key, v text)')
+db.executemany('insert into t values(?, ?)', ((i, '%x' % r.getrandbits(400)) for i in range(3_000_000)))
+db.commit()
+"
+}
+
+declare -a NAMES=(python sort xz sqlite)
+declare -A RAM=([python]=256M [sort]=256M [xz]=192M [sqlite]=256M)
+cmd() {
+  case $1 in
+    python) echo /usr/bin/python3 -c "d = {i: [i, str(i) * 6] for i in range(5_000_000)}
+print(len(d), sum(len(v[1]) for v in d.values()))" ;;
+  esac
+}
+bytes() { numfmt --from=iec "$1"; }
+
+gen_inputs
+if ((KERNEL)); then
+  SWAPFILE=$TMP/kernel.swap
+  fallocate -l 8G "$SWAPFILE"; chmod 600 "$SWAPFILE"; mkswap -q "$SWAPFILE"; swapon "$SWAPFILE"
+fi
+printf "%-7s %-6s %-5s %8s %8s %s\n" program mode ram seconds peakMiB sha256
+for name in "${NAMES[@]}"; do
+  [[ -n $ONLY && $ONLY != "$name" ]] && continue
+  ram=${RAM[$name]}
+  for ((i = 0; i < RUNS; i++)); do
+    for mode in plain uswap $( ((KERNEL)) && echo kernel ); do
+      lim=$ram; [[ $mode == kernel ]] && lim=$(bytes "$ram")
+      case $name in
+        python) out=$(run $mode "$lim" /usr/bin/python3 -c 'd = {i: [i, str(i) * 6] for i in range(5_000_000)}
+print(len(d), sum(len(v[1]) for v in d.values()))') ;;
+        sort) out=$(run $mode "$lim" /usr/bin/sort -S 1G "$TMP/lines.txt") ;;
+        xz) out=$(run $mode "$lim" /usr/bin/xz -9 -T1 -c "$TMP/xz-input") ;;
+        sqlite) out=$(run $mode "$lim" /usr/bin/sqlite3 "$TMP/db.sqlite" \
+          "pragma cache_size=-1048576; select count(*), sum(length(v)) from t; select sum(k) from t where v like '%abc%'; select count(*) from t where v > 'f';") ;;
+      esac
+      printf "%-7s %-6s %-5s %8s %8s %s\n" "$name" "$mode" "$ram" $out
+    done
+  done
+done
