@@ -466,3 +466,16 @@ USWAP_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
   va_end(ap);
   return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), mode));
 }
+// _FORTIFY_SOURCE builds call these for an open() without a mode.
+USWAP_EXPORT int __open_2(const char* path, int flags) {
+  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), 0));
+}
+USWAP_EXPORT int __open64_2(const char* path, int flags) {
+  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), 0));
+}
+USWAP_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), 0));
+}
+USWAP_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), 0));
+}
