@@ -27,27 +27,26 @@ while (($#)); do
 done
 TMP=${TMPDIR:-/var/tmp}/uswap-real.$$
 mkdir -p "$TMP"
-CG=/sys/fs/cgroup/memory/uswap-real.$$
+CGROOT=/sys/fs/cgroup/memory
+CG=""
 SWAPFILE=""
 cleanup() {
   [[ -n $SWAPFILE ]] && { swapoff "$SWAPFILE" 2>/dev/null || true; rm -f "$SWAPFILE"; }
-  [[ -d $CG ]] && rmdir "$CG" 2>/dev/null || true
+  [[ -n $CG && -d $CG ]] && rmdir "$CG" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-mkdir -p "$CG"
 
-# run MODE LIMIT_BYTES CMD... -> "seconds peak_MiB sha256"
+# run MODE LIMIT CMD... -> "seconds peak_MiB sha256". Each run gets a fresh
+# cgroup (so that nothing an earlier run left in the page cache is charged
+# to it), the limit before anything runs, and cold caches.
 run() {
   local mode=$1 limit=$2; shift 2
-  echo 0 > "$CG/memory.max_usage_in_bytes" 2>/dev/null || true
-  if [[ $mode == kernel ]]; then
-    echo "$limit" > "$CG/memory.limit_in_bytes"
-  else
-    echo -1 > "$CG/memory.limit_in_bytes"
-  fi
+  CG=$CGROOT/uswap-real.$$.$RANDOM
+  mkdir "$CG"
+  [[ $mode == kernel ]] && echo "$(numfmt --from=iec "$limit")" > "$CG/memory.limit_in_bytes"
   sync; echo 1 > /proc/sys/vm/drop_caches
-  local t0 t1 sum
+  local t0 t1 sum peak
   t0=$(date +%s.%N)
   if [[ $mode == uswap ]]; then
     sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16)
@@ -55,7 +54,9 @@ run() {
     sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$@" | sha256sum | cut -c1-16)
   fi
   t1=$(date +%s.%N)
-  echo "$(echo "$t1 - $t0" | bc) $(( $(cat "$CG/memory.max_usage_in_bytes") >> 20 )) $sum"
+  peak=$(( $(cat "$CG/memory.max_usage_in_bytes") >> 20 ))
+  rmdir "$CG"; CG=""
+  echo "$(echo "$t1 - $t0" | bc) $peak $sum"
 }
 
 # The programs: name, RAM budget, command. Inputs are made once.
@@ -81,13 +82,6 @@ db.commit()
 
 declare -a NAMES=(python sort xz sqlite)
 declare -A RAM=([python]=256M [sort]=256M [xz]=192M [sqlite]=256M)
-cmd() {
-  case $1 in
-    python) echo /usr/bin/python3 -c "d = {i: [i, str(i) * 6] for i in range(5_000_000)}
-print(len(d), sum(len(v[1]) for v in d.values()))" ;;
-  esac
-}
-bytes() { numfmt --from=iec "$1"; }
 
 gen_inputs
 if ((KERNEL)); then
@@ -100,7 +94,7 @@ for name in "${NAMES[@]}"; do
   ram=${RAM[$name]}
   for ((i = 0; i < RUNS; i++)); do
     for mode in plain uswap $( ((KERNEL)) && echo kernel ); do
-      lim=$ram; [[ $mode == kernel ]] && lim=$(bytes "$ram")
+      lim=$ram
       case $name in
         python) out=$(run $mode "$lim" /usr/bin/python3 -c 'd = {i: [i, str(i) * 6] for i in range(5_000_000)}
 print(len(d), sum(len(v[1]) for v in d.values()))') ;;

@@ -1,5 +1,6 @@
 #include "run/run_env.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -42,8 +43,9 @@ std::vector<std::string> RunSettings::Encode() const {
       std::string(kSwapDir) + "=" + swap_dir,
       std::string(kSwapSize) + "=" + std::to_string(swap_bytes),
       std::string(kTop) + "=" + std::to_string(top_pid),
-      std::string(kPoll) + "=" + std::to_string(handler_poll_us),
   };
+  if (handler_poll_us >= 0)
+    env.push_back(std::string(kPoll) + "=" + std::to_string(handler_poll_us));
   if (!swap_file.empty()) env.push_back(std::string(kSwap) + "=" + swap_file);
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
   if (!stats_file.empty()) env.push_back(std::string(kStats) + "=" + stats_file);
@@ -56,8 +58,10 @@ Result<RunSettings> RunSettings::Decode() {
   USWAP_ASSIGN_OR_RETURN(s.swap_bytes, GetNumber(kSwapSize, false));
   USWAP_ASSIGN_OR_RETURN(uint64_t top, GetNumber(kTop, false));
   s.top_pid = static_cast<pid_t>(top);
-  USWAP_ASSIGN_OR_RETURN(uint64_t poll, GetNumber(kPoll, false));
-  s.handler_poll_us = static_cast<unsigned>(poll);
+  if (!Get(kPoll).empty()) {
+    USWAP_ASSIGN_OR_RETURN(uint64_t poll, GetNumber(kPoll, false));
+    s.handler_poll_us = static_cast<int>(std::min<uint64_t>(poll, 1000000));
+  }
   s.swap_file = Get(kSwap);
   s.swap_dir = Get(kSwapDir);
   s.compress = Get(kCompress);

@@ -18,14 +18,14 @@
 namespace uswap {
 
 struct RunSettings {
-  uint64_t ram_bytes = 0;        // the RAM budget of each process
-  std::string swap_file;         // an existing swap area for the first process, or empty
-  std::string swap_dir;          // where a process without one creates its own
-  uint64_t swap_bytes = 0;       // size of a created area (sparse)
-  std::string compress;          // Config::compress
-  std::string stats_file;        // counters at exit (first process; others add ".PID")
-  pid_t top_pid = 0;             // the process `uswap run` exec'd
-  unsigned handler_poll_us = 0;  // Config::handler_poll_us (0: handlers sleep between faults)
+  uint64_t ram_bytes = 0;    // the RAM budget of each process
+  std::string swap_file;     // an existing swap area for the first process, or empty
+  std::string swap_dir;      // where a process without one creates its own
+  uint64_t swap_bytes = 0;   // size of a created area (sparse)
+  std::string compress;      // Config::compress
+  std::string stats_file;    // counters at exit (first process; others add ".PID")
+  pid_t top_pid = 0;         // the process `uswap run` exec'd
+  int handler_poll_us = -1;  // Config::handler_poll_us; -1: the library's default
 
   // "NAME=VALUE" strings for the environment.
   std::vector<std::string> Encode() const;

@@ -142,9 +142,10 @@ void Start() {
   Config config;
   config.ram_budget_bytes = settings->ram_bytes;
   if (!settings->compress.empty()) config.compress = settings->compress;
-  // The program may keep every CPU busy (sort --parallel, a thread pool):
-  // a handler thread polling for the next fault would take a CPU from it.
-  config.handler_poll_us = settings->handler_poll_us;
+  // Handler threads poll for the next fault by default: measured, that won
+  // even against a program keeping both CPUs busy (doc/run.md).
+  if (settings->handler_poll_us >= 0)
+    config.handler_poll_us = static_cast<unsigned>(settings->handler_poll_us);
   std::string own;
   if (top && !settings->swap_file.empty()) {
     config.swap_areas.push_back({settings->swap_file});
@@ -294,9 +295,8 @@ USWAP_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off
   }
   return SysMmap(addr, len, prot, flags, fd, off);
 }
-USWAP_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) noexcept {
-  return mmap(addr, len, prot, flags, fd, off);
-}
+USWAP_EXPORT void* mmap64(void*, size_t, int, int, int, off_t) noexcept
+    __attribute__((alias("mmap")));
 
 USWAP_EXPORT int munmap(void* addr, size_t len) noexcept {
   if (t_engine || !Ready() || !g_space->Overlaps(U(addr), len))
@@ -435,47 +435,33 @@ static int NoDirect(int flags) {
   if ((flags & O_DIRECT) && Ready() && !t_engine) return flags & ~O_DIRECT;
   return flags;
 }
-static mode_t ModeArg(int flags, va_list ap) {
-  return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
+static int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
+  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), mode));
 }
+// The mode argument exists only with O_CREAT or O_TMPFILE.
+#define USWAP_MODE_ARG(flags)                                  \
+  mode_t mode = 0;                                             \
+  if (((flags)&O_CREAT) || ((flags)&O_TMPFILE) == O_TMPFILE) { \
+    va_list ap;                                                \
+    va_start(ap, flags);                                       \
+    mode = va_arg(ap, mode_t);                                 \
+    va_end(ap);                                                \
+  }
 USWAP_EXPORT int open(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), mode));
-}
-USWAP_EXPORT int open64(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), mode));
+  USWAP_MODE_ARG(flags);
+  return OpenAt(AT_FDCWD, path, flags, mode);
 }
 USWAP_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), mode));
-}
-USWAP_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), mode));
+  USWAP_MODE_ARG(flags);
+  return OpenAt(dirfd, path, flags, mode);
 }
 // _FORTIFY_SOURCE builds call these for an open() without a mode.
-USWAP_EXPORT int __open_2(const char* path, int flags) {
-  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), 0));
-}
-USWAP_EXPORT int __open64_2(const char* path, int flags) {
-  return static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, NoDirect(flags), 0));
-}
+USWAP_EXPORT int __open_2(const char* path, int flags) { return OpenAt(AT_FDCWD, path, flags, 0); }
 USWAP_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
-  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), 0));
+  return OpenAt(dirfd, path, flags, 0);
 }
-USWAP_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), 0));
-}
+// The 64-bit names are the same calls on a 64-bit system.
+USWAP_EXPORT int open64(const char*, int, ...) __attribute__((alias("open")));
+USWAP_EXPORT int openat64(int, const char*, int, ...) __attribute__((alias("openat")));
+USWAP_EXPORT int __open64_2(const char*, int) __attribute__((alias("__open_2")));
+USWAP_EXPORT int __openat64_2(int, const char*, int) __attribute__((alias("__openat_2")));

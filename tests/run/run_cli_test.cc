@@ -122,7 +122,7 @@ void Compare(RunCliTest* t, const Outcome& plain, const Outcome& under, long pla
 TEST_F(RunCliTest, ThreadsKeepTheirHeapWithinTheBudget) {
   Outcome plain = Run({RUN_MATRIX, "threads", "160"});
   Outcome under = Run(Uswap({RUN_MATRIX, "threads", "160"}));
-  Compare(this, plain, under, 100);  // threads free as they finish: the peak varies
+  Compare(this, plain, under, 150);
 }
 
 TEST_F(RunCliTest, MmapMunmapMremapMadviseMprotectMlockKeepTheirSemantics) {

@@ -67,6 +67,9 @@ static uint64_t Sum(const void* p, size_t bytes) {
 
 /* ---- threads ---- */
 struct Job { size_t bytes; uint64_t seed; uint64_t sum; int ok; };
+/* Every thread holds its blocks until all have written theirs: the peak is
+ * the whole workload, whatever the scheduling. */
+static pthread_barrier_t filled;
 static void* Worker(void* arg) {
   struct Job* j = arg;
   /* Many mid-sized blocks, as a real program's heap holds. */
@@ -76,6 +79,7 @@ static void* Worker(void* arg) {
     blocks[i] = malloc(256 * 1024);
     Fill(blocks[i], 256 * 1024, j->seed * 1000 + i);
   }
+  pthread_barrier_wait(&filled);
   j->ok = 1;
   j->sum = 0;
   for (size_t i = 0; i < n; i++) {
@@ -90,6 +94,7 @@ static int Threads(size_t mib) {
   enum { kThreads = 4 };
   pthread_t t[kThreads];
   struct Job jobs[kThreads];
+  pthread_barrier_init(&filled, NULL, kThreads);
   for (int i = 0; i < kThreads; i++) {
     jobs[i] = (struct Job){mib * MIB / kThreads, (uint64_t)i + 1, 0, 0};
     CHECK(pthread_create(&t[i], NULL, Worker, &jobs[i]) == 0, "pthread_create");

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -259,10 +260,9 @@ int RunMain(int argc, char** argv) {
   if (int rc = CheckUserfaultfd(); rc != 0) return rc;
 
   s.top_pid = getpid();
-  // Handler threads sleep between faults unless asked (an experiment knob:
-  // the program may keep every CPU busy, and a poller would compete).
+  // An experiment knob: how long a handler thread polls for the next fault.
   if (const char* poll = std::getenv("USWAP_RUN_HANDLER_POLL_US"); poll && *poll)
-    s.handler_poll_us = static_cast<unsigned>(std::strtoul(poll, nullptr, 10));
+    s.handler_poll_us = static_cast<int>(std::min(std::strtoul(poll, nullptr, 10), 1000000ul));
   for (const std::string& kv : s.Encode()) putenv(strdup(kv.c_str()));
   std::string preload = shim;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
