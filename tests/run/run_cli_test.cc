@@ -171,6 +171,36 @@ TEST_F(RunCliTest, StatsFileHoldsTheCounters) {
   EXPECT_NE(text.find("pswpout "), std::string::npos) << text;
 }
 
+TEST_F(RunCliTest, UswapStatReadsARunningProgram) {
+  const std::string go = dir_ + "/keep.go";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    setenv("USWAP_STATS_SOCKET", "auto", 1);
+    std::vector<std::string> argv = Uswap({RUN_MATRIX, "wait", go});
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(98);
+  }
+  // The program publishes its socket once its Space is open; ask until it
+  // answers (the program waits for `go` for up to 60 s).
+  Outcome stat;
+  for (int i = 0; i < 200; i++) {
+    stat = Run({USWAP_CLI, "stat", "--count", "1", std::to_string(pid)});
+    if (WIFEXITED(stat.status) && WEXITSTATUS(stat.status) == 0) break;
+    usleep(50000);
+  }
+  close(open(go.c_str(), O_WRONLY | O_CREAT, 0600));
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ExpectExited(stat, 0, "uswap stat PID");
+  EXPECT_NE(stat.out.find("pgfault"), std::string::npos) << stat.out;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 // Refusals: one line naming the cause, status != 0, the program not run
 // (its "child" mode would print).
 void ExpectRefused(const Outcome& r, int code, const std::string& says) {

@@ -10,6 +10,7 @@
  *   run_matrix fork             fork(): what the child reads of the parent's memory
  *   run_matrix segv             a write to read-only memory: the program's own SIGSEGV
  *   run_matrix exit N           exits with status N
+ *   run_matrix wait PATH        fills 64 MiB, then waits (up to 60 s) until PATH exists
  *   run_matrix child X          (spawned) prints X and a checksum of fresh heap memory
  */
 #define _GNU_SOURCE
@@ -273,6 +274,14 @@ static int Fork(void) {
   printf("fork child read the parent's memory: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "NO");
   return 0;
 }
+static int Wait(const char* path) {
+  char* p = malloc(64 * MIB);
+  Fill(p, 64 * MIB, 61);
+  for (int i = 0; i < 6000 && access(path, F_OK) != 0; i++) usleep(10000);
+  CHECK(Same(p, 64 * MIB, 61), "memory while waiting");
+  free(p);
+  return failures != 0;
+}
 static int Segv(void) {
   char* p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   *(volatile char*)p = 1;
@@ -293,6 +302,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "fork")) return Fork();
   if (!strcmp(mode, "segv")) return Segv();
   if (!strcmp(mode, "exit")) return (int)mib;
+  if (!strcmp(mode, "wait") && argc > 2) return Wait(argv[2]);
   if (!strcmp(mode, "child")) return Child(argc > 2 ? argv[2] : "");
   fprintf(stderr, "run_matrix: unknown mode %s\n", mode);
   return 2;
