@@ -46,6 +46,7 @@
 #include <cstring>
 #include <string>
 
+#include "api/space_impl.h"
 #include "run/anon_space.h"
 #include "run/run_env.h"
 #include "uswap/swap_area.h"
@@ -107,9 +108,15 @@ void Warn(const char* what) {
   (void)!::write(2, line.data(), line.size());
 }
 
-void WriteStats() {
+// At exit: the counters to --stats FILE, and the stats socket (if the
+// program published one) removed. The Space itself is never destroyed
+// (other threads may run until _exit), so its destructor cannot do this.
+void AtExit() {
   EngineScope e;
-  if (!g_stats_file || !Ready()) return;
+  if (!Ready()) return;
+  const std::string socket = ImplOf(g_space->space())->stats_socket();
+  if (!socket.empty()) ::unlink(socket.c_str());
+  if (!g_stats_file) return;
   std::string text = g_space->space().stats().ToText();
   FILE* f = std::fopen(g_stats_file->c_str(), "w");
   if (!f) return;
@@ -171,8 +178,8 @@ void Start() {
   if (!settings->stats_file.empty()) {
     g_stats_file = new std::string(top ? settings->stats_file
                                        : settings->stats_file + "." + std::to_string(getpid()));
-    std::atexit(WriteStats);
   }
+  std::atexit(AtExit);
   g_state.store(kReady, std::memory_order_release);
 }
 

@@ -199,6 +199,10 @@ TEST_F(RunCliTest, UswapStatReadsARunningProgram) {
   ExpectExited(stat, 0, "uswap stat PID");
   EXPECT_NE(stat.out.find("pgfault"), std::string::npos) << stat.out;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // The socket went with the program.
+  Outcome after = Run({USWAP_CLI, "stat", "--count", "1", std::to_string(pid)});
+  EXPECT_NE(WEXITSTATUS(after.status), 0) << after.out;
+  EXPECT_NE(after.err.find(std::to_string(pid)), std::string::npos) << after.err;
 }
 
 // Refusals: one line naming the cause, status != 0, the program not run
