@@ -65,13 +65,10 @@ std::vector<AnonSpace::Piece> AnonSpace::Split(uintptr_t addr, size_t len) {
   const uintptr_t rb = std::max(b, begin_), re = std::min(e, end_);
   if (rb < re) {
     MutexLock l(&mu_);
-    uintptr_t cursor = rb;
-    for (const AddrRange& f : foreign_.Intersect(rb, re)) {
-      if (cursor < f.begin) out.push_back({{cursor, f.begin}, true});
-      out.push_back({f, false});
-      cursor = f.end;
-    }
-    if (cursor < re) out.push_back({{cursor, re}, true});
+    for (const AddrRange& r : foreign_.Gaps(rb, re)) out.push_back({r, true});
+    for (const AddrRange& r : foreign_.Intersect(rb, re)) out.push_back({r, false});
+    std::sort(out.begin(), out.end(),
+              [](const Piece& x, const Piece& y) { return x.range.begin < y.range.begin; });
   }
   kernel(std::max(b, end_), e);
   return out;
@@ -82,19 +79,22 @@ int AnonSpace::DiscardLocked(uintptr_t b, uintptr_t e) {
   return ErrnoOf(region_->Discard(b - begin_, e - b));
 }
 
+int AnonSpace::ProtectTakenLocked(uintptr_t b, uintptr_t e, int prot) {
+  // Free ranges are already discarded (zero); only the protection may be
+  // a leftover of the range's last user.
+  if (::mprotect(reinterpret_cast<void*>(b), e - b, prot) == 0) return 0;
+  const int err = errno;
+  free_.Add(b, e);
+  return err;
+}
+
 int AnonSpace::Map(size_t len, int prot, uintptr_t* out) {
   const uintptr_t size = PageUp(len);
   if (size == 0) return EINVAL;
   MutexLock l(&mu_);
   std::optional<uintptr_t> at = free_.TakeFirstFit(size);
   if (!at) return ENOMEM;
-  // Free ranges are already discarded (zero); only the protection may be
-  // a leftover of the range's last user.
-  if (::mprotect(reinterpret_cast<void*>(*at), size, prot) != 0) {
-    const int err = errno;
-    free_.Add(*at, *at + size);
-    return err;
-  }
+  if (int err = ProtectTakenLocked(*at, *at + size, prot); err != 0) return err;
   *out = *at;
   return 0;
 }
@@ -114,14 +114,7 @@ int AnonSpace::Unmap(uintptr_t addr, size_t len) {
   if (b != addr || b >= e || b < begin_ || e > end_) return EINVAL;
   MutexLock l(&mu_);
   // Foreign parts are the kernel's (the caller unmaps them there).
-  uintptr_t cursor = b;
-  std::vector<AddrRange> owned;
-  for (const AddrRange& f : foreign_.Intersect(b, e)) {
-    if (cursor < f.begin) owned.push_back({cursor, f.begin});
-    cursor = f.end;
-  }
-  if (cursor < e) owned.push_back({cursor, e});
-  for (const AddrRange& r : owned) {
+  for (const AddrRange& r : foreign_.Gaps(b, e)) {
     if (int err = DiscardLocked(r.begin, r.end); err != 0) return err;
     const uintptr_t mb = std::max(r.begin, map_begin_);
     if (mb < r.end) free_.Add(mb, r.end);
@@ -166,11 +159,7 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
   }
   if (ne <= end_ && free_.Contains(oe, ne)) {  // grow in place
     free_.Remove(oe, ne);
-    if (::mprotect(reinterpret_cast<void*>(oe), ne - oe, PROT_READ | PROT_WRITE) != 0) {
-      const int err = errno;
-      free_.Add(oe, ne);
-      return err;
-    }
+    if (int err = ProtectTakenLocked(oe, ne, PROT_READ | PROT_WRITE); err != 0) return err;
     *out = ob;
     return 0;
   }
@@ -178,11 +167,7 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
   const uintptr_t size = ne - ob;
   std::optional<uintptr_t> at = free_.TakeFirstFit(size);
   if (!at) return ENOMEM;
-  if (::mprotect(reinterpret_cast<void*>(*at), size, PROT_READ | PROT_WRITE) != 0) {
-    const int err = errno;
-    free_.Add(*at, *at + size);
-    return err;
-  }
+  if (int err = ProtectTakenLocked(*at, *at + size, PROT_READ | PROT_WRITE); err != 0) return err;
   // The kernel moves page table entries; uswap copies the contents
   // through the region (swapped pages come back as the copy touches them).
   std::memcpy(reinterpret_cast<void*>(*at), reinterpret_cast<void*>(ob), oe - ob);

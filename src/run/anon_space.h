@@ -100,6 +100,9 @@ class AnonSpace {
   AnonSpace() = default;
   // Discards [b, e) after unpinning it; returns an errno value.
   int DiscardLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
+  // Gives [b, e), just taken from free_, protection `prot`; on failure
+  // returns it to free_. Returns an errno value.
+  int ProtectTakenLocked(uintptr_t b, uintptr_t e, int prot) REQUIRES(mu_);
   bool InMapArea(uintptr_t b, uintptr_t e) const { return b >= map_begin_ && e <= end_; }
 
   std::unique_ptr<Space> space_;

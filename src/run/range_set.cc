@@ -16,6 +16,17 @@ std::vector<AddrRange> RangeSet::Intersect(uintptr_t begin, uintptr_t end) const
   return out;
 }
 
+std::vector<AddrRange> RangeSet::Gaps(uintptr_t begin, uintptr_t end) const {
+  std::vector<AddrRange> gaps;
+  uintptr_t cursor = begin;
+  for (const AddrRange& r : Intersect(begin, end)) {
+    if (cursor < r.begin) gaps.push_back({cursor, r.begin});
+    cursor = r.end;
+  }
+  if (cursor < end) gaps.push_back({cursor, end});
+  return gaps;
+}
+
 bool RangeSet::Contains(uintptr_t begin, uintptr_t end) const {
   if (begin >= end) return true;
   auto it = ranges_.upper_bound(begin);
@@ -25,15 +36,9 @@ bool RangeSet::Contains(uintptr_t begin, uintptr_t end) const {
 }
 
 std::vector<AddrRange> RangeSet::Add(uintptr_t begin, uintptr_t end) {
-  std::vector<AddrRange> added;
-  if (begin >= end) return added;
+  if (begin >= end) return {};
   // The gaps of [begin, end) between the present ranges are what is new.
-  uintptr_t cursor = begin;
-  for (const AddrRange& r : Intersect(begin, end)) {
-    if (cursor < r.begin) added.push_back({cursor, r.begin});
-    cursor = r.end;
-  }
-  if (cursor < end) added.push_back({cursor, end});
+  std::vector<AddrRange> added = Gaps(begin, end);
   for (const AddrRange& a : added) bytes_ += a.size();
   // Merge with every range that overlaps or touches [begin, end).
   uintptr_t b = begin, e = end;

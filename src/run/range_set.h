@@ -30,6 +30,8 @@ class RangeSet {
   std::vector<AddrRange> Remove(uintptr_t begin, uintptr_t end);
   // The parts of [begin, end) in the set, in address order.
   std::vector<AddrRange> Intersect(uintptr_t begin, uintptr_t end) const;
+  // The parts of [begin, end) not in the set, in address order.
+  std::vector<AddrRange> Gaps(uintptr_t begin, uintptr_t end) const;
   bool Contains(uintptr_t begin, uintptr_t end) const;  // all of [begin, end)
   // Lowest-addressed range of `size` bytes in the set (first fit, as
   // get_unmapped_area searches bottom-up); removes and returns its start.

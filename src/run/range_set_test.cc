@@ -26,6 +26,8 @@ TEST(RangeSetTest, RemoveSplitsAndReportsWhatWasThere) {
   EXPECT_EQ(s.Intersect(0, 1000), (std::vector<AddrRange>{{0, 50}, {250, 300}}));
   EXPECT_EQ(s.bytes(), 100u);
   EXPECT_FALSE(s.Contains(40, 60));
+  EXPECT_EQ(s.Gaps(0, 400), (std::vector<AddrRange>{{50, 250}, {300, 400}}));
+  EXPECT_EQ(s.Gaps(10, 40), (std::vector<AddrRange>{}));
   EXPECT_TRUE(s.Remove(60, 240).empty());
 }
 

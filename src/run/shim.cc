@@ -97,15 +97,14 @@ int Fail(int err) {
 }
 uintptr_t U(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
-[[noreturn]] void Die(const std::string& what) {
+void Warn(const std::string& what) {
   std::string line = "uswap run: " + what + "\n";
   (void)!::write(2, line.data(), line.size());
-  _exit(125);
 }
 
-void Warn(const char* what) {
-  std::string line = std::string("uswap run: ") + what + "\n";
-  (void)!::write(2, line.data(), line.size());
+[[noreturn]] void Die(const std::string& what) {
+  Warn(what);
+  _exit(125);
 }
 
 // At exit: the counters to --stats FILE, and the stats socket (if the
