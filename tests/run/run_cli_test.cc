@@ -64,10 +64,11 @@ class RunCliTest : public ::testing::Test {
     EXPECT_TRUE(left.empty()) << "left behind: " << left[0];
   }
 
-  // Runs argv with stdout and stderr in files; `uid` >= 0 drops to it.
-  Outcome Run(std::vector<std::string> argv, int uid = -1,
+  // Starts argv with stdout and stderr in files named after `tag`; `uid`
+  // >= 0 drops to it. Finish() waits for it.
+  pid_t Start(std::vector<std::string> argv, const std::string& tag, int uid = -1,
               const std::vector<std::string>& env = {}) {
-    const std::string out = dir_ + "/keep.out", err = dir_ + "/keep.err";
+    const std::string out = dir_ + "/keep." + tag + ".out", err = dir_ + "/keep." + tag + ".err";
     pid_t pid = fork();
     if (pid == 0) {
       int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -84,13 +85,20 @@ class RunCliTest : public ::testing::Test {
       execv(args[0], args.data());
       _exit(98);
     }
+    return pid;
+  }
+  Outcome Finish(pid_t pid, const std::string& tag) {
     Outcome r;
     rusage ru{};
     EXPECT_EQ(wait4(pid, &r.status, 0, &ru), pid);
     r.maxrss_kib = ru.ru_maxrss;
-    r.out = ReadAll(out);
-    r.err = ReadAll(err);
+    r.out = ReadAll(dir_ + "/keep." + tag + ".out");
+    r.err = ReadAll(dir_ + "/keep." + tag + ".err");
     return r;
+  }
+  Outcome Run(std::vector<std::string> argv, int uid = -1,
+              const std::vector<std::string>& env = {}) {
+    return Finish(Start(std::move(argv), "run", uid, env), "run");
   }
   std::vector<std::string> Uswap(std::vector<std::string> program) {
     std::vector<std::string> v = {
@@ -173,18 +181,7 @@ TEST_F(RunCliTest, StatsFileHoldsTheCounters) {
 
 TEST_F(RunCliTest, UswapStatReadsARunningProgram) {
   const std::string go = dir_ + "/keep.go";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    setenv("USWAP_STATS_SOCKET", "auto", 1);
-    std::vector<std::string> argv = Uswap({RUN_MATRIX, "wait", go});
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(98);
-  }
+  pid_t pid = Start(Uswap({RUN_MATRIX, "wait", go}), "waiting", -1, {"USWAP_STATS_SOCKET=auto"});
   // The program publishes its socket once its Space is open; ask until it
   // answers (the program waits for `go` for up to 60 s).
   Outcome stat;
@@ -194,11 +191,10 @@ TEST_F(RunCliTest, UswapStatReadsARunningProgram) {
     usleep(50000);
   }
   close(open(go.c_str(), O_WRONLY | O_CREAT, 0600));
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  Outcome waited = Finish(pid, "waiting");
   ExpectExited(stat, 0, "uswap stat PID");
   EXPECT_NE(stat.out.find("pgfault"), std::string::npos) << stat.out;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ExpectExited(waited, 0, "the waiting program");
   // The socket went with the program.
   Outcome after = Run({USWAP_CLI, "stat", "--count", "1", std::to_string(pid)});
   EXPECT_NE(WEXITSTATUS(after.status), 0) << after.out;
