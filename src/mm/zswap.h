@@ -6,10 +6,10 @@
 // pool (ZsPool) under its slot; the slot stays reserved on disk. Pages that
 // compress worse than `threshold` bytes, and pages that arrive while the
 // pool is full, pass down to the disk (counted). When nearly every page
-// compresses poorly (incompressible data), only one page in 16 is tried. A load decompresses into
-// the page and checks the page's checksum: a corrupt object is EBADMSG,
-// never data. Loads do not free: the engine frees the slot once the page is
-// safe in memory (an exclusive load), which Invalidates the object.
+// compresses poorly (incompressible data), only one page in 16 is tried.
+// A load decompresses into the page and checks the page's checksum: a
+// corrupt object is EBADMSG, never data. Loads do not free: the engine frees the slot once the page
+// is safe in memory (an exclusive load), which Invalidates the object.
 //
 // Budget: the pool's pages (ZsPool::pool_pages) and this tier's tables are
 // charged to the FramePool as metadata, so resident frames + pool + tables

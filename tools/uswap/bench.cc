@@ -368,9 +368,7 @@ void InstallSignalHandlers() {
 }
 
 std::string DefaultSwapPath() {
-  const char* dir = std::getenv("TMPDIR");
-  std::string d = dir && *dir ? dir : "/var/tmp";
-  return d + "/uswap-bench-" + std::to_string(::getpid()) + ".swap";
+  return TempDir() + "/uswap-bench-" + std::to_string(::getpid()) + ".swap";
 }
 
 std::string DirName(const std::string& path) {

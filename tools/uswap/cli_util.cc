@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "swap/swap_format.h"
@@ -209,6 +210,11 @@ std::optional<std::string> OneFileOperand(std::string_view cmd, int argc, char**
   if (optind + 1 == argc) return std::string(argv[optind]);
   UsageError(cmd, optind == argc ? "no FILE given" : "more than one FILE given");
   return std::nullopt;
+}
+
+std::string TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp && *tmp ? tmp : "/var/tmp";
 }
 
 std::string HumanSize(uint64_t bytes) {

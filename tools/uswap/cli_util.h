@@ -72,4 +72,8 @@ std::optional<std::string> OneFileOperand(std::string_view cmd, int argc, char**
 // and three-letter suffixes): "1020 KiB", "2.4 MiB", "512 B".
 std::string HumanSize(uint64_t bytes);
 
+// Where the CLI makes the swap files it needs (bench, demo, run): $TMPDIR,
+// else /var/tmp (disk-backed on Debian, unlike a tmpfs /tmp).
+std::string TempDir();
+
 }  // namespace uswap::cli

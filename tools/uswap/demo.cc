@@ -107,9 +107,7 @@ int DemoMain(int argc, char** argv) {
   if (accesses == 0) accesses = pages;
 
   if (swap_path.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    swap_path = std::string(tmp && *tmp ? tmp : "/var/tmp") + "/uswap-demo-" +
-                std::to_string(getpid()) + ".swap";
+    swap_path = TempDir() + "/uswap-demo-" + std::to_string(getpid()) + ".swap";
   }
   // Room for the whole region plus 1/8 (clustering leaves partial clusters).
   auto swap =

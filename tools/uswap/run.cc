@@ -239,10 +239,7 @@ int RunMain(int argc, char** argv) {
         " (this uswap was built without mimalloc? scripts/install-deps.sh installs it)");
   if (!s.swap_file.empty() && !IsFile(s.swap_file))
     return Refuse(s.swap_file + ": not a swap file (make one with `uswap mkswap`)");
-  if (s.swap_dir.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    s.swap_dir = tmp && *tmp ? tmp : "/var/tmp";
-  }
+  if (s.swap_dir.empty()) s.swap_dir = TempDir();
   // Processes the program starts make their areas in swap_dir even with --swap.
   struct statvfs vfs;
   if (::statvfs(s.swap_dir.c_str(), &vfs) != 0 || ::access(s.swap_dir.c_str(), W_OK) != 0)
