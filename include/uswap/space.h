@@ -104,6 +104,7 @@ class Space {
   const Config& config() const;
 
  private:
+  friend class SpaceImpl;
   friend SpaceImpl* ImplOf(Space& space);  // the engine's side (src/api), in-tree only
   explicit Space(std::unique_ptr<SpaceImpl> impl);
   std::unique_ptr<SpaceImpl> impl_;

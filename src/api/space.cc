@@ -61,7 +61,14 @@ void SpaceImpl::Abandon(std::shared_ptr<void> object) {
 Result<std::unique_ptr<SpaceImpl>> SpaceImpl::Open(const Config& config) {
   std::unique_ptr<SpaceImpl> s(new SpaceImpl(config));
   USWAP_RETURN_IF_ERROR(s->Init());
+  USWAP_RETURN_IF_ERROR(s->StartThreads());
   return s;
+}
+
+Result<std::unique_ptr<Space>> SpaceImpl::OpenStopped(const Config& config) {
+  std::unique_ptr<SpaceImpl> s(new SpaceImpl(config));
+  USWAP_RETURN_IF_ERROR(s->Init());
+  return std::unique_ptr<Space>(new Space(std::move(s)));
 }
 
 Status SpaceImpl::Init() {
@@ -159,6 +166,12 @@ Status SpaceImpl::Init() {
   fo.fault_around_pages = std::clamp<unsigned>(config_.fault_around_pages, 1, 64);
   handler_ = std::make_unique<FaultHandler>(node_.get(), &uffd_, fo);
   kswapd_ = std::make_unique<Kswapd>(node_.get());
+  return Status::OK();
+}
+
+Status SpaceImpl::StartThreads() {
+  if (started_) return Status::OK();
+  started_ = true;
   node_->set_wakeup_kswapd([k = kswapd_.get()] { k->WakeUp(); });
   kswapd_->Start();
   if (config_.fault_delivery == FaultDelivery::kSigbus) {
@@ -207,12 +220,12 @@ SpaceImpl::~SpaceImpl() {
   if (node_) node_->set_wakeup_kswapd(nullptr);
 }
 
-Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes) {
+Result<std::unique_ptr<Region>> SpaceImpl::Map(size_t bytes, void* at) {
   USWAP_RETURN_IF_ERROR(CheckOwner("Space::Map"));
   MutexLock l(&admin_mu_);
   USWAP_ASSIGN_OR_RETURN(
       std::unique_ptr<MmRegion> mm,
-      MmRegion::Create(bytes, config_.page_size, next_region_id_++, &node_->frames()));
+      MmRegion::Create(bytes, config_.page_size, next_region_id_++, &node_->frames(), at));
   USWAP_RETURN_IF_ERROR(uffd_.Register(mm->user_base(), mm->size()).WithContext("region"));
   node_->AddRegion(mm.get());
   auto impl = std::make_unique<RegionImpl>(this, std::move(mm));
@@ -403,6 +416,40 @@ Status RegionImpl::PageOut(size_t offset, size_t len) {
   MemoryNode& node = space_->node();
   ReaderLock rl(&node.regions_mu());
   return node.PageOutLocked(mm_.get(), first, end);
+}
+
+Status RegionImpl::AddPage(size_t offset, const void* page) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::AddPage"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, 1, &first, &end));
+  MemoryNode& node = space_->node();
+  ReaderLock rl(&node.regions_mu());
+  return node.AddPageLocked(mm_.get(), first, page);
+}
+
+Status RegionImpl::PopulatedRanges(std::vector<std::pair<size_t, size_t>>* ranges,
+                                   uint64_t* poisoned) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::PopulatedRanges"));
+  ranges->clear();
+  *poisoned = 0;
+  const size_t ps = mm_->page_size();
+  for (uint64_t b = 0; b < mm_->pages(); b += MmRegion::kBlockPages) {
+    if (!mm_->block_exists(b)) continue;  // never touched: 64 kNone pages
+    MutexLock l(&mm_->block_lock(b));
+    for (uint64_t i = b; i < mm_->block_end(b); i++) {
+      const PageState st = mm_->pte(i).state;
+      if (st == PageState::kNone) continue;
+      if (st == PageState::kPoisoned) {
+        ++*poisoned;
+        continue;
+      }
+      if (!ranges->empty() && ranges->back().first + ranges->back().second == i * ps)
+        ranges->back().second += ps;
+      else
+        ranges->emplace_back(i * ps, ps);
+    }
+  }
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------------------

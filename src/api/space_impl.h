@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "api/stats_endpoint.h"
 #include "base/mutex.h"
@@ -28,12 +30,23 @@ namespace uswap {
 class SpaceImpl {
  public:
   static Result<std::unique_ptr<SpaceImpl>> Open(const Config& config);
+  // A Space whose threads (kswapd, fault handlers, stats endpoint) are not
+  // started yet: nothing may touch its regions' memory until StartThreads,
+  // but RegionImpl::AddPage fills them (reclaiming on the caller's thread).
+  // For a fork() child filling its copy before any new thread runs — a new
+  // thread reads libc state (locale, TLS of loaded modules) that is in the
+  // region (run/fork.cc).
+  static Result<std::unique_ptr<Space>> OpenStopped(const Config& config);
+  // Starts the threads of an OpenStopped Space; nothing for a started one.
+  Status StartThreads();
   // In the process that opened the Space: stops threads, closes fds and
   // mappings. In a fork() child: touches nothing shared with the parent
   // (see InOwnerProcess).
   ~SpaceImpl();
 
-  Result<std::unique_ptr<Region>> Map(size_t bytes) EXCLUDES(admin_mu_);
+  // Space::Map; `at` places the region there (MmRegion::Create's contract:
+  // the range must be the caller's reservation).
+  Result<std::unique_ptr<Region>> Map(size_t bytes, void* at = nullptr) EXCLUDES(admin_mu_);
   void Unmap(MmRegion* r) EXCLUDES(admin_mu_);
   Status Swapon(const std::string& path, int priority) EXCLUDES(admin_mu_);
   Status Swapoff(const std::string& path) EXCLUDES(admin_mu_);
@@ -70,6 +83,7 @@ class SpaceImpl {
  private:
   explicit SpaceImpl(const Config& config) : config_(config) {}
   Status Init();
+  bool started_ = false;  // StartThreads ran
 
   Config config_;
   const pid_t owner_pid_ = getpid();
@@ -99,6 +113,19 @@ class RegionImpl {
   Status Unpin(size_t offset, size_t len);
   Status Discard(size_t offset, size_t len);
   Status PageOut(size_t offset, size_t len);
+  // The populated pages — resident, being read, on swap, compressed or
+  // same-filled: everything but never-touched (or discarded) pages — as
+  // ascending [offset, offset + len) byte ranges, merged. What fork() must
+  // copy (kernel twin: copy_page_range copies present and swap PTEs and
+  // skips none). `poisoned` counts pages that could not be read back (their
+  // access raises SIGBUS), which are not in the list. Each block is read
+  // under its lock; pages touched meanwhile by other threads may or may
+  // not be listed.
+  Status PopulatedRanges(std::vector<std::pair<size_t, size_t>>* ranges, uint64_t* poisoned);
+  // Gives the never-touched page at `offset` the contents of `page` (one
+  // page), as if the program had written them: resident, unmapped and
+  // dirty; the next access maps it. MemoryNode::AddPageLocked's contract.
+  Status AddPage(size_t offset, const void* page);
   MmRegion* mm() { return mm_.get(); }
   SpaceImpl* space() { return space_; }
 

@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <string>
@@ -183,21 +184,41 @@ Status Userfaultfd::Unregister(void* addr, size_t len) {
   return Status::OK();
 }
 
+namespace {
+
+constexpr size_t kPage = 4096;
+
+// A range over several pages may cross from one mapping of the view into
+// another: the program's mprotect() splits the region's vma, and the kernel
+// refuses a UFFDIO_* range that is not inside one vma (ENOENT; cf.
+// validate_dst_vma). The rest of the range is then done one page at a time.
+// Returns true when the call should be repeated that way.
+bool OnePageAtATime(int err, size_t rest, size_t* step) {
+  if (err != ENOENT || rest <= kPage || *step == kPage) return false;
+  *step = kPage;
+  return true;
+}
+
+}  // namespace
+
 Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_protect) {
   size_t done = 0;
+  size_t step = len;
   while (done < len) {
     uffdio_continue c{};
     c.range.start = addr + done;
-    c.range.len = len - done;
+    c.range.len = std::min(len - done, step);
     c.mode = write_protect ? UFFDIO_CONTINUE_MODE_WP : 0;
-    if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) == 0) return len;
+    if (ioctl(fd_.get(), UFFDIO_CONTINUE, &c) == 0) {
+      done += c.range.len;
+      continue;
+    }
     int err = errno;
     if (c.mapped > 0) done += static_cast<size_t>(c.mapped);
-    if (err == EAGAIN) continue;
+    if (err == EAGAIN || OnePageAtATime(err, len - done, &step)) continue;
     if (err == EEXIST) {
       // Already mapped (a racing fault on a neighbour): skip one page. The
       // faulting thread may still wait, so wake it.
-      const size_t kPage = 4096;
       (void)Wake(addr + done, kPage);
       done += kPage;
       continue;
@@ -210,22 +231,25 @@ Result<size_t> Userfaultfd::Continue(uintptr_t addr, size_t len, bool write_prot
 namespace {
 // One mfill ioctl (UFFDIO_ZEROPAGE, UFFDIO_COPY) over [0, len) of a range,
 // resumed past partial progress and EAGAIN (the mm changed under it).
-// `prepare(req, done)` fills the request for the rest from `done`;
+// `prepare(req, from, n)` fills the request for n bytes from `from`;
 // `progress(req)` is the field the kernel sets to the bytes it filled.
 template <typename Req, typename Prepare, typename Progress>
 Status MfillLoop(int fd, unsigned long op, const char* name, size_t len, size_t* done,
                  Prepare prepare, Progress progress) {
   *done = 0;
+  size_t step = len;
   while (*done < len) {
     Req req{};
-    prepare(req, *done);
+    const size_t n = std::min(len - *done, step);
+    prepare(req, *done, n);
     if (ioctl(fd, op, &req) == 0) {
-      *done = len;
-      break;
+      *done += n;
+      continue;
     }
     const int err = errno;
     if (progress(req) > 0) *done += static_cast<size_t>(progress(req));
-    if (err != EAGAIN) return Status::FromErrno(name, err);
+    if (err != EAGAIN && !OnePageAtATime(err, len - *done, &step))
+      return Status::FromErrno(name, err);
   }
   return Status::OK();
 }
@@ -234,9 +258,9 @@ Status MfillLoop(int fd, unsigned long op, const char* name, size_t len, size_t*
 Status Userfaultfd::ZeroPage(uintptr_t addr, size_t len, size_t* done) {
   return MfillLoop<uffdio_zeropage>(
       fd_.get(), UFFDIO_ZEROPAGE, "UFFDIO_ZEROPAGE", len, done,
-      [&](uffdio_zeropage& z, size_t from) {
+      [&](uffdio_zeropage& z, size_t from, size_t n) {
         z.range.start = addr + from;
-        z.range.len = len - from;
+        z.range.len = n;
       },
       [](const uffdio_zeropage& z) { return z.zeropage; });
 }
@@ -245,10 +269,10 @@ Status Userfaultfd::CopyPages(uintptr_t addr, const void* src, size_t len, bool 
                               size_t* done) {
   return MfillLoop<uffdio_copy>(
       fd_.get(), UFFDIO_COPY, "UFFDIO_COPY", len, done,
-      [&](uffdio_copy& c, size_t from) {
+      [&](uffdio_copy& c, size_t from, size_t n) {
         c.dst = addr + from;
         c.src = reinterpret_cast<uintptr_t>(src) + from;
-        c.len = len - from;
+        c.len = n;
         c.mode = write_protect ? UFFDIO_COPY_MODE_WP : 0;
       },
       [](const uffdio_copy& c) { return c.copy; });

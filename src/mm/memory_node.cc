@@ -238,6 +238,26 @@ void MemoryNode::NotifyReclaimProgress() {
   progress_cv_.SignalAll();
 }
 
+Status MemoryNode::AddPageLocked(MmRegion* r, uint64_t index, const void* data) {
+  if (!ChargeFramesLocked(1))
+    return Status::NoSpace("no frame for a page within the budget (hard limit)");
+  MutexLock l(&r->block_lock(index));
+  PageEntry& p = r->pte(index);
+  Status st =
+      p.state == PageState::kNone
+          ? r->CopyIn(index, 1, data)
+          : Status::InvalidArgument("AddPage: page " + std::to_string(index) + " is not untouched");
+  if (!st.ok()) {
+    frames_.Uncharge(1);
+    return st;
+  }
+  const uint32_t shadow = p.shadow;  // a zero page reclaimed before
+  p.state = PageState::kResident;
+  p.flags = kDirty;
+  InstallFrame(r, index, /*mapped=*/false, shadow);
+  return Status::OK();
+}
+
 PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow) {
   const uint32_t id = frames_.AllocFrame();
   PageFrame* f = frames_.Get(id);

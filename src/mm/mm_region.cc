@@ -23,7 +23,7 @@
 namespace uswap {
 
 Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_size, uint64_t id,
-                                                   FramePool* budget) {
+                                                   FramePool* budget, void* at) {
   if (bytes == 0) return Status::InvalidArgument("region size is 0");
   if (bytes > kMaxBytes)
     return Status::InvalidArgument("region of " + std::to_string(bytes) +
@@ -49,7 +49,10 @@ Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_siz
   r->memfd_.Reset(fd);
   if (ftruncate(fd, static_cast<off_t>(r->size_)) != 0)
     return Status::FromErrno("ftruncate(memfd, " + std::to_string(r->size_) + ")", errno);
-  void* u = mmap(nullptr, r->size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (reinterpret_cast<uintptr_t>(at) % page_size != 0)
+    return Status::InvalidArgument("region address is not page-aligned");
+  void* u = mmap(at, r->size_, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_NORESERVE | (at ? MAP_FIXED : 0), fd, 0);
   if (u == MAP_FAILED) return Status::FromErrno("mmap(user view)", errno);
   r->user_ = static_cast<uint8_t*>(u);
   // A child after fork must not inherit a region with no fault handler.

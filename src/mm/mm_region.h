@@ -157,8 +157,11 @@ class MmRegion {
   // page tables); `budget` must outlive the region.
   // InvalidArgument for 0 bytes or more than kMaxBytes; NoSpace when the
   // directory cannot be allocated or the address space is exhausted.
+  // `at` (page-aligned) places the view there with MAP_FIXED, replacing
+  // what is mapped there. REQUIRES: [at, at + bytes) is the caller's own
+  // reservation (a fork child re-creating its parent's layout: run/fork.h).
   static Result<std::unique_ptr<MmRegion>> Create(size_t bytes, size_t page_size, uint64_t id,
-                                                  FramePool* budget = nullptr);
+                                                  FramePool* budget = nullptr, void* at = nullptr);
   ~MmRegion();  // unmaps the view, frees the page table, closes the memfd
 
   uint8_t* user_base() const { return user_; }  // U

@@ -74,6 +74,11 @@ std::vector<AnonSpace::Piece> AnonSpace::Split(uintptr_t addr, size_t len) {
   return out;
 }
 
+void AnonSpace::ForgetForkAdviceLocked(uintptr_t b, uintptr_t e) {
+  dontfork_.Remove(b, e);
+  wipeonfork_.Remove(b, e);
+}
+
 int AnonSpace::DiscardLocked(uintptr_t b, uintptr_t e) {
   for (const AddrRange& r : locked_.Remove(b, e)) (void)region_->Unpin(r.begin - begin_, r.size());
   return ErrnoOf(region_->Discard(b - begin_, e - b));
@@ -106,6 +111,7 @@ int AnonSpace::MapFixed(uintptr_t addr, size_t len, int prot, bool noreplace) {
   if (noreplace && !free_.Contains(b, e)) return EEXIST;
   if (int err = DiscardLocked(b, e); err != 0) return err;
   free_.Remove(b, e);
+  ForgetForkAdviceLocked(b, e);
   return ::mprotect(reinterpret_cast<void*>(b), e - b, prot) == 0 ? 0 : errno;
 }
 
@@ -116,6 +122,7 @@ int AnonSpace::Unmap(uintptr_t addr, size_t len) {
   // Foreign parts are the kernel's (the caller unmaps them there).
   for (const AddrRange& r : foreign_.Gaps(b, e)) {
     if (int err = DiscardLocked(r.begin, r.end); err != 0) return err;
+    if (r.begin >= map_begin_) ForgetForkAdviceLocked(r.begin, r.end);
     const uintptr_t mb = std::max(r.begin, map_begin_);
     if (mb < r.end) free_.Add(mb, r.end);
   }
@@ -138,6 +145,7 @@ int AnonSpace::Cover(uintptr_t addr, size_t len) {
   for (const AddrRange& r : foreign_.Add(b, e)) {
     if (int err = DiscardLocked(r.begin, r.end); err != 0) return err;
     free_.Remove(r.begin, r.end);
+    ForgetForkAdviceLocked(r.begin, r.end);
   }
   return 0;
 }
@@ -153,6 +161,7 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
     if (ne < oe) {
       if (int err = DiscardLocked(ne, oe); err != 0) return err;
       free_.Add(ne, oe);
+      ForgetForkAdviceLocked(ne, oe);
     }
     *out = ob;
     return 0;
@@ -173,6 +182,7 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
   std::memcpy(reinterpret_cast<void*>(*at), reinterpret_cast<void*>(ob), oe - ob);
   if (int err = DiscardLocked(ob, oe); err != 0) return err;
   free_.Add(ob, oe);
+  ForgetForkAdviceLocked(ob, oe);  // the kernel moves the flags with the vma; uswap drops them
   *out = *at;
   return 0;
 }
@@ -193,22 +203,30 @@ int AnonSpace::Advise(uintptr_t addr, size_t len, int advice) {
     }
     case MADV_PAGEOUT:
       return ErrnoOf(region_->PageOut(b - begin_, e - b));
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK: {
+      MutexLock l(&mu_);
+      RangeSet& set = advice == MADV_DONTFORK || advice == MADV_DOFORK ? dontfork_ : wipeonfork_;
+      if (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK)
+        set.Add(b, e);
+      else
+        set.Remove(b, e);
+      return 0;
+    }
     case MADV_NORMAL:
     case MADV_RANDOM:
     case MADV_SEQUENTIAL:
     case MADV_WILLNEED:
     case MADV_COLD:
-    case MADV_DONTFORK:
-    case MADV_DOFORK:
-    case MADV_WIPEONFORK:
-    case MADV_KEEPONFORK:
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE:
     case MADV_DONTDUMP:
     case MADV_DODUMP:
     case MADV_MERGEABLE:
     case MADV_UNMERGEABLE:
-      return 0;  // hints (or fork/dump flags the region already sets for itself)
+      return 0;  // hints (or dump flags)
     default:
       return EINVAL;
   }

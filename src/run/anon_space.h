@@ -24,9 +24,14 @@
 // serialises the bookkeeping (mmap is not a hot path; faults never take it).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "base/mutex.h"
@@ -96,6 +101,27 @@ class AnonSpace {
   // Bytes of the map area in use and mappings refused for lack of room.
   size_t mapped_bytes();
 
+  // fork(2) of the calling process, with a private copy of this space for
+  // the child (run/fork.cc; kernel twin: kernel/fork.c dup_mmap ->
+  // copy_page_range). `real_fork` is the C library's fork. In the child,
+  // `open_space` opens the child's own Space (it closes the parent's engine
+  // file descriptors first and creates the child's own swap area), which
+  // maps the region again at the same address; then the parent sends every populated page of its
+  // region (resident, on swap, compressed) through a socket into it, so
+  // that the child reads what the parent had at fork time and neither
+  // sees the other's later writes. The parent returns when the child has
+  // its copy. Protections and foreign mappings are kept; mlocks are not
+  // inherited; MADV_DONTFORK ranges are absent (unmapped, PROT_NONE) and
+  // MADV_WIPEONFORK ranges zero in the child, as in the kernel.
+  // Other threads' mmap/munmap/madvise wait meanwhile (mmap_lock in
+  // dup_mmap); their stores to the region during the copy may reach the
+  // child or not (the kernel write-protects every page at once; uswap
+  // copies page by page).
+  // Returns what fork returns; on failure -1 with errno (ENOMEM, or
+  // fork's own) and *why says what failed (a failed child has exited).
+  using SpaceOpener = std::function<Result<std::unique_ptr<Space>>()>;
+  pid_t Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::string* why);
+
  private:
   AnonSpace() = default;
   // Discards [b, e) after unpinning it; returns an errno value.
@@ -104,6 +130,25 @@ class AnonSpace {
   // returns it to free_. Returns an errno value.
   int ProtectTakenLocked(uintptr_t b, uintptr_t e, int prot) REQUIRES(mu_);
   bool InMapArea(uintptr_t b, uintptr_t e) const { return b >= map_begin_ && e <= end_; }
+  // Drops the fork advice of [b, e) (a new mapping there has none).
+  void ForgetForkAdviceLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
+
+  // fork (run/fork.cc). What the child gets, computed in the parent before
+  // fork so that the child has it too.
+  struct ForkPlan {
+    std::vector<AddrRange> copy;                     // populated owned pages, ascending
+    std::vector<std::pair<AddrRange, int>> protect;  // owned ranges not read/write
+    std::vector<AddrRange> dontfork;                 // absent in the child
+  };
+  Status PlanForkLocked(ForkPlan* plan) REQUIRES(mu_);
+  // In the child: a new Space, its region at begin_, empty and read/write.
+  Status ReopenInChildLocked(const SpaceOpener& open_space) REQUIRES(mu_);
+  // In the child: the parent's pages from `fd` into the region, each
+  // resident (charged to the budget, reclaimed to swap as needed) before
+  // any thread of the new Space runs.
+  Status ReceiveLocked(int fd, const ForkPlan& plan) REQUIRES(mu_);
+  // In the child, after the copy: protections, DONTFORK, no mlocks.
+  Status FinishChildLocked(const ForkPlan& plan) REQUIRES(mu_);
 
   std::unique_ptr<Space> space_;
   std::unique_ptr<Region> region_;
@@ -113,9 +158,11 @@ class AnonSpace {
   uintptr_t map_begin_ = 0;  // the map area is [map_begin_, end_)
 
   Mutex mu_;
-  RangeSet free_ GUARDED_BY(mu_);     // free parts of the map area
-  RangeSet locked_ GUARDED_BY(mu_);   // mlock'ed (pinned) owned pages
-  RangeSet foreign_ GUARDED_BY(mu_);  // covered by the program's own mappings
+  RangeSet free_ GUARDED_BY(mu_);        // free parts of the map area
+  RangeSet locked_ GUARDED_BY(mu_);      // mlock'ed (pinned) owned pages
+  RangeSet foreign_ GUARDED_BY(mu_);     // covered by the program's own mappings
+  RangeSet dontfork_ GUARDED_BY(mu_);    // madvise(MADV_DONTFORK): absent in a child
+  RangeSet wipeonfork_ GUARDED_BY(mu_);  // madvise(MADV_WIPEONFORK): zero in a child
 };
 
 }  // namespace uswap

@@ -10,8 +10,9 @@
 //    region's heap part, one mimalloc heap per program thread;
 //  - mmap/munmap/mremap/madvise/mlock on private anonymous memory: placed
 //    in and handled by the region (AnonSpace), the rest goes to the kernel;
-//  - fork(): refused with a message until the tree manager exists (a
-//    child would have no region: MADV_DONTFORK);
+//  - fork(): the child gets a private copy of the uswap memory in a Space
+//    of its own (AnonSpace::Fork: the region is MADV_DONTFORK, so a plain
+//    fork would leave the child without it);
 //  - open() with O_DIRECT: the flag is dropped, so that the kernel reads
 //    into program memory through copy_to_user, which userfaultfd sees
 //    (engine audit F3: DMA into a page uswap may evict loses data);
@@ -29,22 +30,29 @@
 // Allocations before the constructor has opened the Space (the dynamic
 // loader's and libraries' initialisers) come from kernel memory too; they
 // stay valid, and free() takes them back wherever they came from.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <mimalloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "api/space_impl.h"
 #include "run/anon_space.h"
@@ -61,6 +69,8 @@ std::atomic<int> g_state{kDormant};
 AnonSpace* g_space = nullptr;  // never destroyed: other threads may run until _exit
 mi_arena_id_t g_arena = 0;
 std::string* g_stats_file = nullptr;
+RunSettings* g_settings = nullptr;         // as decoded at start
+std::vector<int>* g_engine_fds = nullptr;  // the file descriptors the Space opened
 
 __attribute__((tls_model("initial-exec"))) thread_local int t_engine = 0;
 __attribute__((tls_model("initial-exec"))) thread_local int t_alloc = 0;
@@ -77,10 +87,49 @@ struct AllocScope {
 
 bool Ready() { return g_state.load(std::memory_order_acquire) == kReady; }
 
+// The code of the C library and of the dynamic loader (executable
+// segments), found at start.
+struct CodeRange {
+  uintptr_t begin, end;
+};
+CodeRange g_libc_code[8];
+int g_libc_ranges = 0;
+
+// Whether an allocation was asked for by the C library or the dynamic
+// loader for itself: the locale data setlocale() loads, the link maps, TLS
+// blocks and slot tables of dlopen(), stdio's buffers. The engine's own
+// threads read some of it — every new thread reads the locale at start,
+// pthread_create reads the TLS tables, snprintf reads LC_NUMERIC — so it
+// must never be paged by the engine (a fault-handling thread that faulted
+// on it would wait for itself), and a fork child must have it before its
+// copy of the region arrives. It comes from kernel memory, outside the
+// budget. What the C library allocates on the program's behalf goes there
+// too (getline's and qsort's buffers, strdup): doc/run.md.
+bool FromCLibrary(const void* caller) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(caller);
+  for (int i = 0; i < g_libc_ranges; i++)
+    if (a >= g_libc_code[i].begin && a < g_libc_code[i].end) return true;
+  return false;
+}
+int AddCLibraryCode(dl_phdr_info* info, size_t, void*) {
+  const char* name = info->dlpi_name ? std::strrchr(info->dlpi_name, '/') : nullptr;
+  name = name ? name + 1 : info->dlpi_name;
+  if (!name || (std::strncmp(name, "libc.so", 7) != 0 && std::strncmp(name, "ld-linux", 8) != 0))
+    return 0;
+  for (int i = 0; i < info->dlpi_phnum && g_libc_ranges < 8; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+    const uintptr_t b = info->dlpi_addr + ph.p_vaddr;
+    g_libc_code[g_libc_ranges++] = {b, b + ph.p_memsz};
+  }
+  return 0;
+}
+
 // The heap of the calling program thread (in the region's arena), or
-// nullptr when allocations must come from kernel memory.
-mi_heap_t* ProgramHeap() {
-  if (t_engine || t_alloc || !Ready()) return nullptr;
+// nullptr when allocations must come from kernel memory. `caller`: the
+// return address of the allocation function the program called.
+mi_heap_t* ProgramHeap(const void* caller) {
+  if (t_engine || t_alloc || !Ready() || FromCLibrary(caller)) return nullptr;
   if (!t_heap) {
     AllocScope a;
     t_heap = mi_heap_new_in_arena(g_arena);
@@ -96,6 +145,55 @@ int Fail(int err) {
   return -1;
 }
 uintptr_t U(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// The heap of a fork child's setup. From fork() until the child has its
+// copy of the region, the region's bytes are not there — mimalloc's
+// segment headers among them — and mimalloc reads them when it allocates
+// (it searches the free spans of every segment of the calling thread, and
+// reclaims abandoned segments). So in that window every allocation of the
+// child, on any thread, comes from this bump area instead: the new
+// Space's objects, a few MiB, reserved once (address space only) and
+// never freed (free() ignores its blocks). A size word precedes each block.
+class SetupHeap {
+ public:
+  static constexpr size_t kBytes = 256u << 20;
+  bool Reserve() {
+    if (base_) return true;
+    void* p = SysMmap(nullptr, kBytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    base_ = static_cast<uint8_t*>(p);
+    return true;
+  }
+  void* Alloc(size_t n, size_t align) {
+    align = align < 16 ? 16 : align;
+    if (n > kBytes) return (errno = ENOMEM, nullptr);
+    const size_t need = (n + align + 16 + 15) & ~size_t{15};
+    const size_t at = used_.fetch_add(need, std::memory_order_relaxed);
+    if (at + need > kBytes) return (errno = ENOMEM, nullptr);
+    const uintptr_t p = (U(base_ + at) + 16 + align - 1) & ~(uintptr_t{align} - 1);
+    reinterpret_cast<size_t*>(p)[-1] = n;
+    return reinterpret_cast<void*>(p);
+  }
+  bool Owns(const void* p) const { return base_ && p >= base_ && p < base_ + kBytes; }
+  static size_t SizeOf(const void* p) { return static_cast<const size_t*>(p)[-1]; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  std::atomic<size_t> used_{0};
+};
+SetupHeap g_setup_heap;
+std::atomic<bool> g_in_setup{false};  // a fork child before its copy is complete
+pid_t (*g_real_fork)() = nullptr;     // the C library's fork or _Fork, for ForkIntoSetup
+
+bool InSetup() { return g_in_setup.load(std::memory_order_relaxed); }
+// The fork AnonSpace::Fork calls: the child allocates from the setup heap
+// from its first instruction on.
+pid_t ForkIntoSetup() {
+  const pid_t pid = g_real_fork();
+  if (pid == 0) g_in_setup.store(true, std::memory_order_relaxed);
+  return pid;
+}
 
 void Warn(const std::string& what) {
   std::string line = "uswap run: " + what + "\n";
@@ -137,6 +235,66 @@ Result<std::string> MakeOwnSwap(const std::string& dir, uint64_t bytes) {
   return Status::Busy("no free swap file name in " + dir);
 }
 
+// The Config of this process's Space. The first process uses the swap area
+// `uswap run` was given, if any; every other one (exec'd, spawned, forked)
+// creates its own, whose path goes to *own: the caller unlinks it once the
+// Space holds it open, so that nothing is left behind however the process
+// ends.
+Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string* own) {
+  Config config;
+  config.ram_budget_bytes = settings.ram_bytes;
+  if (!settings.compress.empty()) config.compress = settings.compress;
+  // Handler threads poll for the next fault by default: measured, that won
+  // even against a program keeping both CPUs busy (doc/run.md).
+  if (settings.handler_poll_us >= 0)
+    config.handler_poll_us = static_cast<unsigned>(settings.handler_poll_us);
+  if (top && !settings.swap_file.empty()) {
+    config.swap_areas.push_back({settings.swap_file});
+  } else {
+    // Every process of the tree holds an area of its own (allocated: the
+    // engine refuses holes, as swapon does): a later one takes at most a
+    // quarter of the room left, so that a pool of workers cannot fill the
+    // disk with areas.
+    uint64_t bytes = settings.swap_bytes;
+    struct statvfs fs;
+    if (!top && ::statvfs(settings.swap_dir.c_str(), &fs) == 0)
+      bytes = std::min<uint64_t>(bytes, uint64_t{fs.f_bavail} * fs.f_frsize / 4 & ~uint64_t{4095});
+    if (bytes < 64 * 4096)
+      return Status::NoSpace(settings.swap_dir + ": no room left for a swap area of this process");
+    USWAP_ASSIGN_OR_RETURN(*own, MakeOwnSwap(settings.swap_dir, bytes));
+    config.swap_areas.push_back({*own});
+  }
+  return config;
+}
+
+// The open file descriptors, ascending.
+std::vector<int> OpenFds() {
+  std::vector<int> fds;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return fds;
+  while (dirent* ent = ::readdir(d))
+    if (ent->d_name[0] != '.') fds.push_back(std::atoi(ent->d_name));
+  const int own = ::dirfd(d);
+  ::closedir(d);
+  std::erase(fds, own);
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+// The descriptors in `after` and not in `before`: the ones the engine
+// opened meanwhile (the shim opens its Space before the program runs, and
+// a fork child while it is the only thread).
+std::vector<int>* NewFds(const std::vector<int>& before) {
+  auto* out = new std::vector<int>();
+  const std::vector<int> after = OpenFds();
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(*out));
+  return out;
+}
+
+std::string StatsFile(bool top) {
+  return top ? g_settings->stats_file : g_settings->stats_file + "." + std::to_string(getpid());
+}
+
 void Start() {
   EngineScope e;
   Result<RunSettings> settings = RunSettings::Decode();
@@ -144,28 +302,17 @@ void Start() {
     if (settings.status().IsNotFound()) return;  // preloaded by hand: stay dormant
     Die(settings.status().ToString());
   }
+  g_settings = new RunSettings(*settings);
+  dl_iterate_phdr(&AddCLibraryCode, nullptr);
   const bool top = settings->top_pid == getpid();
-  Config config;
-  config.ram_budget_bytes = settings->ram_bytes;
-  if (!settings->compress.empty()) config.compress = settings->compress;
-  // Handler threads poll for the next fault by default: measured, that won
-  // even against a program keeping both CPUs busy (doc/run.md).
-  if (settings->handler_poll_us >= 0)
-    config.handler_poll_us = static_cast<unsigned>(settings->handler_poll_us);
   std::string own;
-  if (top && !settings->swap_file.empty()) {
-    config.swap_areas.push_back({settings->swap_file});
-  } else {
-    Result<std::string> made = MakeOwnSwap(settings->swap_dir, settings->swap_bytes);
-    if (!made.ok()) Die(made.status().ToString());
-    own = *made;
-    config.swap_areas.push_back({own});
-  }
-  Result<std::unique_ptr<AnonSpace>> as = AnonSpace::Open(config, AnonSpace::Layout{});
-  // The area is open (and flock'ed): its name can go, so that nothing is
-  // left behind however the process ends.
+  Result<Config> config = ProcessConfig(*settings, top, &own);
+  if (!config.ok()) Die(config.status().ToString());
+  const std::vector<int> before = OpenFds();
+  Result<std::unique_ptr<AnonSpace>> as = AnonSpace::Open(*config, AnonSpace::Layout{});
   if (!own.empty()) ::unlink(own.c_str());
   if (!as.ok()) Die(as.status().ToString());
+  g_engine_fds = NewFds(before);
   {
     AllocScope a;
     if (!mi_manage_os_memory_ex((*as)->heap_begin(), (*as)->heap_bytes(), /*is_committed=*/true,
@@ -174,10 +321,7 @@ void Start() {
       Die("mimalloc refused the heap arena");
   }
   g_space = as->release();
-  if (!settings->stats_file.empty()) {
-    g_stats_file = new std::string(top ? settings->stats_file
-                                       : settings->stats_file + "." + std::to_string(getpid()));
-  }
+  if (!settings->stats_file.empty()) g_stats_file = new std::string(StatsFile(top));
   std::atexit(AtExit);
   g_state.store(kReady, std::memory_order_release);
 }
@@ -211,17 +355,32 @@ using namespace uswap;  // NOLINT: the exported C entry points below
 // ---- the malloc family ----------------------------------------------------
 
 USWAP_EXPORT void* malloc(size_t n) noexcept {
-  mi_heap_t* h = ProgramHeap();
+  if (InSetup()) return g_setup_heap.Alloc(n, 16);
+  mi_heap_t* h = ProgramHeap(__builtin_return_address(0));
   AllocScope a;
   return h ? mi_heap_malloc(h, n) : mi_malloc(n);
 }
 USWAP_EXPORT void* calloc(size_t count, size_t size) noexcept {
-  mi_heap_t* h = ProgramHeap();
+  if (InSetup()) {  // fresh pages: zero
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) return (errno = ENOMEM, nullptr);
+    return g_setup_heap.Alloc(n, 16);
+  }
+  mi_heap_t* h = ProgramHeap(__builtin_return_address(0));
   AllocScope a;
   return h ? mi_heap_calloc(h, count, size) : mi_calloc(count, size);
 }
 USWAP_EXPORT void* realloc(void* p, size_t n) noexcept {
-  mi_heap_t* h = ProgramHeap();
+  if (InSetup() || g_setup_heap.Owns(p)) {
+    void* q = InSetup() ? g_setup_heap.Alloc(n, 16) : malloc(n);
+    if (q && p) {
+      const size_t old = g_setup_heap.Owns(p) ? SetupHeap::SizeOf(p) : mi_usable_size(p);
+      std::memcpy(q, p, old < n ? old : n);
+      free(p);
+    }
+    return q;
+  }
+  mi_heap_t* h = ProgramHeap(__builtin_return_address(0));
   AllocScope a;
   return h ? mi_heap_realloc(h, p, n) : mi_realloc(p, n);
 }
@@ -234,18 +393,20 @@ USWAP_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
   return realloc(p, n);
 }
 USWAP_EXPORT void free(void* p) noexcept {
+  if (g_setup_heap.Owns(p)) return;
   AllocScope a;
   mi_free(p);
 }
 USWAP_EXPORT void cfree(void* p) noexcept { free(p); }
-static void* Aligned(size_t align, size_t n) {
-  mi_heap_t* h = ProgramHeap();
+static void* Aligned(size_t align, size_t n, const void* caller) {
+  if (InSetup()) return g_setup_heap.Alloc(n, align);
+  mi_heap_t* h = ProgramHeap(caller);
   AllocScope a;
   return h ? mi_heap_malloc_aligned(h, n, align) : mi_malloc_aligned(n, align);
 }
 USWAP_EXPORT int posix_memalign(void** out, size_t align, size_t n) noexcept {
   if (align < sizeof(void*) || (align & (align - 1)) != 0) return EINVAL;
-  void* p = Aligned(align, n);
+  void* p = Aligned(align, n, __builtin_return_address(0));
   if (!p) return ENOMEM;
   *out = p;
   return 0;
@@ -255,12 +416,86 @@ USWAP_EXPORT void* aligned_alloc(size_t align, size_t n) noexcept {
     errno = EINVAL;
     return nullptr;
   }
-  return Aligned(align, n);
+  return Aligned(align, n, __builtin_return_address(0));
 }
-USWAP_EXPORT void* memalign(size_t align, size_t n) noexcept { return aligned_alloc(align, n); }
-USWAP_EXPORT void* valloc(size_t n) noexcept { return Aligned(4096, n); }
-USWAP_EXPORT void* pvalloc(size_t n) noexcept { return Aligned(4096, (n + 4095) & ~size_t{4095}); }
-USWAP_EXPORT size_t malloc_usable_size(void* p) noexcept { return p ? mi_usable_size(p) : 0; }
+USWAP_EXPORT void* memalign(size_t align, size_t n) noexcept {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return Aligned(align, n, __builtin_return_address(0));
+}
+USWAP_EXPORT void* valloc(size_t n) noexcept {
+  return Aligned(4096, n, __builtin_return_address(0));
+}
+USWAP_EXPORT void* pvalloc(size_t n) noexcept {
+  return Aligned(4096, (n + 4095) & ~size_t{4095}, __builtin_return_address(0));
+}
+USWAP_EXPORT size_t malloc_usable_size(void* p) noexcept {
+  if (g_setup_heap.Owns(p)) return SetupHeap::SizeOf(p);
+  return p ? mi_usable_size(p) : 0;
+}
+
+// ---- C++ new and delete ---------------------------------------------------
+// Defined here so that every C++ allocation — the program's and the
+// engine's inside this library — goes through the malloc family above:
+// otherwise the first definition in the process wins, which is
+// libmimalloc's own (bypassing the routing) in a program without
+// libstdc++.
+
+#define USWAP_CXX_EXPORT __attribute__((visibility("default")))
+
+static void* NewOrThrow(size_t n, size_t align) {
+  for (;;) {
+    void* p = align ? Aligned(align, n ? n : 1, nullptr) : malloc(n ? n : 1);
+    if (p) return p;
+    std::new_handler handler = std::get_new_handler();
+    if (!handler) throw std::bad_alloc();
+    handler();
+  }
+}
+static void* NewOrNull(size_t n, size_t align) noexcept {
+  try {
+    return NewOrThrow(n, align);
+  } catch (...) {
+    return nullptr;
+  }
+}
+static size_t A(std::align_val_t a) { return static_cast<size_t>(a); }
+
+USWAP_CXX_EXPORT void* operator new(size_t n) { return NewOrThrow(n, 0); }
+USWAP_CXX_EXPORT void* operator new[](size_t n) { return NewOrThrow(n, 0); }
+USWAP_CXX_EXPORT void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  return NewOrNull(n, 0);
+}
+USWAP_CXX_EXPORT void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  return NewOrNull(n, 0);
+}
+USWAP_CXX_EXPORT void* operator new(size_t n, std::align_val_t a) { return NewOrThrow(n, A(a)); }
+USWAP_CXX_EXPORT void* operator new[](size_t n, std::align_val_t a) { return NewOrThrow(n, A(a)); }
+USWAP_CXX_EXPORT void* operator new(size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return NewOrNull(n, A(a));
+}
+USWAP_CXX_EXPORT void* operator new[](size_t n, std::align_val_t a,
+                                      const std::nothrow_t&) noexcept {
+  return NewOrNull(n, A(a));
+}
+USWAP_CXX_EXPORT void operator delete(void* p) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete[](void* p) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete(void* p, size_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete[](void* p, size_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete(void* p, std::align_val_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete(void* p, size_t, std::align_val_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete[](void* p, size_t, std::align_val_t) noexcept { free(p); }
+USWAP_CXX_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  free(p);
+}
+USWAP_CXX_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  free(p);
+}
 
 // ---- anonymous memory -----------------------------------------------------
 
@@ -405,22 +640,52 @@ USWAP_EXPORT int mlockall(int flags) noexcept {
 
 // ---- processes and threads ------------------------------------------------
 
-USWAP_EXPORT pid_t fork(void) noexcept {
-  static auto real = Next<pid_t (*)()>("fork");
-  if (Ready() && !t_engine) {
-    Warn(
-        "fork() is not supported yet: the child would not have the parent's uswap memory "
-        "(posix_spawn, vfork+exec and system() work)");
+// fork() and _Fork(): the child gets a private copy of the parent's uswap
+// memory in a Space of its own, with its own budget and swap area
+// (AnonSpace::Fork, run/fork.cc).
+static pid_t ForkWith(pid_t (*real)(), const char* name) {
+  EngineScope e;
+  std::vector<int> before;
+  auto open_space = [&before]() -> Result<std::unique_ptr<Space>> {
+    // The parent's memfd, userfaultfd, swap area and sockets: a child that
+    // kept them would keep the parent's memory alive after it exits.
+    for (int fd : *g_engine_fds) ::close(fd);
+    std::string own;
+    USWAP_ASSIGN_OR_RETURN(Config config, ProcessConfig(*g_settings, /*top=*/false, &own));
+    before = OpenFds();
+    Result<std::unique_ptr<Space>> space = SpaceImpl::OpenStopped(config);
+    if (!own.empty()) ::unlink(own.c_str());
+    return space;
+  };
+  std::string why;
+  if (!g_setup_heap.Reserve()) {
+    Warn(std::string(name) + "() failed: no address space for the child's setup heap");
     return Fail(ENOMEM);
   }
+  g_real_fork = real;
+  const pid_t pid = g_space->Fork(&ForkIntoSetup, open_space, &why);
+  if (pid < 0) {
+    const int err = errno;
+    Warn(std::string(name) + "() failed: " + why);
+    errno = err;
+    return -1;
+  }
+  if (pid == 0) {
+    g_in_setup.store(false, std::memory_order_relaxed);  // the region is back: mimalloc again
+    delete g_engine_fds;
+    g_engine_fds = NewFds(before);
+    if (g_stats_file) *g_stats_file = StatsFile(/*top=*/false);
+  }
+  return pid;
+}
+USWAP_EXPORT pid_t fork(void) noexcept {
+  static auto real = Next<pid_t (*)()>("fork");
+  if (Ready() && !t_engine) return ForkWith(real, "fork");
   return real();
 }
 USWAP_EXPORT pid_t _Fork(void) noexcept {
   static auto real = Next<pid_t (*)()>("_Fork");
-  if (Ready() && !t_engine) {
-    Warn("_Fork() is not supported yet: the child would not have the parent's uswap memory");
-    return Fail(ENOMEM);
-  }
+  if (Ready() && !t_engine) return ForkWith(real, "_Fork");
   return real();
 }
 
@@ -429,9 +694,28 @@ USWAP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, v
   static auto real =
       Next<int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*)>("pthread_create");
   if (!t_engine) return real(thread, attr, fn, arg);
+  // An engine thread's stack comes from kernel memory. Program threads'
+  // stacks are anonymous mmaps, so in the region; glibc caches the stack of
+  // an exited thread (and, in a fork child, of every thread but the
+  // caller) and would hand it to the next thread: an engine thread must
+  // never run on memory the engine pages. The stack lives as long as the
+  // process (engine threads live as long as the Space). The engine starts
+  // its threads with default attributes; other attributes are kept as given.
+  pthread_attr_t own;
+  if (!attr) {
+    constexpr size_t kStack = 8u << 20, kGuard = 4096;
+    void* mem = SysMmap(nullptr, kStack + kGuard, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) return EAGAIN;
+    ::mprotect(mem, kGuard, PROT_NONE);  // overflow faults instead of overwriting
+    pthread_attr_init(&own);
+    pthread_attr_setstack(&own, static_cast<uint8_t*>(mem) + kGuard, kStack);
+    attr = &own;
+  }
   auto* start = new EngineStart{fn, arg};
   int rc = real(thread, attr, &EngineTrampoline, start);
   if (rc != 0) delete start;
+  if (attr == &own) pthread_attr_destroy(&own);
   return rc;
 }
 

@@ -7,7 +7,7 @@
  *   run_matrix mm MiB           mmap/munmap/mremap/MAP_FIXED/madvise/mprotect/mlock
  *   run_matrix syscall MiB      read(2) (buffered and O_DIRECT) into swapped-out heap
  *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
- *   run_matrix fork             fork(): what the child reads of the parent's memory
+ *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
  *   run_matrix segv             a write to read-only memory: the program's own SIGSEGV
  *   run_matrix exit N           exits with status N
  *   run_matrix wait PATH        fills 64 MiB, then waits (up to 60 s) until PATH exists
@@ -259,20 +259,89 @@ static int Spawn(const char* self) {
   free(keep);
   return failures != 0;
 }
-static int Fork(void) {
-  char* p = malloc(8 * MIB);
-  Fill(p, 8 * MIB, 51);
+/* ---- fork ---- */
+static int Faults(volatile char* p, int write) {
+  struct sigaction sa = {0}, old;
+  sa.sa_handler = OnSegv;
+  sigaction(SIGSEGV, &sa, &old);
+  int faulted = 0;
+  if (sigsetjmp(segv_jump, 1) == 0) {
+    if (write)
+      *p = 1;
+    else
+      (void)*p;
+  } else
+    faulted = 1;
+  sigaction(SIGSEGV, &old, NULL);
+  return faulted;
+}
+static void* Idle(void* arg) {
+  (void)arg;
+  pause();
+  return NULL;
+}
+/* A child (and its own child) read what the parent had at fork time, heap
+ * and mmap, more than the budget; neither sees the other's later writes;
+ * protections, MADV_WIPEONFORK and MADV_DONTFORK are the kernel's. */
+static int Fork(size_t mib) {
+  const size_t half = mib * MIB / 2;
+  char* heap = malloc(half);
+  char* map = mmap(NULL, half, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* wipe = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* dont = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(heap && map != MAP_FAILED && ro != MAP_FAILED && wipe != MAP_FAILED && dont != MAP_FAILED,
+        "allocations");
+  Fill(heap, half, 51);
+  Fill(map, half, 52);
+  Fill(ro, 16 * PAGE, 53);
+  CHECK(mprotect(ro, 16 * PAGE, PROT_READ) == 0, "mprotect read-only");
+  memset(wipe, 7, 4 * PAGE);
+  memset(dont, 9, 4 * PAGE);
+  CHECK(madvise(wipe, 4 * PAGE, MADV_WIPEONFORK) == 0, "MADV_WIPEONFORK");
+  CHECK(madvise(dont, 4 * PAGE, MADV_DONTFORK) == 0, "MADV_DONTFORK");
+  pthread_t idle; /* a second thread exists at fork time */
+  pthread_create(&idle, NULL, Idle, NULL);
+  int go[2];
+  CHECK(pipe(go) == 0, "pipe");
   fflush(stdout);
   pid_t pid = fork();
   if (pid < 0) {
-    printf("fork refused: %s\n", strerror(errno));
-    return 0;
+    printf("fork failed: %s\n", strerror(errno));
+    return 1;
   }
-  if (pid == 0) _exit(Same(p, 8 * MIB, 51) ? 0 : 1);
+  if (pid == 0) {
+    int bad = 0;
+    char c;
+    bad |= !Same(heap, half, 51) << 0;
+    bad |= !Same(map, half, 52) << 1;
+    bad |= !Same(ro, 16 * PAGE, 53) << 2;
+    bad |= !Faults(ro, 1) << 3; /* still read-only */
+    bad |= !Zero(wipe, 4 * PAGE) << 4;
+    bad |= !Faults(dont, 0) << 5;
+    if (read(go[0], &c, 1) != 1) bad |= 1 << 6; /* the parent has rewritten its memory */
+    bad |= !Same(heap, half, 51) << 7;
+    bad |= !Same(map, half, 52) << 8;
+    Fill(heap, half, 71);
+    pid_t grandchild = fork();
+    if (grandchild == 0) _exit(Same(heap, half, 71) && Same(map, half, 52) ? 0 : 1);
+    int gst = 0;
+    if (grandchild < 0 || waitpid(grandchild, &gst, 0) != grandchild || gst != 0) bad |= 1 << 9;
+    if (bad) fprintf(stderr, "run_matrix: fork child failed checks %#x\n", bad);
+    _exit(bad ? 1 : 0);
+  }
+  Fill(heap, half, 61);
+  Fill(map, half, 62);
+  CHECK(write(go[1], "x", 1) == 1, "pipe write");
   int st = 0;
   waitpid(pid, &st, 0);
-  printf("fork child read the parent's memory: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "yes" : "NO");
-  return 0;
+  printf("fork child: %s (status %d)\n", WIFEXITED(st) && WEXITSTATUS(st) == 0 ? "ok" : "FAILED",
+         WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+  CHECK(Same(heap, half, 61) && Same(map, half, 62), "parent keeps its own writes");
+  CHECK(Same(ro, 16 * PAGE, 53) && !Zero(wipe, 4 * PAGE), "parent memory after the fork");
+  CHECK(dont[0] == 9, "MADV_DONTFORK memory stays in the parent");
+  printf("fork %zu MiB parent sum %016llx\n", mib, (unsigned long long)(Sum(heap, half) ^ Sum(map, half)));
+  return failures != 0;
 }
 static int Wait(const char* path) {
   char* p = malloc(64 * MIB);
@@ -299,7 +368,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "mm")) return Mm(mib);
   if (!strcmp(mode, "syscall")) return Syscall(mib);
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
-  if (!strcmp(mode, "fork")) return Fork();
+  if (!strcmp(mode, "fork")) return Fork(mib);
   if (!strcmp(mode, "segv")) return Segv();
   if (!strcmp(mode, "exit")) return (int)mib;
   if (!strcmp(mode, "wait") && argc > 2) return Wait(argv[2]);

@@ -1,0 +1,353 @@
+// AnonSpace::Fork: fork(2) for a process whose anonymous memory is in a
+// uswap region (issue 9). Kernel twin: kernel/fork.c copy_process ->
+// dup_mm -> dup_mmap -> copy_page_range.
+//
+// The kernel shares the parent's pages with the child copy-on-write and,
+// for pages on swap, takes a second reference to their slot
+// (swap_duplicate). A uswap region cannot be shared that way: its view is
+// a memfd mapped MAP_SHARED and watched by the parent's userfaultfd, and
+// its frames, slots and threads belong to the parent's Space (the child
+// gets none of them: MADV_DONTFORK, see uswap/space.h). So the child gets
+// a Space of its own, with the region mapped again at the same address,
+// and the parent copies into it every page that is populated — resident,
+// on swap, compressed or same-filled — through a socket:
+//
+//   parent                                   child
+//   lock the bookkeeping (mu_), plan:
+//   populated pages, protections
+//   fork() ---------------------------------> (single thread, mu_ held)
+//                                            drop the parent's engine,
+//                                            open_space(): close its fds,
+//                                            own swap area, new Space;
+//                                            region at the same address
+//   <---------------------------------------- "ready" (or why not)
+//   send(region pages) ---------------------> recv() into the region
+//     (faults: the parent's handlers)          (faults: the child's)
+//                                            protections, DONTFORK, no mlock
+//   <---------------------------------------- "done" (or why not)
+//   unlock, return pid                       unlock, return 0
+//
+// Both sides page through their own budget meanwhile, so a 1 GiB process
+// under a 256 MiB budget forks with 256 MiB of RAM per process: the
+// parent's reads page its swap back in, the child's writes page out to its
+// own area. The cost is the kernel's dup_mmap plus a copy of the populated
+// memory; the child needs no page of the parent's afterwards, so either
+// may exit first.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "api/space_impl.h"
+#include "base/unique_fd.h"
+#include "run/anon_space.h"
+
+namespace uswap {
+namespace {
+
+constexpr size_t kChunk = 1u << 20;  // bytes per send/recv call
+
+struct Vma {
+  AddrRange range;
+  int prot;
+};
+
+// The kernel's mappings that intersect [b, e), from /proc/self/maps.
+Result<std::vector<Vma>> ReadMaps(uintptr_t b, uintptr_t e) {
+  UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno("open(/proc/self/maps)", errno);
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("read(/proc/self/maps)", errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  std::vector<Vma> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    const std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    unsigned long lo = 0, hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+    if (hi <= b || lo >= e) continue;
+    const int prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                     (perms[2] == 'x' ? PROT_EXEC : 0);
+    out.push_back({{std::max<uintptr_t>(lo, b), std::min<uintptr_t>(hi, e)}, prot});
+  }
+  return out;
+}
+
+// The status messages between child and parent: 'K', or 'E' + length +
+// text.
+void SendStatus(int fd, const Status& s) {
+  std::string msg = s.ok() ? "K" : "E";
+  if (!s.ok()) {
+    const std::string text = s.ToString();
+    const uint32_t len = static_cast<uint32_t>(text.size());
+    msg.append(reinterpret_cast<const char*>(&len), sizeof(len));
+    msg += text;
+  }
+  (void)!::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+}
+
+Status RecvAll(int fd, void* to, size_t len) {
+  auto* p = static_cast<uint8_t*>(to);
+  while (len > 0) {
+    ssize_t n = ::recv(fd, p, std::min(len, kChunk), MSG_WAITALL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno("recv (fork copy)", errno);
+    if (n == 0) return Status::IOError("fork copy: the other process went away");
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status RecvStatus(int fd, const char* who) {
+  char tag = 0;
+  Status s = RecvAll(fd, &tag, 1);
+  if (!s.ok()) return Status::IOError(std::string("the fork child exited ") + who);
+  if (tag == 'K') return Status::OK();
+  uint32_t len = 0;
+  USWAP_RETURN_IF_ERROR(RecvAll(fd, &len, sizeof(len)));
+  std::string text(len, '\0');
+  USWAP_RETURN_IF_ERROR(RecvAll(fd, text.data(), len));
+  return Status::IOError(text);
+}
+
+// Sends [b, e) of this process's memory. A range the program made
+// unreadable (PROT_NONE, write-only) fails with EFAULT in send(); it is
+// read through /proc/self/mem instead, which ignores protections as a
+// debugger's access does (FOLL_FORCE).
+Status SendRange(int fd, uintptr_t b, uintptr_t e, UniqueFd* mem, std::vector<uint8_t>* bounce) {
+  while (b < e) {
+    const size_t want = std::min<uintptr_t>(e - b, kChunk);
+    ssize_t n = ::send(fd, reinterpret_cast<void*>(b), want, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EFAULT) {
+      if (!mem->valid()) {
+        mem->Reset(::open("/proc/self/mem", O_RDONLY | O_CLOEXEC));
+        if (!mem->valid()) return Status::FromErrno("open(/proc/self/mem)", errno);
+        bounce->resize(kChunk);
+      }
+      ssize_t got = ::pread(mem->get(), bounce->data(), want, static_cast<off_t>(b));
+      if (got != static_cast<ssize_t>(want))
+        return Status::FromErrno("pread(/proc/self/mem) of unreadable memory",
+                                 got < 0 ? errno : EIO);
+      size_t done = 0;
+      while (done < want) {
+        ssize_t m = ::send(fd, bounce->data() + done, want - done, MSG_NOSIGNAL);
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0) return Status::FromErrno("send (fork copy)", errno);
+        done += static_cast<size_t>(m);
+      }
+      b += want;
+      continue;
+    }
+    if (n < 0) return Status::FromErrno("send (fork copy)", errno);
+    b += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+void Reap(pid_t pid) {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Status AnonSpace::PlanForkLocked(ForkPlan* plan) {
+  std::vector<std::pair<size_t, size_t>> populated;
+  uint64_t poisoned = 0;
+  USWAP_RETURN_IF_ERROR(ImplOf(*region_)->PopulatedRanges(&populated, &poisoned));
+  if (poisoned > 0)
+    return Status::IOError(std::to_string(poisoned) +
+                           " pages of uswap memory could not be read back from swap (they raise "
+                           "SIGBUS); a child cannot be given a copy of them");
+  // Not copied: the kernel's mappings inside the region (the child inherits
+  // them), DONTFORK ranges (absent) and WIPEONFORK ranges (zero).
+  RangeSet skip;
+  for (const AddrRange& r : dontfork_.Intersect(begin_, end_)) skip.Add(r.begin, r.end);
+  for (const AddrRange& r : wipeonfork_.Intersect(begin_, end_)) skip.Add(r.begin, r.end);
+  for (const AddrRange& r : foreign_.Intersect(begin_, end_)) skip.Add(r.begin, r.end);
+  for (const auto& [offset, len] : populated)
+    for (const AddrRange& r : skip.Gaps(begin_ + offset, begin_ + offset + len))
+      plan->copy.push_back(r);
+  // The program's mprotect()s of region memory are not in the bookkeeping
+  // (mprotect is the kernel's): the child repeats what the maps say.
+  USWAP_ASSIGN_OR_RETURN(std::vector<Vma> vmas, ReadMaps(begin_, end_));
+  for (const Vma& v : vmas) {
+    if (v.prot == (PROT_READ | PROT_WRITE)) continue;
+    for (const AddrRange& r : foreign_.Gaps(v.range.begin, v.range.end))
+      plan->protect.push_back({r, v.prot});
+  }
+  plan->dontfork = dontfork_.Intersect(begin_, end_);
+  return Status::OK();
+}
+
+Status AnonSpace::ReopenInChildLocked(const SpaceOpener& open_space) {
+  // The parent's engine is not this process's (uswap/space.h: a child may
+  // destroy its copies; that touches nothing of the parent's).
+  region_.reset();
+  space_.reset();
+  // The region's view was not inherited (MADV_DONTFORK); what the child has
+  // in its range are the kernel's mappings the program made there
+  // (foreign). Reserve the holes so that nothing the new Space maps lands
+  // there, and move the kernel's mappings aside (the child has one thread
+  // until the Space starts its own, so nothing races with this).
+  USWAP_ASSIGN_OR_RETURN(std::vector<Vma> inherited, ReadMaps(begin_, end_));
+  auto reserve = [](uintptr_t b, uintptr_t e) -> Status {
+    if (b >= e) return Status::OK();
+    void* p = ::mmap(reinterpret_cast<void*>(b), e - b, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED) return Status::FromErrno("mmap (reserving the region's range)", errno);
+    return Status::OK();
+  };
+  uintptr_t at = begin_;
+  for (const Vma& v : inherited) {
+    USWAP_RETURN_IF_ERROR(reserve(at, v.range.begin));
+    at = v.range.end;
+  }
+  USWAP_RETURN_IF_ERROR(reserve(at, end_));
+  std::vector<std::pair<Vma, uintptr_t>> moved;  // (where it was, where it is now)
+  for (const Vma& v : inherited) {
+    void* p = ::mremap(reinterpret_cast<void*>(v.range.begin), v.range.size(), v.range.size(),
+                       MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return Status::FromErrno("mremap (moving a mapping aside)", errno);
+    moved.push_back({v, reinterpret_cast<uintptr_t>(p)});
+    USWAP_RETURN_IF_ERROR(reserve(v.range.begin, v.range.end));
+  }
+  USWAP_ASSIGN_OR_RETURN(space_, open_space());
+  USWAP_ASSIGN_OR_RETURN(region_,
+                         ImplOf(*space_)->Map(end_ - begin_, reinterpret_cast<void*>(begin_)));
+  for (const auto& [v, now] : moved) {
+    void* p = ::mremap(reinterpret_cast<void*>(now), v.range.size(), v.range.size(),
+                       MREMAP_MAYMOVE | MREMAP_FIXED, reinterpret_cast<void*>(v.range.begin));
+    if (p == MAP_FAILED) return Status::FromErrno("mremap (putting a mapping back)", errno);
+  }
+  return Status::OK();
+}
+
+Status AnonSpace::ReceiveLocked(int fd, const ForkPlan& plan) {
+  constexpr size_t kPageBytes = 4096;
+  std::vector<uint8_t> buf(kChunk);
+  RegionImpl* region = ImplOf(*region_);
+  for (const AddrRange& r : plan.copy) {
+    for (uintptr_t at = r.begin; at < r.end;) {
+      const size_t n = std::min<uintptr_t>(r.end - at, kChunk);
+      USWAP_RETURN_IF_ERROR(RecvAll(fd, buf.data(), n));
+      for (size_t off = 0; off < n; off += kPageBytes) {
+        const uint8_t* page = buf.data() + off;
+        // A zero page stays untouched: it reads as zeros and costs nothing.
+        const bool zero = page[0] == 0 && std::memcmp(page, page + 1, kPageBytes - 1) == 0;
+        if (!zero) USWAP_RETURN_IF_ERROR(region->AddPage(at + off - begin_, page));
+      }
+      at += n;
+    }
+  }
+  return Status::OK();
+}
+
+Status AnonSpace::FinishChildLocked(const ForkPlan& plan) {
+  for (const auto& [r, prot] : plan.protect)
+    if (::mprotect(reinterpret_cast<void*>(r.begin), r.size(), prot) != 0)
+      return Status::FromErrno("mprotect (the parent's protection)", errno);
+  // mlock is not inherited by a child (fork(2)); nothing was pinned in the
+  // new region.
+  locked_ = RangeSet();
+  // DONTFORK ranges are absent in the child: unmapped there.
+  for (const AddrRange& r : plan.dontfork) {
+    for (const AddrRange& f : foreign_.Gaps(r.begin, r.end)) {
+      if (f.begin >= map_begin_) free_.Add(f.begin, f.end);
+      if (::mprotect(reinterpret_cast<void*>(f.begin), f.size(), PROT_NONE) != 0)
+        return Status::FromErrno("mprotect (a MADV_DONTFORK range)", errno);
+    }
+    dontfork_.Remove(r.begin, r.end);
+  }
+  return Status::OK();
+}
+
+pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::string* why) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    *why = "socketpair: " + std::string(std::strerror(errno));
+    return -1;
+  }
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  // Held until the copy is done, in both processes: the bookkeeping and the
+  // plan must agree (dup_mmap holds the parent's mmap_lock for writing).
+  MutexLock l(&mu_);
+  ForkPlan plan;
+  if (Status s = PlanForkLocked(&plan); !s.ok()) {
+    *why = s.ToString();
+    errno = ENOMEM;
+    return -1;
+  }
+  const pid_t pid = real_fork();
+  if (pid < 0) {
+    *why = "fork: " + std::string(std::strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    parent_end.Reset();
+    const int fd = child_end.get();
+    Status s = ReopenInChildLocked(open_space);
+    SendStatus(fd, s);
+    if (!s.ok()) ::_exit(125);
+    s = ReceiveLocked(fd, plan);
+    if (!s.ok()) {
+      // Say why, then take the rest of the copy unread until the parent has
+      // sent it all and read this: a socket closed with unread data resets
+      // the connection, and the parent would never see the reason.
+      SendStatus(fd, s);
+      char sink[4096];
+      while (::recv(fd, sink, sizeof(sink), 0) > 0) {
+      }
+      ::_exit(125);
+    }
+    s = FinishChildLocked(plan);
+    // Only now may threads start: a new thread reads libc's state (the
+    // locale, the TLS of loaded modules), which is in the region.
+    if (s.ok()) s = ImplOf(*space_)->StartThreads();
+    SendStatus(fd, s);
+    if (!s.ok()) ::_exit(125);
+    return 0;
+  }
+  child_end.Reset();
+  const int fd = parent_end.get();
+  Status s = RecvStatus(fd, "before it had its own uswap memory");
+  if (s.ok()) {
+    UniqueFd mem;
+    std::vector<uint8_t> bounce;
+    Status sent;
+    for (size_t i = 0; sent.ok() && i < plan.copy.size(); i++)
+      sent = SendRange(fd, plan.copy[i].begin, plan.copy[i].end, &mem, &bounce);
+    // The child's verdict: after a failed send, its reason if it gave one.
+    s = RecvStatus(fd, "while it received its copy of the memory");
+    if (s.ok()) s = sent;
+  }
+  if (!s.ok()) {
+    ::kill(pid, SIGKILL);
+    Reap(pid);
+    *why = s.ToString();
+    errno = ENOMEM;
+    return -1;
+  }
+  return pid;
+}
+
+}  // namespace uswap
