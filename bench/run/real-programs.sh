@@ -80,10 +80,11 @@ db.commit()
 "
 }
 
-declare -a NAMES=(python sort xz sqlite)
-declare -A RAM=([python]=256M [sort]=256M [xz]=192M [sqlite]=256M)
+declare -a NAMES=(python sort xz sqlite mpfork)
+declare -A RAM=([python]=256M [sort]=256M [xz]=192M [sqlite]=256M [mpfork]=256M)
+HERE=$(cd "$(dirname "$0")" && pwd)
 
-gen_inputs
+[[ $ONLY == mpfork ]] || gen_inputs  # mpfork makes its own data
 if ((KERNEL)); then
   SWAPFILE=$TMP/kernel.swap
   fallocate -l 8G "$SWAPFILE"; chmod 600 "$SWAPFILE"; mkswap -q "$SWAPFILE"; swapon "$SWAPFILE"
@@ -102,6 +103,8 @@ print(len(d), sum(len(v[1]) for v in d.values()))') ;;
         xz) out=$(run $mode "$lim" /usr/bin/xz -9 -T1 -c "$TMP/xz-input") ;;
         sqlite) out=$(run $mode "$lim" /usr/bin/sqlite3 "$TMP/db.sqlite" \
           "pragma cache_size=-1048576; select count(*), sum(length(v)) from t; select sum(k) from t where v like '%abc%'; select count(*) from t where v > 'f';") ;;
+        # A pool of 4 workers forked from a 512 MiB parent verify what they inherited.
+        mpfork) out=$(run $mode "$lim" /usr/bin/python3 "$HERE/mp_fork.py" 512) ;;
       esac
       printf "%-7s %-6s %-5s %8s %8s %s\n" "$name" "$mode" "$ram" $out
     done

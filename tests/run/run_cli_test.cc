@@ -167,6 +167,17 @@ TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) {
   EXPECT_EQ(under.err, "");
 }
 
+// A real program: python3's multiprocessing pool with the fork start
+// method, 4 workers forked from a parent holding twice the budget, each
+// verifying and hashing its share of the inherited objects.
+TEST_F(RunCliTest, PythonMultiprocessingForkPoolReadsInheritedData) {
+  if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  Outcome plain = Run({"/usr/bin/python3", MP_FORK_PY, "64"});
+  Outcome under = Run(Uswap({"/usr/bin/python3", MP_FORK_PY, "64"}));
+  Compare(this, plain, under, 64);
+  EXPECT_EQ(std::count(under.out.begin(), under.out.end(), '\n'), 4) << under.out;
+}
+
 TEST_F(RunCliTest, ExitStatusAndSignalsAreTheProgramsOwn) {
   ExpectExited(Run(Uswap({RUN_MATRIX, "exit", "7"})), 7, "exit 7");
   Outcome segv = Run(Uswap({RUN_MATRIX, "segv"}));
