@@ -857,7 +857,14 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
   uint64_t pm[MmRegion::kBlockPages] = {};
   bool have_pm = false;
   {
-    static const int pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    // Per thread and per process: "self" is resolved when the file is
+    // opened, so a fork child (run/fork.cc) would read its parent's PTEs.
+    thread_local int pagemap = -1;
+    thread_local pid_t pagemap_pid = 0;
+    if (pagemap_pid != ::getpid()) {
+      pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+      pagemap_pid = ::getpid();
+    }
     const off_t off = static_cast<off_t>(r->user_addr(b) / ps * sizeof(uint64_t));
     have_pm = pagemap >= 0 && ::pread(pagemap, pm, (e - b) * sizeof(uint64_t), off) ==
                                   static_cast<ssize_t>((e - b) * sizeof(uint64_t));

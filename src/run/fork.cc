@@ -284,7 +284,9 @@ Status AnonSpace::FinishChildLocked(const ForkPlan& plan) {
 pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::string* why) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    *why = "socketpair: " + std::string(std::strerror(errno));
+    const int err = errno;
+    *why = "socketpair: " + std::string(std::strerror(err));
+    errno = err;
     return -1;
   }
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
@@ -299,7 +301,9 @@ pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::
   }
   const pid_t pid = real_fork();
   if (pid < 0) {
-    *why = "fork: " + std::string(std::strerror(errno));
+    const int err = errno;
+    *why = "fork: " + std::string(std::strerror(err));
+    errno = err;
     return -1;
   }
   if (pid == 0) {

@@ -183,14 +183,16 @@ class SetupHeap {
   std::atomic<size_t> used_{0};
 };
 SetupHeap g_setup_heap;
-std::atomic<bool> g_in_setup{false};  // a fork child before its copy is complete
-pid_t (*g_real_fork)() = nullptr;     // the C library's fork or _Fork, for ForkIntoSetup
+std::atomic<bool> g_in_setup{false};          // a fork child before its copy is complete
+pid_t (*g_libc_fork)() = nullptr;             // the C library's fork
+pid_t (*g_libc_underscore_fork)() = nullptr;  // and _Fork
 
 bool InSetup() { return g_in_setup.load(std::memory_order_relaxed); }
 // The fork AnonSpace::Fork calls: the child allocates from the setup heap
 // from its first instruction on.
+template <pid_t (**kLibcFork)()>
 pid_t ForkIntoSetup() {
-  const pid_t pid = g_real_fork();
+  const pid_t pid = (*kLibcFork)();
   if (pid == 0) g_in_setup.store(true, std::memory_order_relaxed);
   return pid;
 }
@@ -643,7 +645,7 @@ USWAP_EXPORT int mlockall(int flags) noexcept {
 // fork() and _Fork(): the child gets a private copy of the parent's uswap
 // memory in a Space of its own, with its own budget and swap area
 // (AnonSpace::Fork, run/fork.cc).
-static pid_t ForkWith(pid_t (*real)(), const char* name) {
+static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
   EngineScope e;
   std::vector<int> before;
   auto open_space = [&before]() -> Result<std::unique_ptr<Space>> {
@@ -662,8 +664,7 @@ static pid_t ForkWith(pid_t (*real)(), const char* name) {
     Warn(std::string(name) + "() failed: no address space for the child's setup heap");
     return Fail(ENOMEM);
   }
-  g_real_fork = real;
-  const pid_t pid = g_space->Fork(&ForkIntoSetup, open_space, &why);
+  const pid_t pid = g_space->Fork(into_setup, open_space, &why);
   if (pid < 0) {
     const int err = errno;
     Warn(std::string(name) + "() failed: " + why);
@@ -679,13 +680,13 @@ static pid_t ForkWith(pid_t (*real)(), const char* name) {
   return pid;
 }
 USWAP_EXPORT pid_t fork(void) noexcept {
-  static auto real = Next<pid_t (*)()>("fork");
-  if (Ready() && !t_engine) return ForkWith(real, "fork");
+  static auto real = g_libc_fork = Next<pid_t (*)()>("fork");
+  if (Ready() && !t_engine) return ForkWith(&ForkIntoSetup<&g_libc_fork>, "fork");
   return real();
 }
 USWAP_EXPORT pid_t _Fork(void) noexcept {
-  static auto real = Next<pid_t (*)()>("_Fork");
-  if (Ready() && !t_engine) return ForkWith(real, "_Fork");
+  static auto real = g_libc_underscore_fork = Next<pid_t (*)()>("_Fork");
+  if (Ready() && !t_engine) return ForkWith(&ForkIntoSetup<&g_libc_underscore_fork>, "_Fork");
   return real();
 }
 

@@ -238,6 +238,15 @@ class EngineFixture : public ::testing::Test {
     return cfg;
   }
 
+  // A Space of `budget_pages` with one swap area ("a.swap") of `swap_pages`,
+  // its faults delivered by `delivery` (for tests parameterised on it).
+  std::unique_ptr<Space> OpenSpace(size_t budget_pages, uint64_t swap_pages,
+                                   FaultDelivery delivery) {
+    Config cfg = SmallConfig(budget_pages, NewSwapFile("a.swap", swap_pages));
+    cfg.fault_delivery = delivery;
+    return OpenSpace(cfg);
+  }
+
   TempDir dir_;
 };
 

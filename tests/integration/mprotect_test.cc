@@ -15,49 +15,57 @@ namespace {
 
 class MprotectTest : public EngineFixture, public ::testing::WithParamInterface<FaultDelivery> {
  protected:
-  std::unique_ptr<Space> Open(uint64_t budget, uint64_t swap_pages) {
-    Config cfg = SmallConfig(budget, NewSwapFile("a.swap", swap_pages));
-    cfg.fault_delivery = GetParam();
-    return OpenSpace(cfg);
+  static constexpr uint64_t kPages = 512;
+
+  // A region of kPages over a budget of 1024 pages, with read-only pages
+  // every 64 pages, at offsets no fault-around window starts on, so that
+  // windows cross into them from both sides. Null on failure.
+  uint8_t* MapWithReadOnlyStripes() {
+    space_ = OpenSpace(1024, 4096, GetParam());
+    if (!space_) return nullptr;
+    auto r = space_->Map(kPages * kPage);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return nullptr;
+    region_ = std::move(*r);
+    base_ = static_cast<uint8_t*>(region_->data());
+    Protect(PROT_READ);
+    return base_;
   }
+  void Protect(int prot) {
+    for (uint64_t p = 40; p < kPages; p += 64)
+      ASSERT_EQ(mprotect(base_ + p * kPage, 4 * kPage, prot), 0);
+  }
+  void TearDown() override {
+    region_.reset();
+    space_.reset();
+  }
+
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<Region> region_;
+  uint8_t* base_ = nullptr;
 };
-
-constexpr uint64_t kPages = 512;
-
-// Read-only pages every 64 pages, at offsets that no fault-around window
-// starts on, so that windows cross into them from both sides.
-void ProtectEvery64(uint8_t* base, int prot) {
-  for (uint64_t p = 40; p < kPages; p += 64)
-    ASSERT_EQ(mprotect(base + p * kPage, 4 * kPage, prot), 0);
-}
 
 TEST_P(MprotectTest, ZeroFillStreamAcrossProtectionBoundaries) {
   if (kTsan && GetParam() == FaultDelivery::kSigbus) GTEST_SKIP() << kTsanSigbusSkip;
-  auto space = Open(1024, 4096);
-  ASSERT_TRUE(space);
-  auto r = space->Map(kPages * kPage);
-  ASSERT_TRUE(r.ok());
-  uint8_t* base = static_cast<uint8_t*>((*r)->data());
-  ProtectEvery64(base, PROT_READ);
+  uint8_t* base = MapWithReadOnlyStripes();
+  ASSERT_TRUE(base);
   EXPECT_EQ(CheckZeroPages(base, 0, kPages), kPages);  // a stream of first touches
 }
 
 TEST_P(MprotectTest, SwapInStreamAcrossProtectionBoundaries) {
   if (kTsan && GetParam() == FaultDelivery::kSigbus) GTEST_SKIP() << kTsanSigbusSkip;
-  auto space = Open(1024, 4096);
-  ASSERT_TRUE(space);
-  auto r = space->Map(kPages * kPage);
-  ASSERT_TRUE(r.ok());
-  uint8_t* base = static_cast<uint8_t*>((*r)->data());
+  uint8_t* base = MapWithReadOnlyStripes();
+  ASSERT_TRUE(base);
+  Protect(PROT_READ | PROT_WRITE);
   FillPages(base, 0, kPages, 7);
-  ASSERT_TRUE((*r)->PageOut(0, kPages * kPage).ok());
-  ProtectEvery64(base, PROT_READ);
+  ASSERT_TRUE(region_->PageOut(0, kPages * kPage).ok());
+  Protect(PROT_READ);
   // Swap-in with readahead: the windows cross the read-only ranges.
   EXPECT_EQ(CheckPages(base, 0, kPages, 7), 0u);
   // Again from resident-but-unmapped pages (UFFDIO_CONTINUE windows).
-  ASSERT_TRUE((*r)->PageOut(0, kPages * kPage).ok());
+  ASSERT_TRUE(region_->PageOut(0, kPages * kPage).ok());
   EXPECT_EQ(CheckPages(base, 0, kPages, 7), 0u);
-  ProtectEvery64(base, PROT_READ | PROT_WRITE);
+  Protect(PROT_READ | PROT_WRITE);
   FillPages(base, 0, kPages, 8);
   EXPECT_EQ(CheckPages(base, 0, kPages, 8), 0u);
 }

@@ -55,10 +55,11 @@ constexpr char kHelp[] =
     "  --stats FILE      write the counters at exit (processes the program\n"
     "                    starts: FILE.PID)\n"
     "\n"
-    "Not yet (doc/run.md): fork() without exec is refused with a message\n"
-    "(posix_spawn, vfork+exec and system() work); each process has its own\n"
-    "budget. Exit status: the program's; 125 when uswap cannot set it up, 126\n"
-    "when PROGRAM cannot run, 127 when it is not found, 2 on bad usage.\n";
+    "Threads, fork() (the child gets a private copy of the memory), exec,\n"
+    "posix_spawn and system() work; each process has its own budget and swap\n"
+    "area (doc/run.md). Exit status: the program's; 125 when uswap cannot set\n"
+    "it up, 126 when PROGRAM cannot run, 127 when it is not found, 2 on bad\n"
+    "usage.\n";
 
 constexpr int kSetupFailed = 125;
 
