@@ -857,14 +857,25 @@ void MemoryNode::VerifyBlockLocked(MmRegion* r, uint64_t index) {
   uint64_t pm[MmRegion::kBlockPages] = {};
   bool have_pm = false;
   {
-    // Per thread and per process: "self" is resolved when the file is
-    // opened, so a fork child (run/fork.cc) would read its parent's PTEs.
-    thread_local int pagemap = -1;
-    thread_local pid_t pagemap_pid = 0;
-    if (pagemap_pid != ::getpid()) {
-      pagemap = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-      pagemap_pid = ::getpid();
+    // One per process, opened at first use: "self" is resolved when the
+    // file is opened, so a fork child (run/fork.cc) opens its own rather
+    // than read its parent's PTEs.
+    struct Pagemap {
+      int fd;
+      pid_t pid;
+    };
+    static std::atomic<Pagemap*> opened{nullptr};
+    Pagemap* pm_file = opened.load(std::memory_order_acquire);
+    if (!pm_file || pm_file->pid != ::getpid()) {
+      auto* mine = new Pagemap{::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ::getpid()};
+      if (opened.compare_exchange_strong(pm_file, mine, std::memory_order_acq_rel)) {
+        pm_file = mine;  // the parent's entry (in a child) is left as it was: not ours to close
+      } else {
+        if (mine->fd >= 0) ::close(mine->fd);
+        delete mine;  // another thread of this process opened it first
+      }
     }
+    const int pagemap = pm_file->fd;
     const off_t off = static_cast<off_t>(r->user_addr(b) / ps * sizeof(uint64_t));
     have_pm = pagemap >= 0 && ::pread(pagemap, pm, (e - b) * sizeof(uint64_t), off) ==
                                   static_cast<ssize_t>((e - b) * sizeof(uint64_t));
