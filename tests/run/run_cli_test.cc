@@ -178,6 +178,21 @@ TEST_F(RunCliTest, PythonMultiprocessingForkPoolReadsInheritedData) {
   EXPECT_EQ(std::count(under.out.begin(), under.out.end(), '\n'), 4) << under.out;
 }
 
+// A shell forks for every pipeline stage, command substitution and
+// subshell, then execs (or not: a subshell runs on in the fork).
+TEST_F(RunCliTest, ShellForksSubshellsAndPipelines) {
+  const std::string script =
+      "x=$(echo hi | tr a-z A-Z); (y=sub; echo \"$y $x\"); "
+      "for i in 1 2 3; do echo \"$i $x\" | cat; done; exit 3";
+  Outcome plain = Run({"/bin/sh", "-c", script});
+  Outcome under = Run(Uswap({"/bin/sh", "-c", script}));
+  ExpectExited(plain, 3, "without uswap");
+  ExpectExited(under, 3, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  EXPECT_EQ(under.out, "sub HI\n1 HI\n2 HI\n3 HI\n");
+  EXPECT_EQ(under.err, "");
+}
+
 TEST_F(RunCliTest, ExitStatusAndSignalsAreTheProgramsOwn) {
   ExpectExited(Run(Uswap({RUN_MATRIX, "exit", "7"})), 7, "exit 7");
   Outcome segv = Run(Uswap({RUN_MATRIX, "segv"}));
