@@ -57,8 +57,9 @@ std::string KernelRelease() {
 // userfaultfd opened without UFFD_USER_MODE_ONLY, which needs privilege:
 // CAP_SYS_PTRACE, vm.unprivileged_userfaultfd=1, or access to
 // /dev/userfaultfd. Try those in turn; fall back to user-mode-only with a
-// warning (system calls touching non-resident pages then fail with EFAULT).
-Result<UniqueFd> OpenRaw() {
+// warning (system calls touching non-resident pages then fail with EFAULT)
+// unless `kernel_faults` is required.
+Result<UniqueFd> OpenRaw(bool kernel_faults) {
   const int flags = O_CLOEXEC | O_NONBLOCK;
   int fd = static_cast<int>(syscall(SYS_userfaultfd, flags));
   if (fd >= 0) return UniqueFd(fd);
@@ -71,6 +72,11 @@ Result<UniqueFd> OpenRaw() {
       ::close(dev);
       if (fd >= 0) return UniqueFd(fd);
     }
+    if (kernel_faults)
+      return Status::NotSupported(
+          "no permission for userfaultfd (vm.unprivileged_userfaultfd=0 and no access to "
+          "/dev/userfaultfd): set the sysctl vm.unprivileged_userfaultfd=1 or give this user "
+          "read-write access to /dev/userfaultfd");
     fd = static_cast<int>(syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY));
     if (fd >= 0) {
       static std::atomic<bool> warned{false};
@@ -85,6 +91,9 @@ Result<UniqueFd> OpenRaw() {
         "userfaultfd: permission denied (set vm.unprivileged_userfaultfd=1, grant access to "
         "/dev/userfaultfd, or run with CAP_SYS_PTRACE)");
   }
+  if (err == ENOSYS)
+    return Status::NotSupported(
+        "this kernel has no userfaultfd (built without CONFIG_USERFAULTFD)");
   return Status::FromErrno("userfaultfd", err).WithContext("cannot open userfaultfd");
 }
 }  // namespace
@@ -103,12 +112,12 @@ Status Userfaultfd::CheckFeatures(uint64_t available, bool sigbus) {
   return Status::OK();
 }
 
-Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
+Result<Userfaultfd> Userfaultfd::Open(bool sigbus, bool kernel_faults) {
   // First handshake asks for nothing and learns what the kernel offers
   // (UFFDIO_API may be called once per fd, hence two fds).
   uint64_t available = 0;
   {
-    USWAP_ASSIGN_OR_RETURN(UniqueFd probe, OpenRaw());
+    USWAP_ASSIGN_OR_RETURN(UniqueFd probe, OpenRaw(kernel_faults));
     uffdio_api api{};
     api.api = UFFD_API;
     if (ioctl(probe.get(), UFFDIO_API, &api) != 0)
@@ -120,7 +129,7 @@ Result<Userfaultfd> Userfaultfd::Open(bool sigbus) {
   for (const FeatureName& f : kRequired) want |= f.bit;
   if (sigbus) want |= UFFD_FEATURE_SIGBUS;
 
-  USWAP_ASSIGN_OR_RETURN(UniqueFd fd, OpenRaw());
+  USWAP_ASSIGN_OR_RETURN(UniqueFd fd, OpenRaw(kernel_faults));
   uffdio_api api{};
   api.api = UFFD_API;
   api.features = want;

@@ -35,7 +35,10 @@ class Userfaultfd final : public PteOps {
   // that UFFDIO_CONTINUE accepts UFFDIO_CONTINUE_MODE_WP. A kernel that
   // lacks any of them is refused here with a message naming the feature
   // and the kernel that has it (audit F8), never later in a fault.
-  static Result<Userfaultfd> Open(bool sigbus);
+  // Without the privilege for kernel-mode faults it falls back to a
+  // user-mode-only userfaultfd (with a warning); `kernel_faults` refuses
+  // that instead (`uswap run`, whose programs read(2) into their memory).
+  static Result<Userfaultfd> Open(bool sigbus, bool kernel_faults = false);
   // The feature check of Open on the UFFDIO_API answer `available`: OK, or
   // NotSupported naming the first missing feature and this kernel's release.
   static Status CheckFeatures(uint64_t available, bool sigbus);

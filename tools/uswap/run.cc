@@ -10,7 +10,6 @@
 #include <linux/userfaultfd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,23 +162,8 @@ int CheckProgram(const std::string& path, int depth = 0) {
 // userfaultfd that sees kernel-mode faults; the library would fall back to
 // user-mode-only faults, which `uswap run` must not.
 int CheckUserfaultfd() {
-  int fd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
-  if (fd < 0 && errno == EPERM) {
-    int dev = ::open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-    if (dev < 0)
-      return Refuse(
-          "no permission for userfaultfd (vm.unprivileged_userfaultfd=0 and no access to "
-          "/dev/userfaultfd): set the sysctl vm.unprivileged_userfaultfd=1 or give this user "
-          "read-write access to /dev/userfaultfd");
-    ::close(dev);
-  } else if (fd < 0) {
-    return Refuse(std::string("this kernel has no userfaultfd (") + std::strerror(errno) +
-                  "): build it with CONFIG_USERFAULTFD");
-  } else {
-    ::close(fd);
-  }
-  Result<Userfaultfd> uffd = Userfaultfd::Open(false);
-  if (!uffd.ok()) return Refuse(uffd.status().ToString());
+  Result<Userfaultfd> uffd = Userfaultfd::Open(/*sigbus=*/false, /*kernel_faults=*/true);
+  if (!uffd.ok()) return Refuse(uffd.status().message());
   return 0;
 }
 
