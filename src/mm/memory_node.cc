@@ -239,17 +239,29 @@ void MemoryNode::NotifyReclaimProgress() {
 }
 
 Status MemoryNode::AddPageLocked(MmRegion* r, uint64_t index, const void* data) {
-  if (!ChargeFramesLocked(1))
+  // A same-filled page takes no frame, as reclaim leaves it: all zero stays
+  // untouched (kNone), another repeated word is kept in the entry (kFilled).
+  uint64_t word = 0;
+  const bool same = MmRegion::IsSameFilled(data, r->page_size(), &word);
+  if (!same && !ChargeFramesLocked(1))
     return Status::NoSpace("no frame for a page within the budget (hard limit)");
   MutexLock l(&r->block_lock(index));
   PageEntry& p = r->pte(index);
   Status st =
       p.state == PageState::kNone
-          ? r->CopyIn(index, 1, data)
+          ? Status::OK()
           : Status::InvalidArgument("AddPage: page " + std::to_string(index) + " is not untouched");
+  if (st.ok() && !same) st = r->CopyIn(index, 1, data);
   if (!st.ok()) {
-    frames_.Uncharge(1);
+    if (!same) frames_.Uncharge(1);
     return st;
+  }
+  if (same) {
+    if (word != 0) {
+      p.state = PageState::kFilled;
+      p.set_fill(word);
+    }
+    return Status::OK();
   }
   const uint32_t shadow = p.shadow;  // a zero page reclaimed before
   p.state = PageState::kResident;

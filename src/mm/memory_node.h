@@ -102,13 +102,13 @@ class MemoryNode {
   // said when it evicted the page last; 0 for a first touch).
   // REQUIRES: block lock of `index`; the frame was charged.
   PageFrame* InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow);
-  // Gives a never-touched (kNone) page of `r` the contents `data`: put in
-  // the memfd, resident, unmapped and dirty, on the policy's lists; its
-  // next access maps it (a MINOR fault). The frame is charged as a fault's
-  // (ChargeFramesLocked: the caller's thread reclaims when the budget is
-  // full), so this works before any of the Space's threads run. cf.
-  // copy_page_range() copying a page into a fork child. InvalidArgument
-  // if the page is not kNone; NoSpace under a hard limit with no frame.
+  // Gives a never-touched (kNone) page of `r` the contents `data` (8-byte
+  // aligned): put in the memfd, resident, unmapped and dirty, on the
+  // policy's lists; its next access maps it (a MINOR fault). A same-filled
+  // page takes no frame: all zero stays kNone, another word becomes kFilled. The frame is charged
+  // as a fault's (ChargeFramesLocked: the caller's thread reclaims when the budget is full), so
+  // this works before any of the Space's threads run. cf. copy_page_range() copying a page into a
+  // fork child. InvalidArgument if the page is not kNone; NoSpace under a hard limit with no frame.
   // REQUIRES: regions_mu_ held shared, no block lock.
   Status AddPageLocked(MmRegion* r, uint64_t index, const void* data) REQUIRES_SHARED(regions_mu_);
   // Releases a resident page's frame (policy, descriptor, charge).

@@ -90,6 +90,19 @@ Result<std::vector<Vma>> ReadMaps(uintptr_t b, uintptr_t e) {
   return out;
 }
 
+// All of [p, p + n) to the socket (no SIGPIPE: a peer gone is an error).
+Status SendAll(int fd, const void* p, size_t n) {
+  const auto* c = static_cast<const uint8_t*>(p);
+  while (n > 0) {
+    ssize_t m = ::send(fd, c, n, MSG_NOSIGNAL);
+    if (m < 0 && errno == EINTR) continue;
+    if (m < 0) return Status::FromErrno("send (fork copy)", errno);
+    c += m;
+    n -= static_cast<size_t>(m);
+  }
+  return Status::OK();
+}
+
 // The status messages between child and parent: 'K', or 'E' + length +
 // text.
 void SendStatus(int fd, const Status& s) {
@@ -100,7 +113,7 @@ void SendStatus(int fd, const Status& s) {
     msg.append(reinterpret_cast<const char*>(&len), sizeof(len));
     msg += text;
   }
-  (void)!::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+  (void)SendAll(fd, msg.data(), msg.size());
 }
 
 Status RecvAll(int fd, void* to, size_t len) {
@@ -147,13 +160,7 @@ Status SendRange(int fd, uintptr_t b, uintptr_t e, UniqueFd* mem, std::vector<ui
       if (got != static_cast<ssize_t>(want))
         return Status::FromErrno("pread(/proc/self/mem) of unreadable memory",
                                  got < 0 ? errno : EIO);
-      size_t done = 0;
-      while (done < want) {
-        ssize_t m = ::send(fd, bounce->data() + done, want - done, MSG_NOSIGNAL);
-        if (m < 0 && errno == EINTR) continue;
-        if (m < 0) return Status::FromErrno("send (fork copy)", errno);
-        done += static_cast<size_t>(m);
-      }
+      USWAP_RETURN_IF_ERROR(SendAll(fd, bounce->data(), want));
       b += want;
       continue;
     }
@@ -250,12 +257,9 @@ Status AnonSpace::ReceiveLocked(int fd, const ForkPlan& plan) {
     for (uintptr_t at = r.begin; at < r.end;) {
       const size_t n = std::min<uintptr_t>(r.end - at, kChunk);
       USWAP_RETURN_IF_ERROR(RecvAll(fd, buf.data(), n));
-      for (size_t off = 0; off < n; off += kPageBytes) {
-        const uint8_t* page = buf.data() + off;
-        // A zero page stays untouched: it reads as zeros and costs nothing.
-        const bool zero = page[0] == 0 && std::memcmp(page, page + 1, kPageBytes - 1) == 0;
-        if (!zero) USWAP_RETURN_IF_ERROR(region->AddPage(at + off - begin_, page));
-      }
+      // Same-filled pages (zero above all) take no frame: AddPage's contract.
+      for (size_t off = 0; off < n; off += kPageBytes)
+        USWAP_RETURN_IF_ERROR(region->AddPage(at + off - begin_, buf.data() + off));
       at += n;
     }
   }

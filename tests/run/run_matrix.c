@@ -290,6 +290,9 @@ static int Fork(size_t mib) {
   char* ro = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char* wipe = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char* dont = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* same = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(same != MAP_FAILED, "mmap same-filled");
+  memset(same, 0x5a, 8 * PAGE); /* one repeated word per page */
   CHECK(heap && map != MAP_FAILED && ro != MAP_FAILED && wipe != MAP_FAILED && dont != MAP_FAILED,
         "allocations");
   Fill(heap, half, 51);
@@ -319,12 +322,18 @@ static int Fork(size_t mib) {
     bad |= !Faults(ro, 1) << 3; /* still read-only */
     bad |= !Zero(wipe, 4 * PAGE) << 4;
     bad |= !Faults(dont, 0) << 5;
+    for (size_t i = 0; i < 8 * PAGE; i++)
+      if ((unsigned char)same[i] != 0x5a) {
+        bad |= 1 << 10;
+        break;
+      }
     if (read(go[0], &c, 1) != 1) bad |= 1 << 6; /* the parent has rewritten its memory */
     bad |= !Same(heap, half, 51) << 7;
     bad |= !Same(map, half, 52) << 8;
     Fill(heap, half, 71);
     pid_t grandchild = fork();
-    if (grandchild == 0) _exit(Same(heap, half, 71) && Same(map, half, 52) ? 0 : 1);
+    if (grandchild == 0)
+      _exit(Same(heap, half, 71) && Same(map, half, 52) && same[8 * PAGE - 1] == 0x5a ? 0 : 1);
     int gst = 0;
     if (grandchild < 0 || waitpid(grandchild, &gst, 0) != grandchild || gst != 0) bad |= 1 << 9;
     if (bad) fprintf(stderr, "run_matrix: fork child failed checks %#x\n", bad);
