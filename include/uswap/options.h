@@ -102,6 +102,15 @@ struct Config {
   // (doc/tiers.md). cf. zswap's max_pool_percent.
   unsigned compress_max_pool_percent = 0;
 
+  // A RAM budget shared with other Spaces, in this process or in others
+  // (a descriptor from CreateSharedBudget(), space.h; -1 = none). Every
+  // frame and uswap's metadata are charged to it as well as to
+  // ram_budget_bytes, so the members together stay within it, as the
+  // processes of a memory cgroup do: when it runs short each member is asked
+  // to reclaim its share, in proportion to what it holds, and a charge it
+  // refuses waits for the others to make room. Read by Space::Open only.
+  int shared_budget_fd = -1;
+
   // Per-page checksum (32 bits of XXH3) kept in memory and verified on swap-in.
   bool checksums = true;
   // Encrypt pages (AES-256-GCM, random per-Space key) before they reach swap.

@@ -71,6 +71,15 @@ namespace uswap {
 class Region;
 class SpaceImpl;
 
+// A RAM budget of `bytes` that several Spaces share — in one process or in
+// many, as the processes of a memory cgroup share its limit
+// (Config::shared_budget_fd). Returns a memfd (close-on-exec unless
+// `inheritable`) that the caller owns: hand it to other processes by
+// inheritance or over a UNIX socket, and close it when no more Space will
+// join (joined Spaces keep the budget alive). `uswap run` puts a program's
+// whole process tree in one. InvalidArgument below 64 pages.
+Result<int> CreateSharedBudget(size_t bytes, bool inheritable = false);
+
 class Space {
  public:
   // Probes userfaultfd features, opens the swap areas and starts the

@@ -44,6 +44,9 @@ struct Stats {
   uint64_t hard_limit_faults = 0;  // accesses failed with SIGBUS: no frame under the hard limit
   uint64_t memfd_errors = 0;       // memfd fills that failed (ENOMEM...): nothing lost, retried
   uint64_t budget_overshoot_pages = 0;  // frames allocated past the budget (soft limit)
+  // A shared budget (Config::shared_budget_fd; 0 without one):
+  uint64_t group_reclaim_requests = 0;  // kswapd passes that reclaimed this Space's share
+  uint64_t group_waits = 0;             // charges that waited for other members to make room
   // The compressed tier (Config::compress; all 0 when off).
   uint64_t zswap_stored = 0;            // pages compressed into the pool
   uint64_t zswap_loaded = 0;            // faults served from the pool (no disk I/O)
@@ -62,6 +65,11 @@ struct Stats {
   uint64_t zswap_pool_pages = 0;  // pages the pool holds now (charged to the budget)
   uint64_t zswap_payload_bytes = 0;  // compressed bytes in it
   uint64_t zswap_limit_pages = 0;    // the pool's share of the budget now (adaptive or fixed)
+  // The shared budget's, for the whole group (all 0 without one).
+  uint64_t group_limit_bytes = 0;
+  uint64_t group_usage_bytes = 0;  // charged by every member now (frames, metadata)
+  uint64_t group_peak_bytes = 0;   // the highest usage so far (cf. memory.max_usage_in_bytes)
+  uint64_t group_members = 0;      // Spaces in the group now
   std::vector<AreaStats> areas;
 
   // What happened between two snapshots of one Space (`earlier` taken

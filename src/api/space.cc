@@ -139,7 +139,11 @@ Status SpaceImpl::Init() {
   if (config_.compress_threshold_bytes < 64 ||
       config_.compress_threshold_bytes >= config_.page_size)
     return Status::InvalidArgument("compress_threshold_bytes must be in [64, page size)");
+  if (config_.shared_budget_fd >= 0) {
+    USWAP_ASSIGN_OR_RETURN(group_, MemCgroup::Join(config_.shared_budget_fd));
+  }
   MemoryNodeOptions mo;
+  mo.group = group_.get();
   mo.budget_pages = budget;
   mo.watermarks = wm;
   mo.policy = config_.reclaim_policy;
@@ -174,6 +178,8 @@ Status SpaceImpl::StartThreads() {
   started_ = true;
   node_->set_wakeup_kswapd([k = kswapd_.get()] { k->WakeUp(); });
   kswapd_->Start();
+  // The group's requests for this member's share go to kswapd.
+  if (group_) group_->StartListener([k = kswapd_.get()] { k->WakeUp(); });
   if (config_.fault_delivery == FaultDelivery::kSigbus) {
     sigbus_ = std::make_unique<SigbusDelivery>(handler_.get());
     USWAP_RETURN_IF_ERROR(sigbus_->Install());
@@ -203,6 +209,7 @@ SpaceImpl::~SpaceImpl() {
     Abandon(std::shared_ptr<void>(std::move(handler_)));
     Abandon(std::make_shared<Userfaultfd>(std::move(uffd_)));
     Abandon(std::shared_ptr<void>(std::move(node_)));
+    Abandon(std::shared_ptr<void>(std::move(group_)));
     Abandon(std::shared_ptr<void>(std::move(page_io_)));
     Abandon(std::shared_ptr<void>(std::move(devices_)));
     return;
@@ -216,6 +223,7 @@ SpaceImpl::~SpaceImpl() {
   stats_endpoint_.reset();  // before what stats() reads
   if (threads_) threads_->Stop();
   if (sigbus_) sigbus_->Uninstall();
+  if (group_) group_->StopListener();  // it wakes kswapd
   if (kswapd_) kswapd_->Stop();
   if (node_) node_->set_wakeup_kswapd(nullptr);
 }
@@ -303,6 +311,13 @@ Stats SpaceImpl::stats() const {
     s.zswap_payload_bytes = zs.payload_bytes;
     s.zswap_limit_pages = zs.limit_pages;
     s.metadata_bytes += zs.table_bytes;
+  }
+  if (group_) {
+    const MemCgroupStats gs = group_->stats();
+    s.group_limit_bytes = gs.limit_bytes;
+    s.group_usage_bytes = gs.usage_bytes;
+    s.group_peak_bytes = gs.peak_bytes;
+    s.group_members = gs.members;
   }
   for (const SwapDeviceInfo& d : devices_->List())
     s.areas.push_back({d.path, d.prio, d.usable_pages, d.inuse_pages, d.bad_pages});
@@ -454,6 +469,11 @@ Status RegionImpl::PopulatedRanges(std::vector<std::pair<size_t, size_t>>* range
 
 // ---------------------------------------------------------------------------
 // Public wrappers
+
+Result<int> CreateSharedBudget(size_t bytes, bool inheritable) {
+  USWAP_ASSIGN_OR_RETURN(UniqueFd fd, MemCgroup::Create(bytes, inheritable));
+  return fd.Release();
+}
 
 Result<std::unique_ptr<Space>> Space::Open(const Config& config) {
   USWAP_ASSIGN_OR_RETURN(std::unique_ptr<SpaceImpl> impl, SpaceImpl::Open(config));

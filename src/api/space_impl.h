@@ -92,6 +92,7 @@ class SpaceImpl {
   uint64_t next_region_id_ GUARDED_BY(admin_mu_) = 0;
   std::unique_ptr<SwapDevices> devices_;
   std::unique_ptr<PageIo> page_io_;
+  std::unique_ptr<MemCgroup> group_;  // Config::shared_budget_fd: outlives node_
   std::unique_ptr<MemoryNode> node_;
   Userfaultfd uffd_;
   std::unique_ptr<FaultTrace> trace_;  // Config::record_faults: outlives the handler

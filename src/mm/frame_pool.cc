@@ -20,11 +20,12 @@ Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked) {
   return wm;
 }
 
-FramePool::FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm)
+FramePool::FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm, MemCgroup* group)
     : budget_(budget_pages),
       page_size_(page_size),
       frame_cost_(page_size + sizeof(PageFrame)),
-      wm_(wm) {}
+      wm_(wm),
+      group_(group) {}
 
 FramePool::~FramePool() = default;
 
@@ -33,14 +34,22 @@ bool FramePool::TryCharge(uint64_t n) {
   do {
     if (cur + n > FramesFitting()) return false;
   } while (!charged_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+  if (group_ && !group_->TryCharge(n * frame_cost_)) {
+    charged_.fetch_sub(n, std::memory_order_relaxed);
+    return false;
+  }
   return true;
 }
 
-void FramePool::ForceCharge(uint64_t n) { charged_.fetch_add(n, std::memory_order_relaxed); }
+void FramePool::ForceCharge(uint64_t n) {
+  charged_.fetch_add(n, std::memory_order_relaxed);
+  if (group_) group_->ForceCharge(n * frame_cost_);
+}
 
 void FramePool::Uncharge(uint64_t n) {
   uint64_t prev = charged_.fetch_sub(n, std::memory_order_relaxed);
   USWAP_CHECK_MSG(prev >= n, "frame uncharge underflow");
+  if (group_) group_->Uncharge(n * frame_cost_);
   uncharged_total_.fetch_add(n, std::memory_order_relaxed);
 }
 

@@ -15,6 +15,12 @@
 // uncharged only AFTER its memory was released (hole punched), so the
 // kernel-measured resident memory never exceeds the charged count.
 //
+// A pool may also belong to a group (MemCgroup, a budget shared with other
+// Spaces, in other processes too): every charge then goes to the group's
+// counter as well, and a charge either fits in both or is refused (cf.
+// page_counter_try_charge() walking up to the parent). The group sees
+// bytes: frames at their cost (page + descriptor) and metadata.
+//
 // Thread-safety: all methods may be called concurrently.
 #pragma once
 
@@ -27,6 +33,7 @@
 
 #include "base/id_table.h"
 #include "base/thread_annotations.h"
+#include "mm/mem_cgroup.h"
 #include "mm/page_frame.h"
 #include "uswap/status.h"
 
@@ -44,16 +51,30 @@ Result<Watermarks> ComputeWatermarks(uint64_t budget, const Watermarks& asked);
 
 class FramePool {
  public:
-  FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm);
+  // `group`: the shared budget this pool also charges (outlives the pool),
+  // or null.
+  FramePool(uint64_t budget_pages, size_t page_size, Watermarks wm, MemCgroup* group = nullptr);
   ~FramePool();
 
-  // Takes n frames if they fit in the budget; false otherwise.
+  MemCgroup* group() const { return group_; }
+  // Takes n frames if they fit in the budget (and in the group's); false
+  // otherwise.
   bool TryCharge(uint64_t n);
+  // True when n frames do not fit in the group's budget now: a refused
+  // charge was the group's doing, not this pool's.
+  bool GroupShort(uint64_t n) const { return group_ && group_->free_bytes() < n * frame_cost_; }
+  uint64_t frame_cost() const { return frame_cost_; }
   // Page-table memory charged / released (bytes): it takes room from the
   // frames. Never fails: a page table that outgrows the budget leaves no
   // room for frames, and faults then reclaim or overshoot as usual.
-  void ChargeMetadata(uint64_t bytes) { metadata_.fetch_add(bytes, std::memory_order_relaxed); }
-  void UnchargeMetadata(uint64_t bytes) { metadata_.fetch_sub(bytes, std::memory_order_relaxed); }
+  void ChargeMetadata(uint64_t bytes) {
+    metadata_.fetch_add(bytes, std::memory_order_relaxed);
+    if (group_) group_->ForceCharge(bytes);
+  }
+  void UnchargeMetadata(uint64_t bytes) {
+    metadata_.fetch_sub(bytes, std::memory_order_relaxed);
+    if (group_) group_->Uncharge(bytes);
+  }
   uint64_t charged_metadata() const { return metadata_.load(std::memory_order_relaxed); }
   // Takes n frames regardless of the budget (soft-limit overshoot).
   void ForceCharge(uint64_t n);
@@ -93,6 +114,7 @@ class FramePool {
   const uint64_t page_size_;
   const uint64_t frame_cost_;  // page + descriptor, bytes
   const Watermarks wm_;
+  MemCgroup* const group_;
   std::atomic<uint64_t> metadata_{0};
   std::atomic<uint64_t> charged_{0};
   std::atomic<uint64_t> uncharged_total_{0};

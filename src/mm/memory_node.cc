@@ -76,7 +76,7 @@ MemoryNode::MemoryNode(const MemoryNodeOptions& options, SwapDevices* devices, P
     : options_(options),
       devices_(devices),
       page_io_(page_io),
-      frames_(options.budget_pages, devices->page_size(), options.watermarks),
+      frames_(options.budget_pages, devices->page_size(), options.watermarks, options.group),
       // The cache the policy sizes its lists by: the frames the budget
       // holds (frames_ is made first); the page tables take a little more
       // as they grow, which the policies learn from the most frames resident.
@@ -106,6 +106,12 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   constexpr int kFruitlessRounds = 3;
   constexpr int kMaxProgressWaits = 5000;
   int fruitless = 0, waits = 0;
+  // The group's members are waited for while they make progress; a few
+  // waits in a row without any, and this charge goes on as if alone.
+  constexpr int kGroupFruitless = 3;
+  constexpr int kMaxGroupWaits = 10000;
+  int group_fruitless = 0, group_waits = 0;
+  MemCgroup* const group = mode == Charge::kOwnReclaim ? nullptr : options_.group;
   // A charge that would fail (within-budget, hard limit) first scans every
   // resident page (ScanAllLocked). A soft one overshoots instead, and a
   // hard-limit window falls back to its single page, whose charge scans.
@@ -121,6 +127,13 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
     if (frames_.TryCharge(n)) {
       uint64_t free = frames_.free_frames();
       if (free < wm.low) WakeKswapd();
+      if (group) {
+        // cf. memcg's high-limit reclaim: the group below its low mark asks
+        // every member (this one too, through its kswapd) for its share.
+        const uint64_t group_free = group->free_bytes();
+        if (group_free < group->low_bytes())
+          group->RequestReclaim(group->high_bytes() - group_free, /*force=*/false);
+      }
       if (free < wm.min) {
         // Below min: the allocating thread helps (cf. direct reclaim).
         Count(vmstat_.direct_reclaims);
@@ -159,6 +172,19 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       // this round counts as fruitless: a few of them fail the charge, with
       // no spinning while reclaimers pass victims back and forth.
       WaitForReclaimProgress(gen, std::chrono::milliseconds(50));
+    }
+    if (group && frames_.GroupShort(n) && group_fruitless < kGroupFruitless &&
+        group_waits++ < kMaxGroupWaits) {
+      // The group refused it and this member has nothing left to evict:
+      // the others hold the group's frames. Ask them for room and wait.
+      Count(vmstat_.group_waits);
+      const uint64_t need = n * frames_.frame_cost();
+      group->RequestReclaim(
+          std::max(need, group->high_bytes() - std::min(group->high_bytes(), group->free_bytes())),
+          /*force=*/true);
+      group_fruitless =
+          group->WaitForRoom(need, std::chrono::milliseconds(2)) ? 0 : group_fruitless + 1;
+      continue;
     }
     if (++fruitless < kFruitlessRounds) continue;
     if (full_scans-- <= 0) break;
@@ -243,7 +269,7 @@ Status MemoryNode::AddPageLocked(MmRegion* r, uint64_t index, const void* data) 
   // untouched (kNone), another repeated word is kept in the entry (kFilled).
   uint64_t word = 0;
   const bool same = MmRegion::IsSameFilled(data, r->page_size(), &word);
-  if (!same && !ChargeFramesLocked(1))
+  if (!same && !ChargeFramesLocked(1, Charge::kOwnReclaim))
     return Status::NoSpace("no frame for a page within the budget (hard limit)");
   MutexLock l(&r->block_lock(index));
   PageEntry& p = r->pte(index);
@@ -690,6 +716,17 @@ size_t MemoryNode::BalanceOnce() {
     size_t got = ReclaimLocked(std::min<size_t>(want, options_.writeback_batch));
     if (got == 0) break;
     total += got;
+  }
+  if (MemCgroup* group = options_.group) {
+    // This member's share of the group's shortfall (MemCgroup::RequestReclaim).
+    uint64_t want = (group->TakeRequest() + frames_.frame_cost() - 1) / frames_.frame_cost();
+    if (want > 0) Count(vmstat_.group_reclaim_requests);
+    while (want > 0) {
+      const size_t got = ReclaimLocked(std::min<uint64_t>(want, options_.writeback_batch));
+      if (got == 0) break;
+      total += got;
+      want -= std::min<uint64_t>(want, got);
+    }
   }
   return total;
 }

@@ -52,6 +52,11 @@ struct MemoryNodeOptions {
   unsigned writeback_batch = 64;  // pages isolated per shrink pass
   bool hard_limit = false;
   ZswapOptions zswap;  // the compressed tier's, when a codec is given
+  // A budget shared with other Spaces (outlives the node), or null: frames
+  // and metadata are charged to it too; the group's requests are reclaimed
+  // by kswapd (BalanceOnce), and a charge it refuses waits for the other
+  // members after reclaiming here (ChargeFramesLocked).
+  MemCgroup* group = nullptr;
 };
 
 class MemoryNode {
@@ -83,6 +88,11 @@ class MemoryNode {
   enum class Charge {
     kMayOvershoot,  // the configured limit decides (soft: overshoot, hard: fail)
     kWithinBudget,  // never overshoot, even under the soft limit (swapoff)
+    // As kMayOvershoot, but in a group only this node reclaims: the other
+    // members are neither asked nor waited for. A fork() copy arriving:
+    // the parent sends it, and asking the parent to reclaim would make it
+    // evict the pages it sends next.
+    kOwnReclaim,
   };
   // Charges n frames for pages about to materialise. Below the low
   // watermark it wakes kswapd; when the budget is exhausted it reclaims
@@ -94,6 +104,10 @@ class MemoryNode {
   // anyway (n > 1 returns false: callers retry with the faulting page
   // alone), counts the overshoot and wakes kswapd to pull it back; hard
   // limit or kWithinBudget -> returns false.
+  // In a group (MemoryNodeOptions::group): below the group's low mark the
+  // members are asked to reclaim their shares; a charge the group refuses
+  // reclaims here first, then asks the members and waits for their
+  // progress (bounded) before it overshoots or fails as above.
   // REQUIRES: regions_mu_ held shared, no block lock.
   bool ChargeFramesLocked(uint64_t n, Charge mode = Charge::kMayOvershoot)
       REQUIRES_SHARED(regions_mu_);
@@ -164,8 +178,10 @@ class MemoryNode {
   size_t ReclaimLocked(size_t n, ScanCount* count = nullptr) REQUIRES_SHARED(regions_mu_);
   // kswapd's step: writes the compressed pool's oldest objects back while
   // it is above its mark, then reclaims until free frames reach the high
-  // watermark or no progress is made. Returns frames freed. cf.
-  // balance_pgdat() and zswap's shrink worker.
+  // watermark or no progress is made, then what the group asked of this
+  // member (MemCgroup::TakeRequest). Returns frames freed. cf.
+  // balance_pgdat(), zswap's shrink worker and, for the group's share,
+  // shrink_node_memcgs().
   size_t BalanceOnce() EXCLUDES(regions_mu_);
   bool NeedsBalance() const;
 

@@ -35,7 +35,9 @@ namespace uswap {
   X(checksum_errors)          \
   X(hard_limit_faults)        \
   X(memfd_errors)             \
-  X(budget_overshoot_pages)
+  X(budget_overshoot_pages)   \
+  X(group_reclaim_requests)   \
+  X(group_waits)
 
 struct VmStat {
 #define USWAP_VMSTAT_FIELD(name) std::atomic<uint64_t> name{0};

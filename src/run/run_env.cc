@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 
 namespace uswap {
@@ -15,6 +16,7 @@ constexpr const char* kCompress = "USWAP_RUN_COMPRESS";
 constexpr const char* kStats = "USWAP_RUN_STATS";
 constexpr const char* kTop = "USWAP_RUN_TOP";
 constexpr const char* kPoll = "USWAP_RUN_HANDLER_POLL_US";
+constexpr const char* kBudget = "USWAP_RUN_BUDGET";  // "FD:INODE"
 
 std::string Get(const char* name) {
   const char* v = std::getenv(name);
@@ -46,6 +48,9 @@ std::vector<std::string> RunSettings::Encode() const {
   };
   if (handler_poll_us >= 0)
     env.push_back(std::string(kPoll) + "=" + std::to_string(handler_poll_us));
+  if (budget_fd >= 0)
+    env.push_back(std::string(kBudget) + "=" + std::to_string(budget_fd) + ":" +
+                  std::to_string(budget_inode));
   if (!swap_file.empty()) env.push_back(std::string(kSwap) + "=" + swap_file);
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
   if (!stats_file.empty()) env.push_back(std::string(kStats) + "=" + stats_file);
@@ -61,6 +66,15 @@ Result<RunSettings> RunSettings::Decode() {
   if (!Get(kPoll).empty()) {
     USWAP_ASSIGN_OR_RETURN(uint64_t poll, GetNumber(kPoll, false));
     s.handler_poll_us = static_cast<int>(std::min<uint64_t>(poll, 1000000));
+  }
+  if (const std::string b = Get(kBudget); !b.empty()) {
+    char* end = nullptr;
+    const long fd = std::strtol(b.c_str(), &end, 10);
+    const unsigned long long ino = *end == ':' ? std::strtoull(end + 1, &end, 10) : 0;
+    if (fd < 0 || fd > INT32_MAX || ino == 0 || *end != '\0')
+      return Status::InvalidArgument(std::string(kBudget) + "=" + b + " is not FD:INODE");
+    s.budget_fd = static_cast<int>(fd);
+    s.budget_inode = ino;
   }
   s.swap_file = Get(kSwap);
   s.swap_dir = Get(kSwapDir);

@@ -26,6 +26,12 @@ struct RunSettings {
   std::string stats_file;    // counters at exit (first process; others add ".PID")
   pid_t top_pid = 0;         // the process `uswap run` exec'd
   int handler_poll_us = -1;  // Config::handler_poll_us; -1: the library's default
+  // The tree's shared RAM budget (CreateSharedBudget): the descriptor
+  // number it has in the processes that hold it (inherited across fork and
+  // exec), and its inode, which tells it from another file at that number.
+  // -1 / 0: none (each process has a budget of its own).
+  int budget_fd = -1;
+  uint64_t budget_inode = 0;
 
   // "NAME=VALUE" strings for the environment.
   std::vector<std::string> Encode() const;

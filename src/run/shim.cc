@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "api/space_impl.h"
+#include "base/unique_fd.h"
 #include "run/anon_space.h"
 #include "run/run_env.h"
 #include "uswap/swap_area.h"
@@ -71,6 +72,7 @@ mi_arena_id_t g_arena = 0;
 std::string* g_stats_file = nullptr;
 RunSettings* g_settings = nullptr;         // as decoded at start
 std::vector<int>* g_engine_fds = nullptr;  // the file descriptors the Space opened
+int g_budget_fd = -1;  // the tree's shared RAM budget, or -1 (a budget of this process's own)
 
 __attribute__((tls_model("initial-exec"))) thread_local int t_engine = 0;
 __attribute__((tls_model("initial-exec"))) thread_local int t_alloc = 0;
@@ -237,6 +239,36 @@ Result<std::string> MakeOwnSwap(const std::string& dir, uint64_t bytes) {
   return Status::Busy("no free swap file name in " + dir);
 }
 
+// The tree's shared RAM budget (RunSettings::budget_fd), or -1 with one
+// line saying why this process has a budget of its own. Found, in order:
+// the inherited descriptor, else the same number in the parent or in the
+// first process (/proc/PID/fd/N: a program may close descriptors it did not
+// open, e.g. Python's subprocess), each checked by its inode. A descriptor
+// found by path moves to the advertised number when that is free, so that
+// this process's children inherit it.
+int FindTreeBudget(const RunSettings& settings) {
+  if (settings.budget_fd < 0) return -1;
+  auto is_budget = [&](int fd) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+           static_cast<uint64_t>(st.st_ino) == settings.budget_inode;
+  };
+  const int n = settings.budget_fd;
+  if (is_budget(n)) return n;
+  for (pid_t holder : {::getppid(), settings.top_pid}) {
+    const std::string path = "/proc/" + std::to_string(holder) + "/fd/" + std::to_string(n);
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid() || !is_budget(fd.get())) continue;
+    if (::fcntl(n, F_GETFD) == -1 && errno == EBADF && ::dup2(fd.get(), n) == n) return n;
+    return fd.Release();
+  }
+  Warn("this process (pid " + std::to_string(::getpid()) +
+       ") could not find the tree's shared RAM budget (descriptor " + std::to_string(n) +
+       " was closed, and its parent and the first process no longer hold it): it runs with a "
+       "RAM budget of its own");
+  return -1;
+}
+
 // The Config of this process's Space. The first process uses the swap area
 // `uswap run` was given, if any; every other one (exec'd, spawned, forked)
 // creates its own, whose path goes to *own: the caller unlinks it once the
@@ -245,6 +277,7 @@ Result<std::string> MakeOwnSwap(const std::string& dir, uint64_t bytes) {
 Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string* own) {
   Config config;
   config.ram_budget_bytes = settings.ram_bytes;
+  config.shared_budget_fd = g_budget_fd;
   if (!settings.compress.empty()) config.compress = settings.compress;
   // Handler threads poll for the next fault by default: measured, that won
   // even against a program keeping both CPUs busy (doc/run.md).
@@ -307,6 +340,7 @@ void Start() {
   g_settings = new RunSettings(*settings);
   dl_iterate_phdr(&AddCLibraryCode, nullptr);
   const bool top = settings->top_pid == getpid();
+  g_budget_fd = FindTreeBudget(*settings);  // before `before`: not an engine descriptor
   std::string own;
   Result<Config> config = ProcessConfig(*settings, top, &own);
   if (!config.ok()) Die(config.status().ToString());

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/unique_fd.h"
 #include "regress_util.h"
 
 namespace uswap::testing {
@@ -331,6 +332,57 @@ TEST_F(BudgetTest, PageTableIsChargedToTheBudgetAtMost16BytesPerTouchedPage) {
   // Unmapping the region gives its page table back to the frames.
   r->reset();
   EXPECT_GT(space->stats().frame_limit, kBudget * 9 / 10) << space->stats().ToText();
+}
+
+// A shared budget (Config::shared_budget_fd) holds two Spaces together: the
+// first fills the group, then the second, with nothing of its own to
+// evict, still gets frames (the first is asked for its share and reclaims
+// it), the group never goes past its limit by more than metadata, and
+// nothing is lost on either side.
+TEST_F(BudgetTest, SharedBudgetHoldsTwoSpacesAndMovesFramesToTheOneInNeed) {
+  constexpr uint64_t kBudget = 512, kPages = 2048;
+  Result<int> fd = CreateSharedBudget(kBudget * kPage);
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  UniqueFd budget(*fd);
+  Config ca = SmallConfig(kBudget, NewSwapFile("a.swap", 2 * kPages));
+  Config cb = SmallConfig(kBudget, NewSwapFile("b.swap", 2 * kPages));
+  ca.shared_budget_fd = cb.shared_budget_fd = budget.get();
+  auto a = OpenSpace(ca);
+  auto b = OpenSpace(cb);
+  ASSERT_TRUE(a && b);
+  auto ra = a->Map(kPages * kPage);
+  auto rb = b->Map(kPages * kPage);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  uint8_t* pa = static_cast<uint8_t*>((*ra)->data());
+  uint8_t* pb = static_cast<uint8_t*>((*rb)->data());
+  FillPages(pa, 0, kBudget * 3 / 4, 1);  // a holds most of the group
+  const Stats sa0 = a->stats();
+  EXPECT_EQ(sa0.group_members, 2u) << sa0.ToText();
+  EXPECT_GE(sa0.resident_pages, kBudget * 3 / 4 - 8) << sa0.ToText();
+
+  FillPages(pb, 0, kPages, 2);  // b needs far more than the group has left
+  FillPages(pa, 0, kPages, 3);  // and a again
+  EXPECT_EQ(CheckPages(pb, 0, kPages, 2), 0u);
+  EXPECT_EQ(CheckPages(pa, 0, kPages, 3), 0u);
+  const Stats sa = a->stats(), sb = b->stats();
+  // Both took from one budget: together within it (metadata may push the
+  // group's peak past it by what the page tables grew, a few pages).
+  EXPECT_LE(sa.resident_pages + sb.resident_pages, kBudget) << sa.ToText() << sb.ToText();
+  EXPECT_LE(sa.group_peak_bytes, kBudget * kPage + 16 * kPage) << sa.ToText();
+  EXPECT_EQ(sa.budget_overshoot_pages + sb.budget_overshoot_pages, 0u)
+      << sa.ToText() << sb.ToText();
+  // Each was asked for its share at some point (b while a filled it again).
+  EXPECT_GT(sa.group_reclaim_requests, 0u) << sa.ToText();
+  EXPECT_GT(sa.pswpout, 0u);
+  EXPECT_GT(sb.pswpout, 0u);
+
+  // Leaving gives the group its charges back.
+  rb->reset();
+  b.reset();
+  EXPECT_EQ(a->stats().group_members, 1u);
+  ra->reset();
+  const Stats end = a->stats();
+  EXPECT_LT(end.group_usage_bytes, 64 * kPage) << end.ToText();  // the page-table root at most
 }
 
 }  // namespace

@@ -210,6 +210,29 @@ TEST_F(RunCliTest, StatsFileHoldsTheCounters) {
   EXPECT_NE(text.find("pswpout "), std::string::npos) << text;
 }
 
+// One budget for the whole tree (a memory cgroup's): the parent, its child
+// and grandchild each hold a private copy of 96 MiB, yet together they
+// never charged more than --ram (plus the page tables, charged as they
+// grow), as the shared counter the top process reports at exit says.
+TEST_F(RunCliTest, TheWholeTreeSharesOneBudget) {
+  const std::string stats = dir_ + "/keep.tree-stats";
+  std::vector<std::string> v = Uswap({RUN_MATRIX, "fork", "96"});
+  v.insert(v.begin() + 2, {"--stats", stats});
+  Outcome under = Run(v);
+  ExpectExited(under, 0, "fork under uswap run");
+  EXPECT_NE(under.out.find("fork child: ok"), std::string::npos) << under.out << under.err;
+  const std::string text = ReadAll(stats);
+  auto value = [&](const std::string& name) {
+    const size_t at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  EXPECT_EQ(value("group_limit_bytes"), double(kBudgetMiB << 20)) << text;
+  EXPECT_GT(value("group_peak_bytes"), double(kBudgetMiB << 20) * 0.8) << text;
+  EXPECT_LE(value("group_peak_bytes"), double((kBudgetMiB << 20) + (1 << 20))) << text;
+  // The parent was asked for its share while its children needed frames.
+  EXPECT_GT(value("group_reclaim_requests"), 0) << text;
+}
+
 TEST_F(RunCliTest, UswapStatReadsARunningProgram) {
   const std::string go = dir_ + "/keep.go";
   pid_t pid = Start(Uswap({RUN_MATRIX, "wait", go}), "waiting", -1, {"USWAP_STATS_SOCKET=auto"});

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/userfaultfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "commands.h"
 #include "fault/uffd.h"
 #include "run/run_env.h"
+#include "uswap/space.h"
 
 #ifndef USWAP_RUN_LIBDIR
 #define USWAP_RUN_LIBDIR "lib/uswap"
@@ -242,6 +244,24 @@ int RunMain(int argc, char** argv) {
   if (int rc = CheckUserfaultfd(); rc != 0) return rc;
 
   s.top_pid = getpid();
+  // One RAM budget for the whole tree, as a memory cgroup would give it: a
+  // memfd every process of the tree joins (doc/run.md, "One budget for the
+  // tree"), at a high descriptor number that scripts do not reuse.
+  Result<int> budget = CreateSharedBudget(s.ram_bytes, /*inheritable=*/true);
+  if (!budget.ok()) return Refuse("shared RAM budget: " + budget.status().ToString());
+  rlimit nofile{};
+  const int low = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 1024 + 64
+                      ? 1024
+                      : std::max(3, static_cast<int>(nofile.rlim_cur) - 64);
+  if (const int high = ::fcntl(*budget, F_DUPFD, low); high >= 0) {
+    ::close(*budget);
+    *budget = high;
+  }
+  struct stat bst;
+  if (::fstat(*budget, &bst) != 0)
+    return Refuse(std::string("shared RAM budget: fstat: ") + std::strerror(errno));
+  s.budget_fd = *budget;
+  s.budget_inode = bst.st_ino;
   // An experiment knob: how long a handler thread polls for the next fault.
   if (const char* poll = std::getenv("USWAP_RUN_HANDLER_POLL_US"); poll && *poll)
     s.handler_poll_us = static_cast<int>(std::min(std::strtoul(poll, nullptr, 10), 1000000ul));
