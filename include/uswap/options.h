@@ -110,6 +110,14 @@ struct Config {
   // to reclaim its share, in proportion to what it holds, and a charge it
   // refuses waits for the others to make room. Read by Space::Open only.
   int shared_budget_fd = -1;
+  // With a shared budget: also charge this process's share of its
+  // anonymous memory outside uswap's regions and metadata (the program's
+  // own, the allocator's, libraries'; pages shared copy-on-write with a
+  // fork parent count in proportion), measured every 100 ms from /proc, so
+  // that the group holds whole processes as a memory cgroup does; frames
+  // make room for it. One Space per process should set it (`uswap run`
+  // does).
+  bool shared_budget_counts_process = false;
 
   // Per-page checksum (32 bits of XXH3) kept in memory and verified on swap-in.
   bool checksums = true;

@@ -1,7 +1,9 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <new>
@@ -157,6 +159,12 @@ Status SpaceImpl::Init() {
   // A fault's hand-off (fault_bench's minor fault on this VM, doc/engine.md).
   mo.zswap.fault_overhead_us = config_.fault_delivery == FaultDelivery::kSigbus ? 3 : 20;
   node_ = std::make_unique<MemoryNode>(mo, devices_.get(), page_io_.get(), std::move(codec));
+  if (group_ && config_.shared_budget_counts_process) {
+    // What the process holds already is charged before any frame (the
+    // listener samples it again every 100 ms once the threads run).
+    process_charge_ = std::make_unique<ProcessCharge>(config_.page_size);
+    group_->SetOutsideCharge(process_charge_->Sample(node_->frames().charged_metadata()));
+  }
 
   for (const SwapAreaConfig& a : config_.swap_areas)
     USWAP_RETURN_IF_ERROR(Swapon(a.path, a.priority));
@@ -179,7 +187,15 @@ Status SpaceImpl::StartThreads() {
   node_->set_wakeup_kswapd([k = kswapd_.get()] { k->WakeUp(); });
   kswapd_->Start();
   // The group's requests for this member's share go to kswapd.
-  if (group_) group_->StartListener([k = kswapd_.get()] { k->WakeUp(); });
+  if (group_) {
+    std::function<void()> tick;
+    if (process_charge_) {
+      tick = [this] {
+        group_->SetOutsideCharge(process_charge_->Sample(node_->frames().charged_metadata()));
+      };
+    }
+    group_->StartListener([k = kswapd_.get()] { k->WakeUp(); }, std::move(tick));
+  }
   if (config_.fault_delivery == FaultDelivery::kSigbus) {
     sigbus_ = std::make_unique<SigbusDelivery>(handler_.get());
     USWAP_RETURN_IF_ERROR(sigbus_->Install());
@@ -210,6 +226,7 @@ SpaceImpl::~SpaceImpl() {
     Abandon(std::make_shared<Userfaultfd>(std::move(uffd_)));
     Abandon(std::shared_ptr<void>(std::move(node_)));
     Abandon(std::shared_ptr<void>(std::move(group_)));
+    Abandon(std::shared_ptr<void>(std::move(process_charge_)));
     Abandon(std::shared_ptr<void>(std::move(page_io_)));
     Abandon(std::shared_ptr<void>(std::move(devices_)));
     return;
@@ -440,6 +457,15 @@ Status RegionImpl::AddPage(size_t offset, const void* page) {
   MemoryNode& node = space_->node();
   ReaderLock rl(&node.regions_mu());
   return node.AddPageLocked(mm_.get(), first, page);
+}
+
+Status RegionImpl::CopyPages(size_t offset, size_t bytes, void* out) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::CopyPages"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, bytes, &first, &end));
+  MemoryNode& node = space_->node();
+  ReaderLock rl(&node.regions_mu());
+  return node.CopyPagesLocked(mm_.get(), first, end - first, static_cast<uint8_t*>(out));
 }
 
 Status RegionImpl::PopulatedRanges(std::vector<std::pair<size_t, size_t>>* ranges,

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/process_charge.h"
 #include "api/stats_endpoint.h"
 #include "base/mutex.h"
 #include "fault/fault_threads.h"
@@ -92,7 +93,8 @@ class SpaceImpl {
   uint64_t next_region_id_ GUARDED_BY(admin_mu_) = 0;
   std::unique_ptr<SwapDevices> devices_;
   std::unique_ptr<PageIo> page_io_;
-  std::unique_ptr<MemCgroup> group_;  // Config::shared_budget_fd: outlives node_
+  std::unique_ptr<MemCgroup> group_;               // Config::shared_budget_fd: outlives node_
+  std::unique_ptr<ProcessCharge> process_charge_;  // Config::shared_budget_counts_process
   std::unique_ptr<MemoryNode> node_;
   Userfaultfd uffd_;
   std::unique_ptr<FaultTrace> trace_;  // Config::record_faults: outlives the handler
@@ -127,6 +129,9 @@ class RegionImpl {
   // page), as if the program had written them: resident, unmapped and
   // dirty; the next access maps it. MemoryNode::AddPageLocked's contract.
   Status AddPage(size_t offset, const void* page);
+  // Copies [offset, offset + bytes) (whole pages) into `out` (page-aligned)
+  // without faulting anything in: MemoryNode::CopyPagesLocked's contract.
+  Status CopyPages(size_t offset, size_t bytes, void* out);
   MmRegion* mm() { return mm_.get(); }
   SpaceImpl* space() { return space_; }
 

@@ -31,6 +31,7 @@ struct alignas(64) MemCgroupMember {
   std::atomic<uint64_t> image;    // random, one per process image
   std::atomic<uint64_t> usage;    // bytes charged by this member
   std::atomic<uint64_t> request;  // bytes the group asks it to reclaim
+  std::atomic<uint64_t> outside;  // of usage: SetOutsideCharge's
 };
 
 struct MemCgroupShared {
@@ -42,6 +43,7 @@ struct MemCgroupShared {
   std::atomic<uint64_t> peak;
   std::atomic<uint64_t> failcnt;
   std::atomic<uint64_t> requests;
+  std::atomic<uint64_t> outside;  // the members' outside charges
   std::atomic<uint64_t> last_distribute_ns;
   std::atomic<uint32_t> progress;  // futex: bumped by an uncharge while someone waits
   std::atomic<uint32_t> waiters;
@@ -115,6 +117,7 @@ void Reap(MemCgroupShared* g, MemCgroupMember& m, int32_t pid) {
   if (!m.pid.compare_exchange_strong(pid, -1)) return;  // reaped or left meanwhile
   const uint64_t u = m.usage.exchange(0);
   g->usage.fetch_sub(u);
+  g->outside.fetch_sub(m.outside.exchange(0));
   m.request.store(0);
   g->members.fetch_sub(1);
   m.pid.store(0, std::memory_order_release);
@@ -188,6 +191,7 @@ Result<std::unique_ptr<MemCgroup>> MemCgroup::Join(int fd) {
     m.image.store(ImageNonce());
     m.usage.store(0);
     m.request.store(0);
+    m.outside.store(0);
     g->members.fetch_add(1);
     uint32_t used = g->slots_used.load();
     while (used < i + 1 && !g->slots_used.compare_exchange_weak(used, i + 1)) {
@@ -290,30 +294,58 @@ uint64_t MemCgroup::TakeRequest() { return shared_->member[slot_].request.exchan
 
 bool MemCgroup::WaitForRoom(uint64_t need, std::chrono::milliseconds timeout) {
   shared_->waiters.fetch_add(1, std::memory_order_seq_cst);
-  const uint32_t gen = shared_->progress.load(std::memory_order_seq_cst);
-  bool moved = free_bytes() >= need;
-  if (!moved) {
-    timespec ts{static_cast<time_t>(timeout.count() / 1000),
-                static_cast<long>(timeout.count() % 1000) * 1000000L};
+  const uint64_t deadline = NowNs() + static_cast<uint64_t>(timeout.count()) * 1000000;
+  bool room = free_bytes() >= need;
+  // Each uncharge wakes the waiters; only room for `need` ends the wait.
+  for (uint64_t now = NowNs(); !room && now < deadline; now = NowNs()) {
+    const uint32_t gen = shared_->progress.load(std::memory_order_seq_cst);
+    if ((room = free_bytes() >= need)) break;
+    const uint64_t left = deadline - now;
+    const timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
     Futex(&shared_->progress, FUTEX_WAIT, gen, &ts);
-    moved = shared_->progress.load() != gen || free_bytes() >= need;
+    room = free_bytes() >= need;
   }
   shared_->waiters.fetch_sub(1, std::memory_order_seq_cst);
-  return moved;
+  if (!room) congested_until_ns_.store(NowNs() + 100000000, std::memory_order_relaxed);
+  return room;
 }
 
-void MemCgroup::StartListener(std::function<void()> on_request) {
+bool MemCgroup::Congested() const {
+  return NowNs() < congested_until_ns_.load(std::memory_order_relaxed);
+}
+
+void MemCgroup::SetOutsideCharge(uint64_t bytes) {
+  const uint64_t old = outside_.exchange(bytes);
+  MemCgroupMember& m = shared_->member[slot_];
+  if (bytes > old) {
+    m.outside.fetch_add(bytes - old);
+    shared_->outside.fetch_add(bytes - old);
+    ForceCharge(bytes - old);
+  }
+  if (bytes < old) {
+    m.outside.fetch_sub(old - bytes);
+    shared_->outside.fetch_sub(old - bytes);
+    Uncharge(old - bytes);
+  }
+}
+
+void MemCgroup::StartListener(std::function<void()> on_request, std::function<void()> on_tick,
+                              std::chrono::milliseconds period) {
   USWAP_CHECK_MSG(!listener_.joinable(), "MemCgroup listener started twice");
   stop_.store(false);
-  listener_ = StartThread("uswap-memcg", [this, fn = std::move(on_request)] {
-    MemCgroupMember& m = shared_->member[slot_];
-    for (;;) {
-      const uint32_t w = m.wake.load(std::memory_order_acquire);
-      if (stop_.load(std::memory_order_acquire)) return;
-      if (m.request.load(std::memory_order_relaxed) > 0) fn();
-      Futex(&m.wake, FUTEX_WAIT, w, nullptr);
-    }
-  });
+  listener_ = StartThread("uswap-memcg",
+                          [this, fn = std::move(on_request), tick = std::move(on_tick), period] {
+                            MemCgroupMember& m = shared_->member[slot_];
+                            const timespec ts{static_cast<time_t>(period.count() / 1000),
+                                              static_cast<long>(period.count() % 1000) * 1000000L};
+                            for (;;) {
+                              const uint32_t w = m.wake.load(std::memory_order_acquire);
+                              if (stop_.load(std::memory_order_acquire)) return;
+                              if (tick) tick();
+                              if (m.request.load(std::memory_order_relaxed) > 0) fn();
+                              Futex(&m.wake, FUTEX_WAIT, w, tick ? &ts : nullptr);
+                            }
+                          });
 }
 
 void MemCgroup::StopListener() {
@@ -329,6 +361,7 @@ MemCgroupStats MemCgroup::stats() const {
   s.usage_bytes = usage();
   s.peak_bytes = shared_->peak.load(std::memory_order_relaxed);
   s.members = shared_->members.load(std::memory_order_relaxed);
+  s.outside_bytes = shared_->outside.load(std::memory_order_relaxed);
   s.failcnt = shared_->failcnt.load(std::memory_order_relaxed);
   s.reclaim_requests = shared_->requests.load(std::memory_order_relaxed);
   return s;

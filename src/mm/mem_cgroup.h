@@ -52,6 +52,7 @@ struct MemCgroupStats {
   uint64_t usage_bytes = 0;       // charged by all members now
   uint64_t peak_bytes = 0;        // highest usage seen (cf. memory.max_usage_in_bytes)
   uint64_t members = 0;           // Spaces joined now
+  uint64_t outside_bytes = 0;     // of usage_bytes: the members' SetOutsideCharge()s
   uint64_t failcnt = 0;           // charges the group's limit refused (cf. memory.failcnt)
   uint64_t reclaim_requests = 0;  // requests posted to members, all of them
 };
@@ -96,14 +97,28 @@ class MemCgroup {
   void RequestReclaim(uint64_t bytes, bool force);
   // What the members asked this one to reclaim, in bytes; taken (reset).
   uint64_t TakeRequest();
-  // Waits until `need` bytes are free in the group or a member uncharged
-  // something, or `timeout` passed. True unless it timed out.
+  // Waits until `need` bytes are free in the group (woken by the members'
+  // uncharges), at most `timeout`. True if there is room. A wait that
+  // found none makes the group congested for this process for 100 ms.
   bool WaitForRoom(uint64_t need, std::chrono::milliseconds timeout);
+  // True while a recent wait found no room: the members could free nothing
+  // (what fills the group is not theirs to evict: page tables, the
+  // processes' own memory), and charges stop waiting for them meanwhile.
+  bool Congested() const;
+
+  // Sets what this member charges for memory of its process outside the
+  // Spaces' accounting (the program's own anonymous memory, the
+  // allocator's): the difference from the last call is charged (regardless
+  // of the limit: frames make room) or uncharged. cf. a memory cgroup
+  // charging every page its tasks fault in, not only some.
+  void SetOutsideCharge(uint64_t bytes);
+  uint64_t outside_charge() const { return outside_; }
 
   // Calls `on_request` on a thread of its own whenever a request is posted
-  // to this member (the Space wakes its kswapd). Stopped by the destructor
-  // or StopListener().
-  void StartListener(std::function<void()> on_request);
+  // to this member (the Space wakes its kswapd), and `on_tick` every
+  // `period` (if given). Stopped by the destructor or StopListener().
+  void StartListener(std::function<void()> on_request, std::function<void()> on_tick = nullptr,
+                     std::chrono::milliseconds period = std::chrono::milliseconds(100));
   void StopListener();
 
   MemCgroupStats stats() const;
@@ -114,6 +129,8 @@ class MemCgroup {
   const uint32_t slot_;
   const pid_t owner_;  // the joining process
   uint64_t low_ = 0, high_ = 0;
+  std::atomic<uint64_t> outside_{0};
+  std::atomic<uint64_t> congested_until_ns_{0};
   std::atomic<bool> stop_{false};
   std::thread listener_;
 };

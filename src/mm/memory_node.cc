@@ -8,6 +8,9 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "base/check.h"
 #include "base/clock.h"
@@ -106,12 +109,13 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   constexpr int kFruitlessRounds = 3;
   constexpr int kMaxProgressWaits = 5000;
   int fruitless = 0, waits = 0;
-  // The group's members are waited for while they make progress; a few
-  // waits in a row without any, and this charge goes on as if alone.
-  constexpr int kGroupFruitless = 3;
-  constexpr int kMaxGroupWaits = 10000;
-  int group_fruitless = 0, group_waits = 0;
-  MemCgroup* const group = mode == Charge::kOwnReclaim ? nullptr : options_.group;
+  // The group's members are asked for room and waited for, at most
+  // kMaxGroupWaits times for one charge; a wait that finds no room (20 ms)
+  // ends it, and the group is then congested for a while: charges go on as
+  // if alone (a soft limit overshoots, counted and logged).
+  constexpr int kMaxGroupWaits = 8;
+  int group_waits = 0;
+  MemCgroup* const group = options_.group;
   // A charge that would fail (within-budget, hard limit) first scans every
   // resident page (ScanAllLocked). A soft one overshoots instead, and a
   // hard-limit window falls back to its single page, whose charge scans.
@@ -157,7 +161,10 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
     // After our own round (it bumps the generation too): what we wait for
     // is another thread's progress.
     const uint64_t gen = progress_gen_.load();
-    if (waits < kMaxProgressWaits && FramesInFlight() > 0) {
+    // A congested group (MemCgroup::Congested) waits for nothing here: the
+    // frames this node has in flight would not make room for it in time.
+    const bool congested = group && frames_.GroupShort(n) && group->Congested();
+    if (waits < kMaxProgressWaits && FramesInFlight() > 0 && !congested) {
       // Other threads hold the victims (isolated, under write-back, being
       // read in): their frames come back or free up soon. Not a reason to
       // overshoot or to fail the access.
@@ -173,8 +180,7 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       // no spinning while reclaimers pass victims back and forth.
       WaitForReclaimProgress(gen, std::chrono::milliseconds(50));
     }
-    if (group && frames_.GroupShort(n) && group_fruitless < kGroupFruitless &&
-        group_waits++ < kMaxGroupWaits) {
+    if (group && frames_.GroupShort(n) && !group->Congested() && group_waits++ < kMaxGroupWaits) {
       // The group refused it and this member has nothing left to evict:
       // the others hold the group's frames. Ask them for room and wait.
       Count(vmstat_.group_waits);
@@ -182,9 +188,7 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
       group->RequestReclaim(
           std::max(need, group->high_bytes() - std::min(group->high_bytes(), group->free_bytes())),
           /*force=*/true);
-      group_fruitless =
-          group->WaitForRoom(need, std::chrono::milliseconds(2)) ? 0 : group_fruitless + 1;
-      continue;
+      if (group->WaitForRoom(need, std::chrono::milliseconds(20))) continue;
     }
     if (++fruitless < kFruitlessRounds) continue;
     if (full_scans-- <= 0) break;
@@ -206,6 +210,20 @@ bool MemoryNode::ChargeFramesLocked(uint64_t n, Charge mode) {
   if (total >= 2 * logged + 1 &&
       overshoot_logged_.compare_exchange_strong(logged, total, std::memory_order_relaxed)) {
     ReclaimPolicyStats ps = policy_->Stats();
+    if (group && frames_.GroupShort(n)) {
+      const MemCgroupStats gs = group->stats();
+      Log(LogLevel::kWarning,
+          "shared RAM budget exceeded (soft limit): its %llu member(s) hold %llu MiB of %llu MiB "
+          "and could free no frame (%llu MiB of it is the processes' own memory outside uswap, "
+          "which no reclaim can evict: a larger --ram fits them); %llu page(s) charged past it "
+          "here so far",
+          static_cast<unsigned long long>(gs.members),
+          static_cast<unsigned long long>(gs.usage_bytes >> 20),
+          static_cast<unsigned long long>(gs.limit_bytes >> 20),
+          static_cast<unsigned long long>(gs.outside_bytes >> 20),
+          static_cast<unsigned long long>(total));
+      return true;
+    }
     Log(LogLevel::kWarning,
         "RAM budget exceeded (soft limit): reclaim freed nothing with %llu free swap slot(s) "
         "and %llu resident page(s) (%llu inactive); %llu page(s) charged past the budget so "
@@ -264,12 +282,75 @@ void MemoryNode::NotifyReclaimProgress() {
   progress_cv_.SignalAll();
 }
 
+Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out) {
+  if (!page_io_->options().checksums)
+    return Status::NotSupported("reading swapped pages without a fault needs checksums");
+  // A page in flight (kSwapIn) or read back wrong is looked at again, for
+  // at most ~1 s in all (a read error that persists while the page stays
+  // swapped is an error).
+  constexpr int kMaxRetries = 10000;
+  const size_t ps = r->page_size();
+  std::vector<SwapPage> reads;
+  int retries = 0;
+  for (uint64_t i = first, end = first + n; i < end;) {
+    const uint64_t stop = std::min(end, r->block_end(i));
+    uint8_t* const at = out + (i - first) * ps;
+    reads.clear();
+    bool again = false;
+    if (!r->block_exists(i)) {
+      std::memset(at, 0, (stop - i) * ps);  // never touched: 64 kNone pages
+    } else {
+      MutexLock l(&r->block_lock(i));
+      for (uint64_t j = i; j < stop && !again; j++) {
+        uint8_t* to = out + (j - first) * ps;
+        const PageEntry& p = r->pte(j);
+        switch (p.state) {
+          case PageState::kNone:
+            std::memset(to, 0, ps);
+            break;
+          case PageState::kFilled: {
+            const uint64_t word = p.fill();
+            for (size_t w = 0; w < ps; w += sizeof(word)) std::memcpy(to + w, &word, sizeof(word));
+            break;
+          }
+          case PageState::kResident:
+            USWAP_RETURN_IF_ERROR(r->CopyOut(j, 1, to));
+            break;
+          case PageState::kSwapped:
+            reads.push_back(SwapPage{p.entry(), to, p.sum});
+            break;
+          case PageState::kSwapIn:
+            again = true;  // its I/O ends soon
+            break;
+          case PageState::kPoisoned:
+            return Status::IOError("page " + std::to_string(j) +
+                                   " of the region could not be read back from swap");
+        }
+      }
+    }
+    if (!again && !reads.empty()) {
+      ReadPages(reads);  // no block lock: I/O never runs under one
+      for (const SwapPage& p : reads) again |= p.status != 0;
+    }
+    if (again) {
+      if (++retries > kMaxRetries)
+        return Status::IOError("pages " + std::to_string(i) + ".." + std::to_string(stop - 1) +
+                               " of the region could not be read for a copy");
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      continue;  // the same block again
+    }
+    retries = 0;
+    i = stop;
+  }
+  return Status::OK();
+}
+
 Status MemoryNode::AddPageLocked(MmRegion* r, uint64_t index, const void* data) {
   // A same-filled page takes no frame, as reclaim leaves it: all zero stays
   // untouched (kNone), another repeated word is kept in the entry (kFilled).
   uint64_t word = 0;
   const bool same = MmRegion::IsSameFilled(data, r->page_size(), &word);
-  if (!same && !ChargeFramesLocked(1, Charge::kOwnReclaim))
+  if (!same && !ChargeFramesLocked(1))
     return Status::NoSpace("no frame for a page within the budget (hard limit)");
   MutexLock l(&r->block_lock(index));
   PageEntry& p = r->pte(index);

@@ -88,11 +88,6 @@ class MemoryNode {
   enum class Charge {
     kMayOvershoot,  // the configured limit decides (soft: overshoot, hard: fail)
     kWithinBudget,  // never overshoot, even under the soft limit (swapoff)
-    // As kMayOvershoot, but in a group only this node reclaims: the other
-    // members are neither asked nor waited for. A fork() copy arriving:
-    // the parent sends it, and asking the parent to reclaim would make it
-    // evict the pages it sends next.
-    kOwnReclaim,
   };
   // Charges n frames for pages about to materialise. Below the low
   // watermark it wakes kswapd; when the budget is exhausted it reclaims
@@ -125,6 +120,20 @@ class MemoryNode {
   // fork child. InvalidArgument if the page is not kNone; NoSpace under a hard limit with no frame.
   // REQUIRES: regions_mu_ held shared, no block lock.
   Status AddPageLocked(MmRegion* r, uint64_t index, const void* data) REQUIRES_SHARED(regions_mu_);
+  // Reads the contents of pages [first, first + n) of `r` into `out` (n
+  // pages, page-aligned) and changes nothing: no fault, no frame charged,
+  // nothing mapped, the lists untouched. Swapped pages are read from their
+  // tier in one batch per block and kept only if they match the checksum
+  // the page had when it was looked at; a slot freed and reused meanwhile
+  // does not, and the page is looked at again. cf. copy_page_range(): the
+  // kernel hands a fork child the parent's swap entry (swap_duplicate());
+  // a child here is another process with a swap area of its own, so it gets
+  // the bytes, read without bringing them into the parent's memory.
+  // NotSupported without checksums (a reused slot could not be told
+  // apart); IOError for a poisoned page or one that stays unreadable.
+  // REQUIRES: regions_mu_ held shared, no block lock.
+  Status CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out)
+      REQUIRES_SHARED(regions_mu_);
   // Releases a resident page's frame (policy, descriptor, charge).
   // REQUIRES: block lock; the memfd page was already freed.
   void ReleaseFrame(PageEntry& p);

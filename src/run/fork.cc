@@ -47,6 +47,7 @@
 
 #include "api/space_impl.h"
 #include "base/unique_fd.h"
+#include "io/page_buffer.h"
 #include "run/anon_space.h"
 
 namespace uswap {
@@ -141,11 +142,30 @@ Status RecvStatus(int fd, const char* who) {
   return Status::IOError(text);
 }
 
-// Sends [b, e) of this process's memory. A range the program made
-// unreadable (PROT_NONE, write-only) fails with EFAULT in send(); it is
-// read through /proc/self/mem instead, which ignores protections as a
-// debugger's access does (FOLL_FORCE).
-Status SendRange(int fd, uintptr_t b, uintptr_t e, UniqueFd* mem, std::vector<uint8_t>* bounce) {
+// Sends [b, e) of the region (at `base`) to the child. The pages are read
+// by the engine without faulting anything in (RegionImpl::CopyPages): a
+// swapped page comes from its slot into a buffer, never into the parent's
+// budget, so the copy does not make the parent evict what it sends next.
+// Without checksums (CopyPages cannot tell a reused slot) the range is
+// sent from the parent's own memory, faulting its pages back. A range the
+// program made unreadable (PROT_NONE, write-only) fails with EFAULT in
+// send(); it is read through /proc/self/mem instead, which ignores
+// protections as a debugger's access does (FOLL_FORCE).
+Status SendRange(int fd, RegionImpl* region, uintptr_t base, uintptr_t b, uintptr_t e,
+                 UniqueFd* mem, std::vector<uint8_t>* bounce, PageBuffer* pages) {
+  bool faulting = false;
+  while (b < e && !faulting) {
+    const size_t want = std::min<uintptr_t>(e - b, kChunk);
+    if (pages->size() < kChunk) *pages = PageBuffer(kChunk);
+    Status st = region->CopyPages(b - base, want, pages->data());
+    if (st.IsNotSupported()) {
+      faulting = true;
+      break;
+    }
+    USWAP_RETURN_IF_ERROR(st);
+    USWAP_RETURN_IF_ERROR(SendAll(fd, pages->data(), want));
+    b += want;
+  }
   while (b < e) {
     const size_t want = std::min<uintptr_t>(e - b, kChunk);
     ssize_t n = ::send(fd, reinterpret_cast<void*>(b), want, MSG_NOSIGNAL);
@@ -341,9 +361,11 @@ pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::
   if (s.ok()) {
     UniqueFd mem;
     std::vector<uint8_t> bounce;
+    PageBuffer pages;
     Status sent;
     for (size_t i = 0; sent.ok() && i < plan.copy.size(); i++)
-      sent = SendRange(fd, plan.copy[i].begin, plan.copy[i].end, &mem, &bounce);
+      sent = SendRange(fd, ImplOf(*region_), begin_, plan.copy[i].begin, plan.copy[i].end, &mem,
+                       &bounce, &pages);
     // The child's verdict: after a failed send, its reason if it gave one.
     s = RecvStatus(fd, "while it received its copy of the memory");
     if (s.ok()) s = sent;

@@ -16,7 +16,8 @@ constexpr const char* kCompress = "USWAP_RUN_COMPRESS";
 constexpr const char* kStats = "USWAP_RUN_STATS";
 constexpr const char* kTop = "USWAP_RUN_TOP";
 constexpr const char* kPoll = "USWAP_RUN_HANDLER_POLL_US";
-constexpr const char* kBudget = "USWAP_RUN_BUDGET";  // "FD:INODE"
+constexpr const char* kBudget = "USWAP_RUN_BUDGET";               // "FD:INODE"
+constexpr const char* kCountProcess = "USWAP_RUN_COUNT_PROCESS";  // "1" or unset
 
 std::string Get(const char* name) {
   const char* v = std::getenv(name);
@@ -51,6 +52,7 @@ std::vector<std::string> RunSettings::Encode() const {
   if (budget_fd >= 0)
     env.push_back(std::string(kBudget) + "=" + std::to_string(budget_fd) + ":" +
                   std::to_string(budget_inode));
+  if (count_process) env.push_back(std::string(kCountProcess) + "=1");
   if (!swap_file.empty()) env.push_back(std::string(kSwap) + "=" + swap_file);
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
   if (!stats_file.empty()) env.push_back(std::string(kStats) + "=" + stats_file);
@@ -76,6 +78,7 @@ Result<RunSettings> RunSettings::Decode() {
     s.budget_fd = static_cast<int>(fd);
     s.budget_inode = ino;
   }
+  s.count_process = Get(kCountProcess) == "1";
   s.swap_file = Get(kSwap);
   s.swap_dir = Get(kSwapDir);
   s.compress = Get(kCompress);

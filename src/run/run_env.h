@@ -32,6 +32,9 @@ struct RunSettings {
   // -1 / 0: none (each process has a budget of its own).
   int budget_fd = -1;
   uint64_t budget_inode = 0;
+  // --count-process-memory: the budget also holds each process's own
+  // memory outside uswap (Config::shared_budget_counts_process).
+  bool count_process = false;
 
   // "NAME=VALUE" strings for the environment.
   std::vector<std::string> Encode() const;

@@ -153,9 +153,13 @@ uintptr_t U(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 // segment headers among them — and mimalloc reads them when it allocates
 // (it searches the free spans of every segment of the calling thread, and
 // reclaims abandoned segments). So in that window every allocation of the
-// child, on any thread, comes from this bump area instead: the new
-// Space's objects, a few MiB, reserved once (address space only) and
-// never freed (free() ignores its blocks). A size word precedes each block.
+// child, on any thread, comes from this area instead: the new Space's
+// objects, and the temporary buffers of the reclaim that makes room for
+// the copy. Reserved once (address space only). Blocks of up to 16-byte
+// alignment come in power-of-two classes, and a freed one goes back on
+// its class's list (the copy's reclaim allocates and frees the same
+// buffers thousands of times); more aligned blocks are never reused.
+// Two words precede each block: its class and the size asked for.
 class SetupHeap {
  public:
   static constexpr size_t kBytes = 256u << 20;
@@ -168,21 +172,67 @@ class SetupHeap {
     return true;
   }
   void* Alloc(size_t n, size_t align) {
-    align = align < 16 ? 16 : align;
     if (n > kBytes) return (errno = ENOMEM, nullptr);
-    const size_t need = (n + align + 16 + 15) & ~size_t{15};
-    const size_t at = used_.fetch_add(need, std::memory_order_relaxed);
-    if (at + need > kBytes) return (errno = ENOMEM, nullptr);
-    const uintptr_t p = (U(base_ + at) + 16 + align - 1) & ~(uintptr_t{align} - 1);
-    reinterpret_cast<size_t*>(p)[-1] = n;
-    return reinterpret_cast<void*>(p);
+    if (align <= 16) {
+      const size_t c = Class(n);
+      Lock();
+      if (void* p = free_[c]) {
+        free_[c] = *static_cast<void**>(p);
+        Unlock();
+        static_cast<size_t*>(p)[-1] = n;
+        return p;
+      }
+      Unlock();
+      void* p = Bump(size_t{1} << c, 16);
+      if (p) Header(p, c, n);
+      return p;
+    }
+    void* p = Bump(n, align);
+    if (p) Header(p, kNoClass, n);
+    return p;
+  }
+  void Free(void* p) {
+    const size_t c = static_cast<size_t*>(p)[-2];
+    if (c == kNoClass) return;
+    Lock();
+    *static_cast<void**>(p) = free_[c];
+    free_[c] = p;
+    Unlock();
   }
   bool Owns(const void* p) const { return base_ && p >= base_ && p < base_ + kBytes; }
   static size_t SizeOf(const void* p) { return static_cast<const size_t*>(p)[-1]; }
+  // In a fork child (one thread): a lock another thread of the parent held
+  // at fork time is free. The lists stay valid: a push stores the link
+  // before the head.
+  void AfterFork() { lock_.clear(std::memory_order_relaxed); }
 
  private:
+  static constexpr size_t kNoClass = ~size_t{0};
+  static size_t Class(size_t n) {
+    size_t c = 4;  // 16 bytes: room for the free-list link
+    while ((size_t{1} << c) < n) c++;
+    return c;
+  }
+  static void Header(void* p, size_t c, size_t n) {
+    static_cast<size_t*>(p)[-2] = c;
+    static_cast<size_t*>(p)[-1] = n;
+  }
+  void* Bump(size_t n, size_t align) {
+    align = align < 16 ? 16 : align;
+    const size_t need = (n + align + 16 + 15) & ~size_t{15};
+    const size_t at = used_.fetch_add(need, std::memory_order_relaxed);
+    if (at + need > kBytes) return (errno = ENOMEM, nullptr);
+    return reinterpret_cast<void*>((U(base_ + at) + 16 + align - 1) & ~(uintptr_t{align} - 1));
+  }
+  void Lock() {
+    while (lock_.test_and_set(std::memory_order_acquire)) {
+    }
+  }
+  void Unlock() { lock_.clear(std::memory_order_release); }
   uint8_t* base_ = nullptr;
   std::atomic<size_t> used_{0};
+  std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
+  void* free_[64] = {};
 };
 SetupHeap g_setup_heap;
 std::atomic<bool> g_in_setup{false};          // a fork child before its copy is complete
@@ -195,7 +245,10 @@ bool InSetup() { return g_in_setup.load(std::memory_order_relaxed); }
 template <pid_t (**kLibcFork)()>
 pid_t ForkIntoSetup() {
   const pid_t pid = (*kLibcFork)();
-  if (pid == 0) g_in_setup.store(true, std::memory_order_relaxed);
+  if (pid == 0) {
+    g_setup_heap.AfterFork();
+    g_in_setup.store(true, std::memory_order_relaxed);
+  }
   return pid;
 }
 
@@ -278,6 +331,7 @@ Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string*
   Config config;
   config.ram_budget_bytes = settings.ram_bytes;
   config.shared_budget_fd = g_budget_fd;
+  config.shared_budget_counts_process = settings.count_process;
   if (!settings.compress.empty()) config.compress = settings.compress;
   // Handler threads poll for the next fault by default: measured, that won
   // even against a program keeping both CPUs busy (doc/run.md).
@@ -397,10 +451,12 @@ USWAP_EXPORT void* malloc(size_t n) noexcept {
   return h ? mi_heap_malloc(h, n) : mi_malloc(n);
 }
 USWAP_EXPORT void* calloc(size_t count, size_t size) noexcept {
-  if (InSetup()) {  // fresh pages: zero
+  if (InSetup()) {
     size_t n;
     if (__builtin_mul_overflow(count, size, &n)) return (errno = ENOMEM, nullptr);
-    return g_setup_heap.Alloc(n, 16);
+    void* p = g_setup_heap.Alloc(n, 16);
+    if (p) std::memset(p, 0, n);  // a block freed before is not
+    return p;
   }
   mi_heap_t* h = ProgramHeap(__builtin_return_address(0));
   AllocScope a;
@@ -429,7 +485,7 @@ USWAP_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
   return realloc(p, n);
 }
 USWAP_EXPORT void free(void* p) noexcept {
-  if (g_setup_heap.Owns(p)) return;
+  if (g_setup_heap.Owns(p)) return g_setup_heap.Free(p);
   AllocScope a;
   mi_free(p);
 }

@@ -213,7 +213,8 @@ TEST_F(RunCliTest, StatsFileHoldsTheCounters) {
 // One budget for the whole tree (a memory cgroup's): the parent, its child
 // and grandchild each hold a private copy of 96 MiB, yet together they
 // never charged more than --ram (plus the page tables, charged as they
-// grow), as the shared counter the top process reports at exit says.
+// grow, and a few MiB charged after the fact), as the shared counter the
+// top process reports at exit says.
 TEST_F(RunCliTest, TheWholeTreeSharesOneBudget) {
   const std::string stats = dir_ + "/keep.tree-stats";
   std::vector<std::string> v = Uswap({RUN_MATRIX, "fork", "96"});
@@ -228,7 +229,10 @@ TEST_F(RunCliTest, TheWholeTreeSharesOneBudget) {
   };
   EXPECT_EQ(value("group_limit_bytes"), double(kBudgetMiB << 20)) << text;
   EXPECT_GT(value("group_peak_bytes"), double(kBudgetMiB << 20) * 0.8) << text;
-  EXPECT_LE(value("group_peak_bytes"), double((kBudgetMiB << 20) + (1 << 20))) << text;
+  // Frames are charged within the limit; what is charged after the fact
+  // (page tables, the compressed pool, the processes' own memory sampled
+  // every 100 ms) may pass it until reclaim catches up: a few MiB.
+  EXPECT_LE(value("group_peak_bytes"), double((kBudgetMiB + 8) << 20)) << text;
   // The parent was asked for its share while its children needed frames.
   EXPECT_GT(value("group_reclaim_requests"), 0) << text;
 }

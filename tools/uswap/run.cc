@@ -38,14 +38,16 @@ constexpr char kCmd[] = "run";
 
 constexpr char kHelp[] =
     "usage: uswap run [--ram SIZE] [--swap FILE | --swap-dir DIR] [--swap-size SIZE]\n"
-    "                 [--compress ALG] [--stats FILE] [--] PROGRAM [ARGS...]\n"
+    "                 [--compress ALG] [--stats FILE] [--count-process-memory]\n"
+    "                 [--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (dynamically linked) with its anonymous memory - the malloc\n"
     "heap and private anonymous mmaps - in uswap memory under a RAM budget: cold\n"
     "pages go to a swap area and come back on the next touch. No root, no cgroup,\n"
     "no kernel swap needed. The exit status and signals are the program's.\n"
     "\n"
-    "  --ram SIZE        RAM budget of each process (default 256M)\n"
+    "  --ram SIZE        RAM budget of the program and every process it starts,\n"
+    "                    together, as a memory cgroup's limit (default 256M)\n"
     "  --swap FILE       an existing swap area (uswap mkswap) for the program;\n"
     "                    processes it starts make their own in --swap-dir\n"
     "  --swap-dir DIR    where each process creates its swap area (0600, removed\n"
@@ -55,10 +57,13 @@ constexpr char kHelp[] =
     "  --compress ALG    compressed RAM tier: auto (default), lz4, zstd, off\n"
     "  --stats FILE      write the counters at exit (processes the program\n"
     "                    starts: FILE.PID)\n"
+    "  --count-process-memory  the budget also holds each process's own memory\n"
+    "                    outside uswap (the allocator's, the interpreter's):\n"
+    "                    the whole tree, as a memory cgroup counts it\n"
     "\n"
     "Threads, fork() (the child gets a private copy of the memory), exec,\n"
-    "posix_spawn and system() work; each process has its own budget and swap\n"
-    "area (doc/run.md). Exit status: the program's; 125 when uswap cannot set\n"
+    "posix_spawn and system() work; the processes share the budget, each has\n"
+    "its own swap area (doc/run.md). Exit status: the program's; 125 when uswap cannot set\n"
     "it up, 126 when PROGRAM cannot run, 127 when it is not found, 2 on bad\n"
     "usage.\n";
 
@@ -172,11 +177,15 @@ int CheckUserfaultfd() {
 }  // namespace
 
 int RunMain(int argc, char** argv) {
-  static const option kOptions[] = {
-      {"ram", required_argument, nullptr, 'r'},      {"swap", required_argument, nullptr, 's'},
-      {"swap-dir", required_argument, nullptr, 'd'}, {"swap-size", required_argument, nullptr, 'z'},
-      {"compress", required_argument, nullptr, 'c'}, {"stats", required_argument, nullptr, 'S'},
-      {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0}};
+  static const option kOptions[] = {{"ram", required_argument, nullptr, 'r'},
+                                    {"swap", required_argument, nullptr, 's'},
+                                    {"swap-dir", required_argument, nullptr, 'd'},
+                                    {"swap-size", required_argument, nullptr, 'z'},
+                                    {"compress", required_argument, nullptr, 'c'},
+                                    {"stats", required_argument, nullptr, 'S'},
+                                    {"count-process-memory", no_argument, nullptr, 'P'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
   RunSettings s;
   s.ram_bytes = 256u << 20;
   uint64_t swap_bytes = 8ull << 30;
@@ -204,6 +213,9 @@ int RunMain(int argc, char** argv) {
         break;
       case 'S':
         s.stats_file = optarg;
+        break;
+      case 'P':
+        s.count_process = true;
         break;
       default:
         return HelpOrUsageError(kCmd, c, argv, kHelp);
