@@ -159,8 +159,7 @@ Result<UniqueFd> MemCgroup::Create(uint64_t limit_bytes, bool inheritable) {
   g->limit = limit_bytes;
   g->max_members = kMaxMembers;
   g->version = kVersion;
-  std::atomic_thread_fence(std::memory_order_release);
-  g->magic = kMagic;
+  g->magic = kMagic;  // no other process maps it before Create returns its fd
   ::munmap(p, kBytes);
   // Nobody can shrink it under a member (that would be SIGBUS on a charge).
   if (::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
