@@ -294,18 +294,23 @@ uint64_t MemCgroup::TakeRequest() { return shared_->member[slot_].request.exchan
 bool MemCgroup::WaitForRoom(uint64_t need, std::chrono::milliseconds timeout) {
   shared_->waiters.fetch_add(1, std::memory_order_seq_cst);
   const uint64_t deadline = NowNs() + static_cast<uint64_t>(timeout.count()) * 1000000;
-  bool room = free_bytes() >= need;
+  bool room = free_bytes() >= need, moved = false;
+  const uint32_t first_gen = shared_->progress.load(std::memory_order_seq_cst);
   // Each uncharge wakes the waiters; only room for `need` ends the wait.
   for (uint64_t now = NowNs(); !room && now < deadline; now = NowNs()) {
     const uint32_t gen = shared_->progress.load(std::memory_order_seq_cst);
+    moved |= gen != first_gen;
     if ((room = free_bytes() >= need)) break;
     const uint64_t left = deadline - now;
     const timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
     Futex(&shared_->progress, FUTEX_WAIT, gen, &ts);
     room = free_bytes() >= need;
   }
+  moved |= shared_->progress.load(std::memory_order_seq_cst) != first_gen;
   shared_->waiters.fetch_sub(1, std::memory_order_seq_cst);
-  if (!room) congested_until_ns_.store(NowNs() + 100000000, std::memory_order_relaxed);
+  // Members that freed nothing at all in the whole wait cannot: congested.
+  // (If they freed some and others took it, the next wait may find room.)
+  if (!room && !moved) congested_until_ns_.store(NowNs() + 100000000, std::memory_order_relaxed);
   return room;
 }
 

@@ -98,8 +98,9 @@ class MemCgroup {
   // What the members asked this one to reclaim, in bytes; taken (reset).
   uint64_t TakeRequest();
   // Waits until `need` bytes are free in the group (woken by the members'
-  // uncharges), at most `timeout`. True if there is room. A wait that
-  // found none makes the group congested for this process for 100 ms.
+  // uncharges), at most `timeout`. True if there is room. A wait in which
+  // no member uncharged anything makes the group congested for this
+  // process for 100 ms.
   bool WaitForRoom(uint64_t need, std::chrono::milliseconds timeout);
   // True while a recent wait found no room: the members could free nothing
   // (what fills the group is not theirs to evict: page tables, the
