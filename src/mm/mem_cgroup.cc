@@ -18,7 +18,10 @@
 #include <string>
 
 #include "base/check.h"
+#include "base/clock.h"
+#include "base/proc_file.h"
 #include "base/thread.h"
+#include "mm/frame_pool.h"
 
 namespace uswap {
 
@@ -74,22 +77,15 @@ void WakeAll(std::atomic<uint32_t>* word) {
   Futex(word, FUTEX_WAKE, INT_MAX, nullptr);
 }
 
-uint64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // system-wide: comparable across processes
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
+// CLOCK_MONOTONIC is system-wide: comparable across processes.
+uint64_t NowNs() { return static_cast<uint64_t>(MonotonicNs()); }
 
 // Field 22 of /proc/PID/stat (start time in clock ticks after boot), or 0
 // when the process does not exist.
 uint64_t StartTime(pid_t pid) {
   char path[64], buf[1024];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return 0;
-  ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  if (!ReadSmallFile(path, buf, sizeof(buf))) return 0;
   const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
   if (!p) return 0;
   // After ") " come fields 3, 4, ...: skip 19 of them to reach field 22.
@@ -205,10 +201,12 @@ Result<std::unique_ptr<MemCgroup>> MemCgroup::Join(int fd) {
 
 MemCgroup::MemCgroup(void* base, uint32_t slot)
     : shared_(static_cast<MemCgroupShared*>(base)), slot_(slot), owner_(::getpid()) {
-  // FramePool's shape (ComputeWatermarks): min ~ 1/64, low 5/4, high 3/2.
-  const uint64_t min = std::max<uint64_t>(16 * kPage, shared_->limit / 64);
-  low_ = min * 5 / 4;
-  high_ = min * 3 / 2;
+  // A frame pool's marks for a budget of the group's limit (Create asks for
+  // at least 64 pages, for which they always exist).
+  const Result<Watermarks> wm = ComputeWatermarks(shared_->limit / kPage, {});
+  USWAP_CHECK_MSG(wm.ok(), "shared RAM budget: no watermarks for its limit");
+  low_ = wm->low * kPage;
+  high_ = wm->high * kPage;
 }
 
 MemCgroup::~MemCgroup() {
