@@ -120,10 +120,71 @@ void Reap(MemCgroupShared* g, MemCgroupMember& m, int32_t pid) {
   if (g->waiters.load() > 0) WakeAll(&g->progress);
 }
 
-// Slots of processes that are gone, or of this process's earlier images.
-void ReapStale(MemCgroupShared* g, bool dead_too) {
+// Whether process `pid` maps the file with inode `ino` (/proc/PID/maps,
+// field 5 of each line): kYes, kNo, or kUnknown when the list cannot be read
+// (the process is gone, or is not ours to inspect).
+enum class Maps { kYes, kNo, kUnknown };
+
+// "start-end perms offset dev inode path": the fifth field.
+bool LineNamesInode(const char* line, ino_t ino) {
+  for (int skip = 0; skip < 4; skip++) {
+    line = std::strchr(line, ' ');
+    if (!line) return false;
+    line++;
+  }
+  return std::strtoull(line, nullptr, 10) == ino;
+}
+
+Maps MapsInode(pid_t pid, ino_t ino) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(pid));
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Maps::kUnknown;
+  // Lines are at most ~4.2 KiB (a PATH_MAX name after the fixed fields);
+  // a line cut by the buffer's end moves to its front for the next read.
+  // (The kernel resumes each read() at the address where the last ended,
+  // so a mapping that stays in place is listed even if others change.)
+  char buf[16384];
+  size_t have = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf + have, sizeof(buf) - 1 - have);
+    if (n < 0) return Maps::kUnknown;
+    have += static_cast<size_t>(n);
+    buf[have] = '\0';
+    char* line = buf;
+    for (char* nl; (nl = std::strchr(line, '\n')) != nullptr; line = nl + 1) {
+      *nl = '\0';
+      if (LineNamesInode(line, ino)) return Maps::kYes;
+    }
+    if (n == 0) {  // end of the list
+      // An empty list is a zombie's: its memory is gone.
+      return *line && LineNamesInode(line, ino) ? Maps::kYes : Maps::kNo;
+    }
+    have = static_cast<size_t>(buf + have - line);
+    std::memmove(buf, line, have);
+    if (have == sizeof(buf) - 1) return Maps::kUnknown;  // longer than any line the kernel writes
+  }
+}
+
+// Maps checks are rationed: a forced request may come every few
+// milliseconds under pressure, and each reads every member's maps.
+std::atomic<uint64_t> last_maps_check_ns{0};
+constexpr uint64_t kMapsCheckPeriodNs = 500 * 1000 * 1000;
+
+// Slots of processes that are gone, or of this process's earlier images,
+// and (`dead_too`, at most every kMapsCheckPeriodNs unless `now`) of
+// processes whose image exec replaced by one that did not join: no longer
+// mapping the group (inode `ino`), they can never uncharge.
+void ReapStale(MemCgroupShared* g, bool dead_too, ino_t ino, bool now) {
   const pid_t self = ::getpid();
   const uint64_t self_start = StartTime(self);
+  bool check_maps = false;
+  if (dead_too) {
+    const uint64_t t = NowNs();
+    uint64_t last = last_maps_check_ns.load(std::memory_order_relaxed);
+    check_maps = (now || t - last >= kMapsCheckPeriodNs) &&
+                 last_maps_check_ns.compare_exchange_strong(last, t, std::memory_order_relaxed);
+  }
   const uint32_t used = g->slots_used.load();
   for (uint32_t i = 0; i < used; i++) {
     MemCgroupMember& m = g->member[i];
@@ -134,7 +195,14 @@ void ReapStale(MemCgroupShared* g, bool dead_too) {
       continue;
     }
     if (!dead_too) continue;
-    if ((::kill(pid, 0) != 0 && errno == ESRCH) || StartTime(pid) != m.start.load())
+    if ((::kill(pid, 0) != 0 && errno == ESRCH) || StartTime(pid) != m.start.load()) {
+      Reap(g, m, pid);
+      continue;
+    }
+    // Only a list read to its end without the group reaps: a member that
+    // cannot be inspected (another user's) keeps its slot, since reaping a
+    // live member would break its accounting.
+    if (check_maps && MapsInode(pid, ino) == Maps::kNo && StartTime(pid) == m.start.load())
       Reap(g, m, pid);
   }
 }
@@ -177,7 +245,7 @@ Result<std::unique_ptr<MemCgroup>> MemCgroup::Join(int fd) {
     return Status::InvalidArgument("descriptor " + std::to_string(fd) +
                                    " is not a uswap shared RAM budget of this version");
   }
-  ReapStale(g, /*dead_too=*/true);
+  ReapStale(g, /*dead_too=*/true, st.st_ino, /*now=*/true);
   for (uint32_t i = 0; i < kMaxMembers; i++) {
     MemCgroupMember& m = g->member[i];
     int32_t free_slot = 0;
@@ -192,15 +260,15 @@ Result<std::unique_ptr<MemCgroup>> MemCgroup::Join(int fd) {
     while (used < i + 1 && !g->slots_used.compare_exchange_weak(used, i + 1)) {
     }
     m.pid.store(::getpid(), std::memory_order_release);
-    return std::unique_ptr<MemCgroup>(new MemCgroup(p, i));
+    return std::unique_ptr<MemCgroup>(new MemCgroup(p, i, st.st_ino));
   }
   ::munmap(p, kBytes);
   return Status::NoSpace("the shared RAM budget has " + std::to_string(kMaxMembers) +
                          " members already");
 }
 
-MemCgroup::MemCgroup(void* base, uint32_t slot)
-    : shared_(static_cast<MemCgroupShared*>(base)), slot_(slot), owner_(::getpid()) {
+MemCgroup::MemCgroup(void* base, uint32_t slot, ino_t ino)
+    : shared_(static_cast<MemCgroupShared*>(base)), slot_(slot), owner_(::getpid()), ino_(ino) {
   // A frame pool's marks for a budget of the group's limit (Create asks for
   // at least 64 pages, for which they always exist).
   const Result<Watermarks> wm = ComputeWatermarks(shared_->limit / kPage, {});
@@ -259,7 +327,7 @@ void MemCgroup::Uncharge(uint64_t bytes) {
 
 void MemCgroup::RequestReclaim(uint64_t bytes, bool force) {
   if (force) {
-    ReapStale(shared_, /*dead_too=*/true);
+    ReapStale(shared_, /*dead_too=*/true, ino_, /*now=*/false);
   } else {
     const uint64_t now = NowNs();
     uint64_t last = shared_->last_distribute_ns.load(std::memory_order_relaxed);

@@ -27,11 +27,16 @@
 // process by pid, start time (pid reuse) and a random number per process
 // image (exec keeps pid and start time). Join reaps the slots of earlier
 // images of the calling process and of dead processes; forced reclaim
-// requests reap dead ones too.
+// requests reap dead ones too. Both also reap (forced requests at most
+// twice a second) members whose process no longer maps the group
+// (/proc/PID/maps): an exec into a program that did not join (a static
+// binary, a setuid one, a cleared LD_PRELOAD) left nothing to uncharge.
 //
 // Thread-safety: every method may be called from any thread of any member
 // process; the shared state is lock-free (atomics in the memfd).
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
@@ -125,10 +130,11 @@ class MemCgroup {
   MemCgroupStats stats() const;
 
  private:
-  MemCgroup(void* base, uint32_t slot);
+  MemCgroup(void* base, uint32_t slot, ino_t ino);
   MemCgroupShared* shared_;
   const uint32_t slot_;
   const pid_t owner_;  // the joining process
+  const ino_t ino_;    // the group memfd's, as /proc/PID/maps shows it
   uint64_t low_ = 0, high_ = 0;
   std::atomic<uint64_t> outside_{0};
   std::atomic<uint64_t> congested_until_ns_{0};

@@ -1,14 +1,18 @@
 // MemCgroup: the shared counter's limit, requests in proportion to usage,
 // waiting for room, the listener, and reaping members that died without
-// leaving (a fork child killed).
+// leaving (a fork child killed) or whose image exec replaced by a program
+// that did not join.
 #include "mm/mem_cgroup.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
 
 namespace uswap {
@@ -117,6 +121,83 @@ TEST(MemCgroupTest, ADeadMemberIsReaped) {
   (*a)->RequestReclaim(kPage, /*force=*/true);
   EXPECT_EQ((*a)->usage(), 0u);
   EXPECT_EQ((*a)->stats().members, 1u);
+}
+
+TEST(MemCgroupTest, AMemberThatExecsAProgramThatDoesNotJoinIsReaped) {
+  UniqueFd fd = NewGroup();
+  auto a = MemCgroup::Join(fd.get());
+  ASSERT_TRUE(a.ok());
+  int ready[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto c = MemCgroup::Join(fd.get());
+    if (!c.ok() || !(*c)->TryCharge(256 * kPage)) ::_exit(1);
+    c->release();  // exec ends the image without leaving
+    const char ok = 1;
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ((*a)->usage(), 256 * kPage);
+  // The exec: the child's image changes when its /proc/PID/exe names sleep.
+  char exe[256] = {};
+  const std::string link = "/proc/" + std::to_string(pid) + "/exe";
+  for (int i = 0; i < 500 && std::string(exe).find("sleep") == std::string::npos; i++) {
+    ::usleep(10000);
+    const ssize_t n = ::readlink(link.c_str(), exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+  }
+  ASSERT_NE(std::string(exe).find("sleep"), std::string::npos) << exe;
+  // Still alive, same pid and start time: only the maps show it is gone.
+  ASSERT_EQ(::kill(pid, 0), 0);
+  auto b = MemCgroup::Join(fd.get());  // a Join checks every member's maps
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*a)->usage(), 0u);
+  EXPECT_EQ((*a)->stats().members, 2u);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+}
+
+TEST(MemCgroupTest, LiveMembersAreNotReapedByTheMapsCheck) {
+  UniqueFd fd = NewGroup();
+  auto a = MemCgroup::Join(fd.get());
+  ASSERT_TRUE(a.ok());
+  int ready[2], done[2];
+  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto c = MemCgroup::Join(fd.get());
+    if (!c.ok() || !(*c)->TryCharge(128 * kPage)) ::_exit(1);
+    char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1 || ::read(done[0], &byte, 1) != 1) ::_exit(1);
+    (*c)->Uncharge(128 * kPage);  // would fail its check had the slot been reaped
+    c->reset();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(done[0]);
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  auto b = MemCgroup::Join(fd.get());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*a)->usage(), 128 * kPage);
+  EXPECT_EQ((*a)->stats().members, 3u);
+  ASSERT_EQ(::write(done[1], &byte, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ((*a)->usage(), 0u);
+  ::close(ready[0]);
+  ::close(done[1]);
 }
 
 }  // namespace
