@@ -8,21 +8,27 @@
 # cgroup limited to X with kernel swap on a swap file on the same disk.
 #
 #   bash bench/run/real-programs.sh [--uswap PATH] [--kernel] [--only NAME] [--runs N]
+#                                   [--policies P1,P2...]
 #
-# Needs root (cgroups; --kernel: swapon). Prints one line per run and a
-# table of medians. Data is generated in $TMPDIR (default /var/tmp) and removed.
+# --policies runs uswap once per reclaim policy (`uswap run --policy P`) in
+# each round, interleaved with the other modes. Needs root (cgroups;
+# --kernel: swapon). Prints one line per run, then per program and mode
+# the median time and the highest peak. Data is generated in $TMPDIR
+# (default /var/tmp) and removed.
 set -euo pipefail
 USWAP=${USWAP:-$(dirname "$0")/../../build/tools/uswap/uswap}
 KERNEL=0
 ONLY=""
 RUNS=1
+POLICIES=""
 while (($#)); do
   case $1 in
     --uswap) USWAP=$2; shift 2 ;;
     --kernel) KERNEL=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    *) echo "usage: $0 [--uswap PATH] [--kernel] [--only NAME] [--runs N]" >&2; exit 2 ;;
+    --policies) POLICIES=$2; shift 2 ;;
+    *) echo "usage: $0 [--uswap PATH] [--kernel] [--only NAME] [--runs N] [--policies P,...]" >&2; exit 2 ;;
   esac
 done
 TMP=${TMPDIR:-/var/tmp}/uswap-real.$$
@@ -48,8 +54,10 @@ run() {
   sync; echo 1 > /proc/sys/vm/drop_caches
   local t0 t1 sum peak
   t0=$(date +%s.%N)
-  if [[ $mode == uswap ]]; then
-    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16)
+  if [[ $mode == uswap* ]]; then
+    local policy=()
+    [[ $mode == uswap:* ]] && policy=(--policy "${mode#uswap:}")
+    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" "${policy[@]}" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16)
   else
     sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$@" | sha256sum | cut -c1-16)
   fi
@@ -69,7 +77,12 @@ with open('$TMP/lines.txt', 'w') as f:
     for i in range(9_000_000):
         f.write('%016x %s\n' % (r.getrandbits(64), 'x' * r.randrange(40, 80)))
 "
-  head -c 48M "$TMP/lines.txt" > "$TMP/xz-input"
+  # xz -9 allocates 674 MiB whatever its input; what it touches grows with
+  # the input (~230 MiB for 24 MiB: the match finder's tree, 8 bytes per
+  # input byte, its 64 MiB hash and the window). 48 MiB (~450 MiB touched)
+  # ran for hours under both engines, or was OOM-killed in the kernel's
+  # cgroup (doc/run.md).
+  head -c 24M "$TMP/lines.txt" > "$TMP/xz-input"
   python3 -c "
 import sqlite3, random
 r = random.Random(2)
@@ -89,12 +102,15 @@ if ((KERNEL)); then
   SWAPFILE=$TMP/kernel.swap
   fallocate -l 8G "$SWAPFILE"; chmod 600 "$SWAPFILE"; mkswap -q "$SWAPFILE"; swapon "$SWAPFILE"
 fi
-printf "%-7s %-6s %-5s %8s %8s %s\n" program mode ram seconds peakMiB sha256
+USWAP_MODES=(uswap)
+[[ -n $POLICIES ]] && { IFS=, read -ra USWAP_MODES <<< "$POLICIES"; USWAP_MODES=("${USWAP_MODES[@]/#/uswap:}"); }
+RESULTS=$TMP/results
+printf "%-7s %-15s %-5s %8s %8s %s\n" program mode ram seconds peakMiB sha256
 for name in "${NAMES[@]}"; do
   [[ -n $ONLY && $ONLY != "$name" ]] && continue
   ram=${RAM[$name]}
   for ((i = 0; i < RUNS; i++)); do
-    for mode in plain uswap $( ((KERNEL)) && echo kernel ); do
+    for mode in plain "${USWAP_MODES[@]}" $( ((KERNEL)) && echo kernel ); do
       lim=$ram
       case $name in
         python) out=$(run $mode "$lim" /usr/bin/python3 -c 'd = {i: [i, str(i) * 6] for i in range(5_000_000)}
@@ -106,7 +122,18 @@ print(len(d), sum(len(v[1]) for v in d.values()))') ;;
         # A pool of 4 workers forked from a 512 MiB parent verify what they inherited.
         mpfork) out=$(run $mode "$lim" /usr/bin/python3 "$HERE/mp_fork.py" 512) ;;
       esac
-      printf "%-7s %-6s %-5s %8s %8s %s\n" "$name" "$mode" "$ram" $out
+      printf "%-7s %-15s %-5s %8s %8s %s\n" "$name" "$mode" "$ram" $out | tee -a "$RESULTS"
     done
   done
 done
+echo
+echo "medians of $RUNS (time), highest peak, distinct outputs:"
+sort -k1,2 -k4,4n "$RESULTS" | awk '
+  { key = $1 " " $2; t[key] = t[key] " " $4; n[key]++; if ($5 > p[key]) p[key] = $5
+    if (!((key, $6) in seen)) { seen[key, $6] = 1; d[key]++ } }
+  END {
+    for (k in n) {
+      split(substr(t[k], 2), v, " "); m = v[int((n[k] + 1) / 2)]
+      printf "%-23s median %8.2f s  peak %5d MiB  outputs %d\n", k, m, p[k], d[k]
+    }
+  }' | sort

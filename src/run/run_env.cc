@@ -13,6 +13,7 @@ constexpr const char* kSwap = "USWAP_RUN_SWAP";
 constexpr const char* kSwapDir = "USWAP_RUN_SWAP_DIR";
 constexpr const char* kSwapSize = "USWAP_RUN_SWAP_SIZE";
 constexpr const char* kCompress = "USWAP_RUN_COMPRESS";
+constexpr const char* kPolicy = "USWAP_RUN_POLICY";
 constexpr const char* kStats = "USWAP_RUN_STATS";
 constexpr const char* kTop = "USWAP_RUN_TOP";
 constexpr const char* kPoll = "USWAP_RUN_HANDLER_POLL_US";
@@ -55,6 +56,7 @@ std::vector<std::string> RunSettings::Encode() const {
   if (count_process) env.push_back(std::string(kCountProcess) + "=1");
   if (!swap_file.empty()) env.push_back(std::string(kSwap) + "=" + swap_file);
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
+  if (!policy.empty()) env.push_back(std::string(kPolicy) + "=" + policy);
   if (!stats_file.empty()) env.push_back(std::string(kStats) + "=" + stats_file);
   return env;
 }
@@ -82,6 +84,7 @@ Result<RunSettings> RunSettings::Decode() {
   s.swap_file = Get(kSwap);
   s.swap_dir = Get(kSwapDir);
   s.compress = Get(kCompress);
+  s.policy = Get(kPolicy);
   s.stats_file = Get(kStats);
   if (s.swap_file.empty() && s.swap_dir.empty())
     return Status::InvalidArgument(std::string(kSwap) + " and " + kSwapDir + " are both unset");

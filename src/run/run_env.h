@@ -23,6 +23,7 @@ struct RunSettings {
   std::string swap_dir;      // where a process without one creates its own
   uint64_t swap_bytes = 0;   // size of a created area (sparse)
   std::string compress;      // Config::compress
+  std::string policy;        // Config::reclaim_policy; empty: the library's default
   std::string stats_file;    // counters at exit (first process; others add ".PID")
   pid_t top_pid = 0;         // the process `uswap run` exec'd
   int handler_poll_us = -1;  // Config::handler_poll_us; -1: the library's default

@@ -333,6 +333,7 @@ Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string*
   config.shared_budget_fd = g_budget_fd;
   config.shared_budget_counts_process = settings.count_process;
   if (!settings.compress.empty()) config.compress = settings.compress;
+  if (!settings.policy.empty()) config.reclaim_policy = settings.policy;
   // Handler threads poll for the next fault by default: measured, that won
   // even against a program keeping both CPUs busy (doc/run.md).
   if (settings.handler_poll_us >= 0)

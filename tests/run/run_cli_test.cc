@@ -272,6 +272,18 @@ TEST_F(RunCliTest, RefusesAStaticProgram) {
   ExpectRefused(Run(Uswap({RUN_MATRIX_STATIC, "child", "x"})), 126, "statically linked");
 }
 
+// --policy: the program runs under the named reclaim policy with the same
+// output; a name the engine does not know is refused before it starts.
+TEST_F(RunCliTest, PolicyFlagRunsTheProgramUnderTheNamedPolicy) {
+  Outcome plain = Run({RUN_MATRIX, "mm", "128"});
+  std::vector<std::string> v = Uswap({RUN_MATRIX, "mm", "128"});
+  v.insert(v.begin() + 2, {"--policy", "lirs"});
+  Compare(this, plain, Run(v), 120);
+  v = Uswap({RUN_MATRIX, "child", "x"});
+  v.insert(v.begin() + 2, {"--policy", "no-such-policy"});
+  ExpectRefused(Run(v), 2, "unknown --policy 'no-such-policy'");
+}
+
 TEST_F(RunCliTest, RefusesASetUidProgram) {
   const std::string copy = dir_ + "/keep.setuid";
   ASSERT_EQ(system(("cp '" RUN_MATRIX "' '" + copy + "'").c_str()), 0);

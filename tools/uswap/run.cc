@@ -24,6 +24,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "fault/uffd.h"
+#include "mm/policy/reclaim_policy.h"
 #include "run/run_env.h"
 #include "uswap/space.h"
 
@@ -38,7 +39,8 @@ constexpr char kCmd[] = "run";
 
 constexpr char kHelp[] =
     "usage: uswap run [--ram SIZE] [--swap FILE | --swap-dir DIR] [--swap-size SIZE]\n"
-    "                 [--compress ALG] [--stats FILE] [--count-process-memory]\n"
+    "                 [--compress ALG] [--policy NAME] [--stats FILE]\n"
+    "                 [--count-process-memory]\n"
     "                 [--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (dynamically linked) with its anonymous memory - the malloc\n"
@@ -55,6 +57,8 @@ constexpr char kHelp[] =
     "  --swap-size SIZE  size of a created area (default 8G, at most half the\n"
     "                    free space of DIR; allocated, not written)\n"
     "  --compress ALG    compressed RAM tier: auto (default), lz4, zstd, off\n"
+    "  --policy NAME     reclaim policy: two-list (default), lru, fifo, clock,\n"
+    "                    arc, s3fifo, lirs, rdist (doc/policies.md)\n"
     "  --stats FILE      write the counters at exit (processes the program\n"
     "                    starts: FILE.PID)\n"
     "  --count-process-memory  the budget also holds each process's own memory\n"
@@ -182,6 +186,7 @@ int RunMain(int argc, char** argv) {
                                     {"swap-dir", required_argument, nullptr, 'd'},
                                     {"swap-size", required_argument, nullptr, 'z'},
                                     {"compress", required_argument, nullptr, 'c'},
+                                    {"policy", required_argument, nullptr, 'p'},
                                     {"stats", required_argument, nullptr, 'S'},
                                     {"count-process-memory", no_argument, nullptr, 'P'},
                                     {"help", no_argument, nullptr, 'h'},
@@ -211,6 +216,9 @@ int RunMain(int argc, char** argv) {
       case 'c':
         s.compress = optarg;
         break;
+      case 'p':
+        s.policy = optarg;
+        break;
       case 'S':
         s.stats_file = optarg;
         break;
@@ -228,6 +236,15 @@ int RunMain(int argc, char** argv) {
   if (!s.compress.empty() && s.compress != "auto" && s.compress != "lz4" && s.compress != "zstd" &&
       s.compress != "off")
     return UsageError(kCmd, "--compress must be auto, lz4, zstd or off");
+  if (!s.policy.empty()) {
+    // The engine's own table decides (mm/policy/policy_registry.cc).
+    const std::vector<std::string>& names = ReclaimPolicyNames();
+    if (std::find(names.begin(), names.end(), s.policy) == names.end()) {
+      std::string known;
+      for (const std::string& n : names) known += (known.empty() ? "" : ", ") + n;
+      return UsageError(kCmd, "unknown --policy '" + s.policy + "' (" + known + ")");
+    }
+  }
 
   const std::string shim = FindShim();
   if (shim.empty())
