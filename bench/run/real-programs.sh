@@ -43,7 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# run MODE LIMIT CMD... -> "seconds peak_MiB sha256". Each run gets a fresh
+# run MODE LIMIT CMD... -> "seconds peak_MiB sha256 status" (status: the
+# program's exit status, 137 when the kernel's OOM killer ended it). Each run gets a fresh
 # cgroup (so that nothing an earlier run left in the page cache is charged
 # to it), the limit before anything runs, and cold caches.
 run() {
@@ -52,19 +53,19 @@ run() {
   mkdir "$CG"
   [[ $mode == kernel ]] && echo "$(numfmt --from=iec "$limit")" > "$CG/memory.limit_in_bytes"
   sync; echo 1 > /proc/sys/vm/drop_caches
-  local t0 t1 sum peak
+  local t0 t1 sum peak rc=0
   t0=$(date +%s.%N)
   if [[ $mode == uswap* ]]; then
     local policy=()
     [[ $mode == uswap:* ]] && policy=(--policy "${mode#uswap:}")
-    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" "${policy[@]}" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16)
+    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$USWAP" run --ram "$limit" "${policy[@]}" --swap-dir "$TMP" -- "$@" | sha256sum | cut -c1-16) || rc=$?
   else
-    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$@" | sha256sum | cut -c1-16)
+    sum=$(sh -c 'echo $$ > '"$CG"'/tasks; exec "$@"' sh "$@" | sha256sum | cut -c1-16) || rc=$?
   fi
   t1=$(date +%s.%N)
   peak=$(( $(cat "$CG/memory.max_usage_in_bytes") >> 20 ))
   rmdir "$CG"; CG=""
-  echo "$(echo "$t1 - $t0" | bc) $peak $sum"
+  echo "$(echo "$t1 - $t0" | bc) $peak $sum $rc"
 }
 
 # The programs: name, RAM budget, command. Inputs are made once.
@@ -105,7 +106,7 @@ fi
 USWAP_MODES=(uswap)
 [[ -n $POLICIES ]] && { IFS=, read -ra USWAP_MODES <<< "$POLICIES"; USWAP_MODES=("${USWAP_MODES[@]/#/uswap:}"); }
 RESULTS=$TMP/results
-printf "%-7s %-15s %-5s %8s %8s %s\n" program mode ram seconds peakMiB sha256
+printf "%-7s %-15s %-5s %8s %8s %-16s %s\n" program mode ram seconds peakMiB sha256 status
 for name in "${NAMES[@]}"; do
   [[ -n $ONLY && $ONLY != "$name" ]] && continue
   ram=${RAM[$name]}
@@ -122,18 +123,19 @@ print(len(d), sum(len(v[1]) for v in d.values()))') ;;
         # A pool of 4 workers forked from a 512 MiB parent verify what they inherited.
         mpfork) out=$(run $mode "$lim" /usr/bin/python3 "$HERE/mp_fork.py" 512) ;;
       esac
-      printf "%-7s %-15s %-5s %8s %8s %s\n" "$name" "$mode" "$ram" $out | tee -a "$RESULTS"
+      printf "%-7s %-15s %-5s %8s %8s %-16s %s\n" "$name" "$mode" "$ram" $out | tee -a "$RESULTS"
     done
   done
 done
 echo
-echo "medians of $RUNS (time), highest peak, distinct outputs:"
+echo "medians of the runs that exited 0 (time), highest peak, distinct outputs, failed runs:"
 sort -k1,2 -k4,4n "$RESULTS" | awk '
-  { key = $1 " " $2; t[key] = t[key] " " $4; n[key]++; if ($5 > p[key]) p[key] = $5
+  { key = $1 " " $2; if ($7 != 0) { f[key]++; if (!(key in n)) n[key] = 0; next }
+    t[key] = t[key] " " $4; n[key]++; if ($5 > p[key]) p[key] = $5
     if (!((key, $6) in seen)) { seen[key, $6] = 1; d[key]++ } }
   END {
     for (k in n) {
       split(substr(t[k], 2), v, " "); m = v[int((n[k] + 1) / 2)]
-      printf "%-23s median %8.2f s  peak %5d MiB  outputs %d\n", k, m, p[k], d[k]
+      printf "%-23s median %8.2f s  peak %5d MiB  outputs %d  failed %d\n", k, n[k] ? m : 0, p[k], d[k], f[k]
     }
   }' | sort
