@@ -4,6 +4,7 @@
 // and file pages) within the budget plus the fixed overhead doc/run.md
 // gives. Refusals must not start the program. No swap file may be left.
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -270,6 +272,45 @@ void ExpectRefused(const Outcome& r, int code, const std::string& says) {
 
 TEST_F(RunCliTest, RefusesAStaticProgram) {
   ExpectRefused(Run(Uswap({RUN_MATRIX_STATIC, "child", "x"})), 126, "statically linked");
+}
+
+// Section names of an ELF file ("" entries when it cannot be read).
+std::vector<std::string> SectionNames(const std::string& path) {
+  const std::string bytes = ReadAll(path);
+  std::vector<std::string> names;
+  if (bytes.size() < sizeof(Elf64_Ehdr)) return names;
+  Elf64_Ehdr eh;
+  memcpy(&eh, bytes.data(), sizeof eh);
+  if (eh.e_shoff + uint64_t{eh.e_shnum} * sizeof(Elf64_Shdr) > bytes.size() ||
+      eh.e_shstrndx >= eh.e_shnum)
+    return names;
+  auto shdr = [&](size_t i) {
+    Elf64_Shdr sh;
+    memcpy(&sh, bytes.data() + eh.e_shoff + i * sizeof sh, sizeof sh);
+    return sh;
+  };
+  const Elf64_Shdr strtab = shdr(eh.e_shstrndx);
+  for (size_t i = 0; i < eh.e_shnum; i++) {
+    const uint64_t at = strtab.sh_offset + shdr(i).sh_name;
+    names.push_back(at < bytes.size() ? std::string(bytes.c_str() + at) : "");
+  }
+  return names;
+}
+
+// The shim is mapped into every process of the tree and the CLI starts it:
+// their debug information lives in .debug files beside them, so that
+// read-ahead does not bring it into the tree's page cache (doc/run.md).
+TEST_F(RunCliTest, TheShimAndTheCliCarryNoDebugInformation) {
+  if (!USWAP_SPLIT_DEBUG) GTEST_SKIP() << "no objcopy at build time";
+  const std::string cli = USWAP_CLI;
+  const std::string shim = cli.substr(0, cli.rfind('/')) + "/libuswap_run.so";
+  for (const std::string& file : {cli, shim}) {
+    const std::vector<std::string> names = SectionNames(file);
+    ASSERT_FALSE(names.empty()) << file;
+    EXPECT_EQ(std::count(names.begin(), names.end(), ".debug_info"), 0) << file;
+    EXPECT_EQ(std::count(names.begin(), names.end(), ".gnu_debuglink"), 1) << file;
+    EXPECT_FALSE(SectionNames(file + ".debug").empty()) << file << ".debug";
+  }
 }
 
 // --policy: the program runs under the named reclaim policy with the same
