@@ -21,6 +21,12 @@ ZsPool::ZsPool(size_t page_size, uint64_t max_pages, std::function<void(int64_t)
   void* mem = mmap(nullptr, max_pages_ * page_size_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   USWAP_CHECK_MSG(mem != MAP_FAILED, "ZsPool: cannot reserve its address range");
+  // Not inherited by a fork() child, which never uses its parent's engine
+  // (its calls get Busy; `uswap run` gives it a Space of its own): else
+  // every pool page the parent rewrites after the fork stays behind in the
+  // child as a private copy, charged to the tree's memory cgroup (10 MiB in
+  // each mpfork worker at 9a671f4; doc/run.md). cf. the region's view.
+  (void)madvise(mem, max_pages_ * page_size_, MADV_DONTFORK);
   arena_ = static_cast<uint8_t*>(mem);
   for (size_t size = kMinClass; size <= page_size; size += kClassStep) {
     auto c = std::make_unique<SizeClass>();
