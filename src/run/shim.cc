@@ -239,15 +239,29 @@ std::atomic<bool> g_in_setup{false};          // a fork child before its copy is
 pid_t (*g_libc_fork)() = nullptr;             // the C library's fork
 pid_t (*g_libc_underscore_fork)() = nullptr;  // and _Fork
 
-bool InSetup() { return g_in_setup.load(std::memory_order_relaxed); }
+// The parent's forking thread while AnonSpace::Fork sends the region to
+// the child: its allocations come from the setup heap too. mimalloc keeps
+// a thread's free spans of all its segments, the region arena's and kernel
+// memory's alike, in queues linked through the segments themselves; an
+// allocation that made a kernel-memory segment during the copy wrote
+// pointers to it into region pages the copy then sent, and the child
+// followed them into memory it never had (SIGSEGV in mimalloc: the
+// debug-full suite's `sh -c 'x=$(echo hi | tr a-z A-Z)'`). The program's
+// other threads can still do that (doc/run.md, `fork()`).
+__attribute__((tls_model("initial-exec"))) thread_local bool t_copying = false;
+
+bool InSetup() { return t_copying || g_in_setup.load(std::memory_order_relaxed); }
 // The fork AnonSpace::Fork calls: the child allocates from the setup heap
-// from its first instruction on.
+// from its first instruction on, the parent's forking thread until the
+// copy is sent (ForkWith).
 template <pid_t (**kLibcFork)()>
 pid_t ForkIntoSetup() {
   const pid_t pid = (*kLibcFork)();
   if (pid == 0) {
     g_setup_heap.AfterFork();
     g_in_setup.store(true, std::memory_order_relaxed);
+  } else if (pid > 0) {
+    t_copying = true;
   }
   return pid;
 }
@@ -756,6 +770,7 @@ static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
     return Fail(ENOMEM);
   }
   const pid_t pid = g_space->Fork(into_setup, open_space, &why);
+  t_copying = false;  // the copy is sent (or the child is gone)
   if (pid < 0) {
     const int err = errno;
     Warn(std::string(name) + "() failed: " + why);
