@@ -158,7 +158,11 @@ uintptr_t U(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 // the copy. Reserved once (address space only). Blocks of up to 16-byte
 // alignment come in power-of-two classes, and a freed one goes back on
 // its class's list (the copy's reclaim allocates and frees the same
-// buffers thousands of times); more aligned blocks are never reused.
+// buffers thousands of times). Blocks aligned up to a page (O_DIRECT
+// buffers) have classes and lists of their own, their blocks placed at
+// their own size's alignment (at most a page): the parent's forking thread
+// allocates here at every fork of a long-lived program (a shell loop), so
+// nothing it frees may be lost. More aligned blocks are never reused.
 // Two words precede each block: its class and the size asked for.
 class SetupHeap {
  public:
@@ -187,6 +191,21 @@ class SetupHeap {
       if (p) Header(p, c, n);
       return p;
     }
+    if (align <= kPageBytes) {
+      const size_t c = Class(n > align ? n : align);
+      Lock();
+      if (void* p = aligned_free_[c]) {
+        aligned_free_[c] = *static_cast<void**>(p);
+        Unlock();
+        static_cast<size_t*>(p)[-1] = n;
+        return p;
+      }
+      Unlock();
+      const size_t block = size_t{1} << c;
+      void* p = Bump(block, block < kPageBytes ? block : kPageBytes);
+      if (p) Header(p, kAligned + c, n);
+      return p;
+    }
     void* p = Bump(n, align);
     if (p) Header(p, kNoClass, n);
     return p;
@@ -194,9 +213,10 @@ class SetupHeap {
   void Free(void* p) {
     const size_t c = static_cast<size_t*>(p)[-2];
     if (c == kNoClass) return;
+    void** list = c >= kAligned ? &aligned_free_[c - kAligned] : &free_[c];
     Lock();
-    *static_cast<void**>(p) = free_[c];
-    free_[c] = p;
+    *static_cast<void**>(p) = *list;
+    *list = p;
     Unlock();
   }
   bool Owns(const void* p) const { return base_ && p >= base_ && p < base_ + kBytes; }
@@ -208,6 +228,8 @@ class SetupHeap {
 
  private:
   static constexpr size_t kNoClass = ~size_t{0};
+  static constexpr size_t kAligned = 64;  // class + kAligned: an aligned block's
+  static constexpr size_t kPageBytes = 4096;
   static size_t Class(size_t n) {
     size_t c = 4;  // 16 bytes: room for the free-list link
     while ((size_t{1} << c) < n) c++;
@@ -233,6 +255,7 @@ class SetupHeap {
   std::atomic<size_t> used_{0};
   std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
   void* free_[64] = {};
+  void* aligned_free_[64] = {};
 };
 SetupHeap g_setup_heap;
 std::atomic<bool> g_in_setup{false};          // a fork child before its copy is complete
