@@ -272,6 +272,17 @@ pid_t (*g_libc_underscore_fork)() = nullptr;  // and _Fork
 // debug-full suite's `sh -c 'x=$(echo hi | tr a-z A-Z)'`). The program's
 // other threads can still do that (doc/run.md, `fork()`).
 __attribute__((tls_model("initial-exec"))) thread_local bool t_copying = false;
+// What that thread frees of mimalloc's meanwhile waits here: a free that
+// empties a page gives its span back, relinking the same queues. One
+// thread copies at a time (AnonSpace::Fork holds its lock), so one list;
+// should it fill, the rest is freed at once.
+void* g_deferred_frees[1024];
+size_t g_deferred = 0;
+bool DeferFree(void* p) {
+  if (g_deferred == std::size(g_deferred_frees)) return false;
+  g_deferred_frees[g_deferred++] = p;
+  return true;
+}
 
 bool InSetup() { return t_copying || g_in_setup.load(std::memory_order_relaxed); }
 // The fork AnonSpace::Fork calls: the child allocates from the setup heap
@@ -524,6 +535,7 @@ USWAP_EXPORT void* reallocarray(void* p, size_t count, size_t size) noexcept {
 }
 USWAP_EXPORT void free(void* p) noexcept {
   if (g_setup_heap.Owns(p)) return g_setup_heap.Free(p);
+  if (p && t_copying && DeferFree(p)) return;
   AllocScope a;
   mi_free(p);
 }
@@ -794,6 +806,8 @@ static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
   }
   const pid_t pid = g_space->Fork(into_setup, open_space, &why);
   t_copying = false;  // the copy is sent (or the child is gone)
+  for (size_t i = 0; i < g_deferred; i++) free(g_deferred_frees[i]);
+  g_deferred = 0;
   if (pid < 0) {
     const int err = errno;
     Warn(std::string(name) + "() failed: " + why);
