@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -123,27 +124,37 @@ TEST(MemCgroupTest, ADeadMemberIsReaped) {
   EXPECT_EQ((*a)->stats().members, 1u);
 }
 
+// Forks a child that joins the group behind `fd`, charges `pages`, says
+// so through a pipe, then runs `then(member)` (which must not return).
+// Returns the child's pid once it has charged.
+template <typename Then>
+pid_t ForkMember(int fd, uint64_t pages, Then then) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto c = MemCgroup::Join(fd);
+    const char byte = 1;
+    if (!c.ok() || !(*c)->TryCharge(pages * kPage) || ::write(ready[1], &byte, 1) != 1) ::_exit(1);
+    then(std::move(*c));
+    ::_exit(126);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  const bool charged = pid > 0 && ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  return charged ? pid : -1;
+}
+
 TEST(MemCgroupTest, AMemberThatExecsAProgramThatDoesNotJoinIsReaped) {
   UniqueFd fd = NewGroup();
   auto a = MemCgroup::Join(fd.get());
   ASSERT_TRUE(a.ok());
-  int ready[2];
-  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto c = MemCgroup::Join(fd.get());
-    if (!c.ok() || !(*c)->TryCharge(256 * kPage)) ::_exit(1);
-    c->release();  // exec ends the image without leaving
-    const char ok = 1;
-    if (::write(ready[1], &ok, 1) != 1) ::_exit(1);
+  const pid_t pid = ForkMember(fd.get(), 256, [](std::unique_ptr<MemCgroup> c) {
+    c.release();  // exec ends the image without leaving
     ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(ready[1]);
-  char ok = 0;
-  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
-  ::close(ready[0]);
+  });
+  ASSERT_GT(pid, 0);
   EXPECT_EQ((*a)->usage(), 256 * kPage);
   // The exec: the child's image changes when its /proc/PID/exe names sleep.
   char exe[256] = {};
@@ -169,34 +180,27 @@ TEST(MemCgroupTest, LiveMembersAreNotReapedByTheMapsCheck) {
   UniqueFd fd = NewGroup();
   auto a = MemCgroup::Join(fd.get());
   ASSERT_TRUE(a.ok());
-  int ready[2], done[2];
-  ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  int done[2];
   ASSERT_EQ(::pipe2(done, O_CLOEXEC), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto c = MemCgroup::Join(fd.get());
-    if (!c.ok() || !(*c)->TryCharge(128 * kPage)) ::_exit(1);
-    char byte = 1;
-    if (::write(ready[1], &byte, 1) != 1 || ::read(done[0], &byte, 1) != 1) ::_exit(1);
-    (*c)->Uncharge(128 * kPage);  // would fail its check had the slot been reaped
-    c->reset();
+  const pid_t pid = ForkMember(fd.get(), 128, [&done](std::unique_ptr<MemCgroup> c) {
+    char byte = 0;
+    if (::read(done[0], &byte, 1) != 1) ::_exit(1);
+    c->Uncharge(128 * kPage);  // would fail its check had the slot been reaped
+    c.reset();
     ::_exit(0);
-  }
-  ::close(ready[1]);
+  });
+  ASSERT_GT(pid, 0);
   ::close(done[0]);
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
   auto b = MemCgroup::Join(fd.get());
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*a)->usage(), 128 * kPage);
   EXPECT_EQ((*a)->stats().members, 3u);
+  const char byte = 1;
   ASSERT_EQ(::write(done[1], &byte, 1), 1);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ((*a)->usage(), 0u);
-  ::close(ready[0]);
   ::close(done[1]);
 }
 

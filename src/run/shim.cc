@@ -179,32 +179,13 @@ class SetupHeap {
     if (n > kBytes) return (errno = ENOMEM, nullptr);
     if (align <= 16) {
       const size_t c = Class(n);
-      Lock();
-      if (void* p = free_[c]) {
-        free_[c] = *static_cast<void**>(p);
-        Unlock();
-        static_cast<size_t*>(p)[-1] = n;
-        return p;
-      }
-      Unlock();
-      void* p = Bump(size_t{1} << c, 16);
-      if (p) Header(p, c, n);
-      return p;
+      return FromClass(&free_[c], c, 16, c, n);
     }
     if (align <= kPageBytes) {
       const size_t c = Class(n > align ? n : align);
-      Lock();
-      if (void* p = aligned_free_[c]) {
-        aligned_free_[c] = *static_cast<void**>(p);
-        Unlock();
-        static_cast<size_t*>(p)[-1] = n;
-        return p;
-      }
-      Unlock();
       const size_t block = size_t{1} << c;
-      void* p = Bump(block, block < kPageBytes ? block : kPageBytes);
-      if (p) Header(p, kAligned + c, n);
-      return p;
+      return FromClass(&aligned_free_[c], c, block < kPageBytes ? block : kPageBytes, kAligned + c,
+                       n);
     }
     void* p = Bump(n, align);
     if (p) Header(p, kNoClass, n);
@@ -234,6 +215,21 @@ class SetupHeap {
     size_t c = 4;  // 16 bytes: room for the free-list link
     while ((size_t{1} << c) < n) c++;
     return c;
+  }
+  // A block of class c for n bytes: the head of `list`, or a new one of
+  // 2^c bytes at `align` whose header names `header_class`.
+  void* FromClass(void** list, size_t c, size_t align, size_t header_class, size_t n) {
+    Lock();
+    if (void* p = *list) {
+      *list = *static_cast<void**>(p);
+      Unlock();
+      static_cast<size_t*>(p)[-1] = n;
+      return p;
+    }
+    Unlock();
+    void* p = Bump(size_t{1} << c, align);
+    if (p) Header(p, header_class, n);
+    return p;
   }
   static void Header(void* p, size_t c, size_t n) {
     static_cast<size_t*>(p)[-2] = c;
