@@ -55,6 +55,9 @@ class SpaceImpl {
   const Config& config() const { return config_; }
   // The stats socket's path, "" when the counters are not published.
   std::string stats_socket() const { return stats_endpoint_ ? stats_endpoint_->path() : ""; }
+  // Writes what Config::record_faults has buffered (a process that is
+  // never destroyed, `uswap run`'s, calls it at exit). OK without a trace.
+  Status FlushFaultTrace() { return trace_ ? trace_->Flush() : Status::OK(); }
 
   // fork(): a child gets copies of the Space and Region objects, but the
   // userfaultfd context, the memfds' mappings (MADV_DONTFORK) and the

@@ -15,6 +15,7 @@ constexpr const char* kSwapSize = "USWAP_RUN_SWAP_SIZE";
 constexpr const char* kCompress = "USWAP_RUN_COMPRESS";
 constexpr const char* kPolicy = "USWAP_RUN_POLICY";
 constexpr const char* kStats = "USWAP_RUN_STATS";
+constexpr const char* kRecord = "USWAP_RUN_RECORD";
 constexpr const char* kTop = "USWAP_RUN_TOP";
 constexpr const char* kPoll = "USWAP_RUN_HANDLER_POLL_US";
 constexpr const char* kBudget = "USWAP_RUN_BUDGET";               // "FD:INODE"
@@ -58,6 +59,7 @@ std::vector<std::string> RunSettings::Encode() const {
   if (!compress.empty()) env.push_back(std::string(kCompress) + "=" + compress);
   if (!policy.empty()) env.push_back(std::string(kPolicy) + "=" + policy);
   if (!stats_file.empty()) env.push_back(std::string(kStats) + "=" + stats_file);
+  if (!record_file.empty()) env.push_back(std::string(kRecord) + "=" + record_file);
   return env;
 }
 
@@ -86,6 +88,7 @@ Result<RunSettings> RunSettings::Decode() {
   s.compress = Get(kCompress);
   s.policy = Get(kPolicy);
   s.stats_file = Get(kStats);
+  s.record_file = Get(kRecord);
   if (s.swap_file.empty() && s.swap_dir.empty())
     return Status::InvalidArgument(std::string(kSwap) + " and " + kSwapDir + " are both unset");
   return s;

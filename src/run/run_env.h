@@ -25,6 +25,7 @@ struct RunSettings {
   std::string compress;      // Config::compress
   std::string policy;        // Config::reclaim_policy; empty: the library's default
   std::string stats_file;    // counters at exit (first process; others add ".PID")
+  std::string record_file;   // Config::record_faults, named as stats_file
   pid_t top_pid = 0;         // the process `uswap run` exec'd
   int handler_poll_us = -1;  // Config::handler_poll_us; -1: the library's default
   // The tree's shared RAM budget (CreateSharedBudget): the descriptor

@@ -314,6 +314,8 @@ void AtExit() {
   if (!Ready()) return;
   const std::string socket = ImplOf(g_space->space())->stats_socket();
   if (!socket.empty()) ::unlink(socket.c_str());
+  if (Status s = ImplOf(g_space->space())->FlushFaultTrace(); !s.ok())
+    Warn("--record-faults: " + s.ToString());
   if (!g_stats_file) return;
   std::string text = g_space->space().stats().ToText();
   FILE* f = std::fopen(g_stats_file->c_str(), "w");
@@ -366,6 +368,12 @@ int FindTreeBudget(const RunSettings& settings) {
   return -1;
 }
 
+// --stats FILE and --record-faults FILE: FILE for the first process,
+// FILE.PID for every other one.
+std::string PerProcess(const std::string& file, bool top) {
+  return top ? file : file + "." + std::to_string(getpid());
+}
+
 // The Config of this process's Space. The first process uses the swap area
 // `uswap run` was given, if any; every other one (exec'd, spawned, forked)
 // creates its own, whose path goes to *own: the caller unlinks it once the
@@ -378,6 +386,7 @@ Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string*
   config.shared_budget_counts_process = settings.count_process;
   if (!settings.compress.empty()) config.compress = settings.compress;
   if (!settings.policy.empty()) config.reclaim_policy = settings.policy;
+  if (!settings.record_file.empty()) config.record_faults = PerProcess(settings.record_file, top);
   // Handler threads poll for the next fault by default: measured, that won
   // even against a program keeping both CPUs busy (doc/run.md).
   if (settings.handler_poll_us >= 0)
@@ -425,9 +434,7 @@ std::vector<int>* NewFds(const std::vector<int>& before) {
   return out;
 }
 
-std::string StatsFile(bool top) {
-  return top ? g_settings->stats_file : g_settings->stats_file + "." + std::to_string(getpid());
-}
+std::string StatsFile(bool top) { return PerProcess(g_settings->stats_file, top); }
 
 void Start() {
   EngineScope e;

@@ -326,6 +326,24 @@ TEST_F(RunCliTest, TheShimAndTheCliCarryNoDebugInformation) {
   }
 }
 
+// --record-faults: the faults of the run, as a trace `uswap sim` reads.
+TEST_F(RunCliTest, RecordFaultsWritesATraceUswapSimReads) {
+  const std::string trace = dir_ + "/keep.trace";
+  std::vector<std::string> v = Uswap({RUN_MATRIX, "mm", "64"});
+  v.insert(v.begin() + 2, {"--record-faults", trace});
+  ExpectExited(Run(v), 0, "with --record-faults");
+  const std::string text = ReadAll(trace);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text[0], '#') << "a header line says the trace holds faults";
+  // At least one fault per 16 pages the program first touches (fault-around
+  // maps 16 at a time): 64 MiB / 64 KiB.
+  EXPECT_GE(std::count(text.begin(), text.end(), '\n'), 1024) << text.substr(0, 200);
+  Outcome sim = Run({USWAP_CLI, "sim", "--trace", trace, "--format", "text", "--cache", "25%",
+                     "--policy", "lru"});
+  ExpectExited(sim, 0, "uswap sim on the trace");
+  EXPECT_NE(sim.out.find("lru"), std::string::npos) << sim.out;
+}
+
 // --policy: the program runs under the named reclaim policy with the same
 // output; a name the engine does not know is refused before it starts.
 TEST_F(RunCliTest, PolicyFlagRunsTheProgramUnderTheNamedPolicy) {

@@ -40,7 +40,7 @@ constexpr char kCmd[] = "run";
 constexpr char kHelp[] =
     "usage: uswap run [--ram SIZE] [--swap FILE | --swap-dir DIR] [--swap-size SIZE]\n"
     "                 [--compress ALG] [--policy NAME] [--stats FILE]\n"
-    "                 [--count-process-memory]\n"
+    "                 [--record-faults FILE] [--count-process-memory]\n"
     "                 [--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (dynamically linked) with its anonymous memory - the malloc\n"
@@ -61,6 +61,8 @@ constexpr char kHelp[] =
     "                    arc, s3fifo, lirs, rdist (doc/policies.md)\n"
     "  --stats FILE      write the counters at exit (processes the program\n"
     "                    starts: FILE.PID)\n"
+    "  --record-faults FILE  write the faults uswap resolves as a page trace\n"
+    "                    for `uswap sim` (text, '#' header; others: FILE.PID)\n"
     "  --count-process-memory  the budget also holds each process's own memory\n"
     "                    outside uswap (the allocator's, the interpreter's):\n"
     "                    the whole tree, as a memory cgroup counts it\n"
@@ -187,6 +189,7 @@ int RunMain(int argc, char** argv) {
                                     {"swap-size", required_argument, nullptr, 'z'},
                                     {"compress", required_argument, nullptr, 'c'},
                                     {"policy", required_argument, nullptr, 'p'},
+                                    {"record-faults", required_argument, nullptr, 'R'},
                                     {"stats", required_argument, nullptr, 'S'},
                                     {"count-process-memory", no_argument, nullptr, 'P'},
                                     {"help", no_argument, nullptr, 'h'},
@@ -218,6 +221,9 @@ int RunMain(int argc, char** argv) {
         break;
       case 'p':
         s.policy = optarg;
+        break;
+      case 'R':
+        s.record_file = optarg;
         break;
       case 'S':
         s.stats_file = optarg;
