@@ -268,15 +268,26 @@ pid_t (*g_libc_underscore_fork)() = nullptr;  // and _Fork
 // debug-full suite's `sh -c 'x=$(echo hi | tr a-z A-Z)'`). The program's
 // other threads can still do that (doc/run.md, `fork()`).
 __attribute__((tls_model("initial-exec"))) thread_local bool t_copying = false;
-// What that thread frees of mimalloc's meanwhile waits here: a free that
-// empties a page gives its span back, relinking the same queues. One
-// thread copies at a time (AnonSpace::Fork holds its lock), so one list;
-// should it fill, the rest is freed at once.
-void* g_deferred_frees[1024];
-size_t g_deferred = 0;
+// What that thread frees of mimalloc's meanwhile waits in its own list
+// (in the setup heap, kept for the next fork): a free that empties a page
+// gives its span back, relinking the same queues. Per thread: another
+// thread's fork may begin before this one has freed its list.
+__attribute__((tls_model("initial-exec"))) thread_local void** t_deferred = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local size_t t_deferred_n = 0;
+__attribute__((tls_model("initial-exec"))) thread_local size_t t_deferred_cap = 0;
 bool DeferFree(void* p) {
-  if (g_deferred == std::size(g_deferred_frees)) return false;
-  g_deferred_frees[g_deferred++] = p;
+  if (t_deferred_n == t_deferred_cap) {
+    const size_t cap = t_deferred_cap ? 2 * t_deferred_cap : 64;
+    void** grown = static_cast<void**>(g_setup_heap.Alloc(cap * sizeof(void*), 16));
+    if (!grown) return false;  // no room: freed at once
+    if (t_deferred) {
+      std::memcpy(grown, t_deferred, t_deferred_n * sizeof(void*));
+      g_setup_heap.Free(t_deferred);
+    }
+    t_deferred = grown;
+    t_deferred_cap = cap;
+  }
+  t_deferred[t_deferred_n++] = p;
   return true;
 }
 
@@ -809,8 +820,8 @@ static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
   }
   const pid_t pid = g_space->Fork(into_setup, open_space, &why);
   t_copying = false;  // the copy is sent (or the child is gone)
-  for (size_t i = 0; i < g_deferred; i++) free(g_deferred_frees[i]);
-  g_deferred = 0;
+  for (size_t i = 0; i < t_deferred_n; i++) free(t_deferred[i]);
+  t_deferred_n = 0;
   if (pid < 0) {
     const int err = errno;
     Warn(std::string(name) + "() failed: " + why);
