@@ -2,8 +2,8 @@
 // that whoever refers to one spends 4 bytes (cf. a pfn in a PTE instead of
 // a struct page pointer). Objects live in chunks of kChunk that never move,
 // under a fixed directory of kMaxChunks chunk pointers: Get(id) is
-// lock-free, Alloc/Free take one mutex. The directory is reserved with
-// mmap (fresh zero pages, as vmalloc'd tables are), so only the entries of
+// lock-free, Alloc/Free take one mutex. The directory is a ZeroedArray
+// (fresh zero pages, as vmalloc'd tables are), so only the entries of
 // chunks really made are ever touched (8 bytes per chunk), whatever
 // allocator the process runs (calloc may zero a whole block: mimalloc
 // does under `uswap run`, which cost 8 MiB per table).
@@ -12,8 +12,6 @@
 // Thread-safety: Alloc/Free may be called concurrently; Get(id) may race
 // them for ids that are live (allocated and not freed).
 #pragma once
-
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cstddef>
@@ -24,20 +22,20 @@
 #include "base/check.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "base/zeroed_array.h"
 
 namespace uswap {
 
 template <typename T, uint32_t kChunk, uint64_t kMaxChunks>
 class IdTable {
  public:
-  IdTable() : chunks_(ReserveDirectory()) {}
+  IdTable() : chunks_(kMaxChunks) {}
   ~IdTable() {
     for (uint64_t c = 0; c < kMaxChunks; c++) {
       T* chunk = chunks_[c].load(std::memory_order_relaxed);
       if (!chunk) break;  // chunks are made in order
       delete[] chunk;
     }
-    ::munmap(chunks_, kDirectoryBytes);
   }
   IdTable(const IdTable&) = delete;
   IdTable& operator=(const IdTable&) = delete;
@@ -75,14 +73,7 @@ class IdTable {
   }
 
  private:
-  static constexpr size_t kDirectoryBytes = kMaxChunks * sizeof(std::atomic<T*>);
-  static std::atomic<T*>* ReserveDirectory() {
-    void* p = ::mmap(nullptr, kDirectoryBytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    USWAP_CHECK_MSG(p != MAP_FAILED, "cannot reserve an id table");
-    return static_cast<std::atomic<T*>*>(p);  // zero pages: every pointer null
-  }
-  std::atomic<T*>* const chunks_;
+  ZeroedArray<std::atomic<T*>> chunks_;  // zero pages: every pointer null
   mutable Mutex mu_;
   uint64_t nchunks_ GUARDED_BY(mu_) = 0;
   std::vector<uint32_t> free_ GUARDED_BY(mu_);

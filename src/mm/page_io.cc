@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/zeroed_array.h"
 #include "io/page_buffer.h"
 #include "uswap/config.h"
 
@@ -33,8 +34,9 @@ uint32_t PageChecksum(const uint8_t* p, size_t n) {
 // Per-slot integrity metadata of one area, indexed by slot.
 struct PageIo::AreaMeta {
   uint64_t slots = 0;
-  std::unique_ptr<uint8_t[]> tags;     // encrypt mode: 16-byte GCM tag per slot
-  std::unique_ptr<uint64_t[]> nonces;  // encrypt mode: IV counter used for the slot
+  // Encrypt mode, per slot (zero pages until the slot is written):
+  ZeroedArray<uint8_t> tags;     // its 16-byte GCM tag
+  ZeroedArray<uint64_t> nonces;  // the IV counter used for it
 };
 
 struct PageIo::Cipher {
@@ -66,8 +68,8 @@ Status PageIo::AttachArea(unsigned type, uint64_t pages) {
   auto m = std::make_unique<AreaMeta>();
   m->slots = pages;
   if (options_.encrypt) {
-    m->tags = std::make_unique<uint8_t[]>(m->slots * 16);
-    m->nonces = std::make_unique<uint64_t[]>(m->slots);
+    m->tags = ZeroedArray<uint8_t>(m->slots * 16);
+    m->nonces = ZeroedArray<uint64_t>(m->slots);
   }
   areas_[type] = std::move(m);
   return Status::OK();
@@ -161,7 +163,7 @@ void PageIo::Store(std::span<SwapPage> pages) {
           EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<uint8_t*>(&aad), sizeof aad) &&
           EVP_EncryptUpdate(ctx, out, &len, pages[i].buf, static_cast<int>(ps)) &&
           EVP_EncryptFinal_ex(ctx, out + len, &len) &&
-          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, m->tags.get() + slot * 16);
+          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, m->tags.data() + slot * 16);
       EVP_CIPHER_CTX_free(ctx);
       USWAP_CHECK_MSG(ok, "AES-256-GCM encryption failed");
       m->nonces[slot] = n;
@@ -197,7 +199,7 @@ void PageIo::Load(std::span<SwapPage> pages) {
       std::memcpy(iv, &n, sizeof n);
       uint64_t aad = pages[i].entry.value();
       uint8_t tag[16];
-      std::memcpy(tag, m->tags.get() + slot * 16, 16);
+      std::memcpy(tag, m->tags.data() + slot * 16, 16);
       EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
       int len = 0;
       bool ok =

@@ -74,8 +74,7 @@ Status Zswap::AttachArea(unsigned type, uint64_t pages) {
   auto a = std::make_unique<Area>();
   a->slots = pages;
   const uint64_t nchunks = (pages + kChunk - 1) / kChunk;
-  a->chunks.reset(new std::atomic<std::atomic<uint32_t>*>[nchunks]);
-  for (uint64_t c = 0; c < nchunks; c++) a->chunks[c].store(nullptr, std::memory_order_relaxed);
+  a->chunks = ZeroedArray<std::atomic<std::atomic<uint32_t>*>>(nchunks);
   table_bytes_.fetch_add(nchunks * sizeof(void*));
   frames_->ChargeMetadata(nchunks * sizeof(void*));
   areas_[type] = std::move(a);

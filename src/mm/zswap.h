@@ -65,6 +65,7 @@
 #include "base/id_table.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "base/zeroed_array.h"
 #include "mm/compressor.h"
 #include "mm/frame_pool.h"
 #include "mm/swap_backend.h"
@@ -193,7 +194,7 @@ class Zswap final : public SwapBackend {
   static constexpr uint32_t kChunk = 1024;  // slots per table chunk (one page)
   struct Area {
     uint64_t slots = 0;
-    std::unique_ptr<std::atomic<std::atomic<uint32_t>*>[]> chunks;
+    ZeroedArray<std::atomic<std::atomic<uint32_t>*>> chunks;  // null until a slot is stored
   };
   struct alignas(64) Shard {
     Mutex mu;

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "base/check.h"
+#include "base/zeroed_array.h"
 
 namespace uswap {
 
@@ -156,7 +157,7 @@ struct SwapArea::Impl {
 
   const uint64_t pages;
   const uint32_t nr_clusters;
-  std::unique_ptr<std::atomic<uint8_t>[]> swap_map;
+  ZeroedArray<std::atomic<uint8_t>> swap_map;  // fresh zero pages, as swapon's vzalloc
   std::unique_ptr<Cluster[]> clusters;
   Shard shards[kShards];
   std::atomic<uint64_t> bad{0};  // bad slots, slot 0 not counted
@@ -173,7 +174,7 @@ struct SwapArea::Impl {
 SwapArea::Impl::Impl(uint64_t pages_in, std::span<const uint32_t> bad_slots)
     : pages(pages_in),
       nr_clusters(static_cast<uint32_t>((pages_in + kCS - 1) / kCS)),
-      swap_map(std::make_unique<std::atomic<uint8_t>[]>(pages_in)),
+      swap_map(pages_in),
       clusters(std::make_unique<Cluster[]>(nr_clusters)) {
   SetMap(0, kSwapMapBad);  // the header
   for (uint32_t b : bad_slots) {

@@ -1,0 +1,82 @@
+// ZeroedArray<T>: a fixed array of n objects of T in fresh anonymous pages
+// of its own, which read as zeros and take memory only where they are
+// written. Kernel twin: the vzalloc'd per-area tables of swapon
+// (p->swap_map, p->cluster_info in mm/swapfile.c).
+//
+// Why not new T[n]() or std::vector: value-initialisation writes every
+// byte, so a table sized by a swap area is resident in full from the start
+// (a 1-byte swap_map over 8 GiB is 2 MiB; encryption's 24 bytes per slot,
+// 48 MiB), and calloc does not help either: mimalloc zeroes reused blocks
+// by writing. Under `uswap run` every process of a tree opens such an
+// area, a fork child too. Here a slot that was never used costs nothing;
+// a page of the table is touched when a slot on it is.
+//
+// T must be valid as all-zero bytes and trivially destructible: integers,
+// and atomics of integers or of pointers (nullptr). The pages are not
+// constructed object by object (that would touch them); as for IdTable's
+// directory, zero bytes are the objects' initial state.
+//
+// Not thread-safe itself: the elements' own types say how they may be
+// shared. Move-only; the pages are unmapped when it is destroyed.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "base/check.h"
+
+namespace uswap {
+
+template <typename T>
+class ZeroedArray {
+  static_assert(std::is_trivially_destructible_v<T>, "unmapped, never destroyed one by one");
+
+ public:
+  ZeroedArray() = default;
+  // Aborts when the address space cannot hold n objects (MAP_NORESERVE:
+  // no memory is committed, so only address space can run out).
+  explicit ZeroedArray(size_t n) : n_(n) {
+    if (n == 0) return;
+    void* p = ::mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    USWAP_CHECK_MSG(p != MAP_FAILED, "no address space for a table");
+    data_ = static_cast<T*>(p);
+  }
+  ~ZeroedArray() {
+    if (data_) ::munmap(data_, n_ * sizeof(T));
+  }
+  ZeroedArray(ZeroedArray&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  ZeroedArray& operator=(ZeroedArray&& o) noexcept {
+    if (this != &o) {
+      this->~ZeroedArray();
+      data_ = std::exchange(o.data_, nullptr);
+      n_ = std::exchange(o.n_, 0);
+    }
+    return *this;
+  }
+  ZeroedArray(const ZeroedArray&) = delete;
+  ZeroedArray& operator=(const ZeroedArray&) = delete;
+
+  T& operator[](size_t i) {
+    USWAP_DCHECK(i < n_);
+    return data_[i];
+  }
+  const T& operator[](size_t i) const {
+    USWAP_DCHECK(i < n_);
+    return data_[i];
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return n_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t n_ = 0;
+};
+
+}  // namespace uswap
