@@ -202,6 +202,24 @@ class SetupHeap {
   }
   bool Owns(const void* p) const { return base_ && p >= base_ && p < base_ + kBytes; }
   static size_t SizeOf(const void* p) { return static_cast<const size_t*>(p)[-1]; }
+  // Gives the pages inside free blocks of two pages or more back to the
+  // kernel (MADV_DONTNEED: they read as zeros when a block is reused; a
+  // block's header and link stay in its first page). Called when a copy is
+  // over, on both sides: the child never uses this heap again unless it
+  // forks, and the parent's blocks wait for its next fork, so the copy's
+  // buffers (a megabyte to send, one to receive, the reclaim's) would
+  // otherwise stay resident for the process's life, outside any budget.
+  void Trim() {
+    Lock();
+    for (size_t c = kTrimClass; c < 64; c++)
+      for (void** list : {&free_[c], &aligned_free_[c]})
+        for (void* p = *list; p; p = *static_cast<void**>(p)) {
+          const uintptr_t b = (U(p) + sizeof(void*) + kPageBytes - 1) & ~(kPageBytes - 1);
+          const uintptr_t e = (U(p) + (uintptr_t{1} << c)) & ~(kPageBytes - 1);
+          if (b < e) (void)::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+        }
+    Unlock();
+  }
   // In a fork child (one thread): a lock another thread of the parent held
   // at fork time is free. The lists stay valid: a push stores the link
   // before the head.
@@ -211,6 +229,7 @@ class SetupHeap {
   static constexpr size_t kNoClass = ~size_t{0};
   static constexpr size_t kAligned = 64;  // class + kAligned: an aligned block's
   static constexpr size_t kPageBytes = 4096;
+  static constexpr size_t kTrimClass = 13;  // 8 KiB: blocks with a whole page past their first
   static size_t Class(size_t n) {
     size_t c = 4;  // 16 bytes: room for the free-list link
     while ((size_t{1} << c) < n) c++;
@@ -822,6 +841,7 @@ static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
   t_copying = false;  // the copy is sent (or the child is gone)
   for (size_t i = 0; i < t_deferred_n; i++) free(t_deferred[i]);
   t_deferred_n = 0;
+  g_setup_heap.Trim();  // the copy's buffers, in the parent and in the child
   if (pid < 0) {
     const int err = errno;
     Warn(std::string(name) + "() failed: " + why);
