@@ -34,8 +34,10 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/futex.h>
 #include <mimalloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -49,6 +51,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <iterator>
 #include <new>
 #include <string>
@@ -78,13 +81,26 @@ __attribute__((tls_model("initial-exec"))) thread_local int t_engine = 0;
 __attribute__((tls_model("initial-exec"))) thread_local int t_alloc = 0;
 __attribute__((tls_model("initial-exec"))) thread_local mi_heap_t* t_heap = nullptr;
 
+// A fork's request to stop that came while this thread was inside the
+// engine or mimalloc: it stops when it leaves them (ForkStop, below).
+__attribute__((tls_model("initial-exec"))) thread_local bool t_stop_pending = false;
+// The stop round this thread last stopped in: the signal of a round may
+// arrive while the thread already stopped for it on leaving the engine,
+// and it must count once.
+__attribute__((tls_model("initial-exec"))) thread_local uint32_t t_parked_gen = 0;
+void ParkForFork();
+
 struct EngineScope {
   EngineScope() { t_engine++; }
-  ~EngineScope() { t_engine--; }
+  ~EngineScope() {
+    if (--t_engine == 0 && t_stop_pending && !t_alloc) ParkForFork();
+  }
 };
 struct AllocScope {
   AllocScope() { t_alloc++; }
-  ~AllocScope() { t_alloc--; }
+  ~AllocScope() {
+    if (--t_alloc == 0 && t_stop_pending && !t_engine) ParkForFork();
+  }
 };
 
 bool Ready() { return g_state.load(std::memory_order_acquire) == kReady; }
@@ -285,7 +301,7 @@ pid_t (*g_libc_underscore_fork)() = nullptr;  // and _Fork
 // pointers to it into region pages the copy then sent, and the child
 // followed them into memory it never had (SIGSEGV in mimalloc: the
 // debug-full suite's `sh -c 'x=$(echo hi | tr a-z A-Z)'`). The program's
-// other threads can still do that (doc/run.md, `fork()`).
+// other threads are stopped meanwhile (StopOtherThreads).
 __attribute__((tls_model("initial-exec"))) thread_local bool t_copying = false;
 // What that thread frees of mimalloc's meanwhile waits in its own list
 // (in the setup heap, kept for the next fork): a free that empties a page
@@ -310,6 +326,158 @@ bool DeferFree(void* p) {
   return true;
 }
 
+// ---- stopping the program's other threads for a fork --------------------
+// The kernel's fork is a snapshot: dup_mmap write-protects the parent's
+// pages under its mmap_lock, so a thread that writes meanwhile waits, and
+// the child gets the memory of one instant. AnonSpace::Fork instead sends
+// the region's pages one by one after the kernel's fork; a thread that
+// kept running would be copied torn — some of its writes in the child,
+// others not — and a thread that allocated would leave pointers to kernel
+// memory the child never got in mimalloc's queues (see t_copying). So the
+// forking thread first stops every other program thread with a signal
+// (the way a garbage collector stops the world), forks, sends the copy,
+// and lets them go.
+//  - A thread inside the engine or mimalloc stops when it leaves them
+//    (t_stop_pending): there it may hold the locks the copy needs, and
+//    mimalloc's structures are only consistent between calls.
+//  - Engine threads are never stopped: they serve the faults of the copy.
+//  - A thread that blocks the signal, or a program that took it over, is
+//    not stopped (the copy is then not a snapshot for it: doc/run.md).
+//  - If the kernel's fork has not returned 2 s after the stop (a stopped
+//    thread may hold a lock of the C library's fork or of an atfork
+//    handler), the stopped threads go on: a fork never hangs for this.
+// Forks are serialised (g_fork_mu), and a thread waiting for that lock
+// stops like any other.
+constexpr int kMaxEngineThreads = 256;
+std::atomic<pid_t> g_engine_tids[kMaxEngineThreads];
+std::atomic<int> g_engine_ntids{0};
+std::atomic<uint32_t> g_stop_gen{0};  // odd while a fork holds the other threads
+std::atomic<uint32_t> g_parked{0};    // threads stopped in this round
+std::atomic<bool> g_stop_forked{false};
+std::atomic<int64_t> g_stop_started_ns{0};
+constexpr int64_t kStopStallNs = 2'000'000'000;
+pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
+void (*g_stop_handler)(int, siginfo_t*, void*) = nullptr;
+
+int StopSignal() { return SIGRTMAX - 2; }
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000 + ts.tv_nsec;
+}
+long Futex(std::atomic<uint32_t>* word, int op, uint32_t val, const timespec* timeout) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, val, timeout, nullptr, 0);
+}
+
+void RegisterEngineThread() {
+  const int i = g_engine_ntids.fetch_add(1, std::memory_order_acq_rel);
+  if (i < kMaxEngineThreads) g_engine_tids[i].store(gettid(), std::memory_order_release);
+}
+bool IsEngineThread(pid_t tid) {
+  const int n = std::min(g_engine_ntids.load(std::memory_order_acquire), kMaxEngineThreads);
+  for (int i = 0; i < n; i++)
+    if (g_engine_tids[i].load(std::memory_order_acquire) == tid) return true;
+  return false;
+}
+
+// Async-signal-safe: atomics and futex only.
+void ParkForFork() {
+  t_stop_pending = false;
+  const uint32_t gen = g_stop_gen.load(std::memory_order_acquire);
+  if ((gen & 1) == 0 || t_parked_gen == gen) return;  // that fork is over, or counted
+  t_parked_gen = gen;
+  g_parked.fetch_add(1, std::memory_order_acq_rel);
+  (void)Futex(&g_parked, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  const timespec slice = {0, 50'000'000};
+  while (g_stop_gen.load(std::memory_order_acquire) == gen) {
+    if (!g_stop_forked.load(std::memory_order_acquire) &&
+        MonotonicNs() - g_stop_started_ns.load(std::memory_order_relaxed) > kStopStallNs)
+      break;  // the fork stalls before the kernel's fork: maybe on a lock this thread holds
+    (void)Futex(&g_stop_gen, FUTEX_WAIT_PRIVATE, gen, &slice);
+  }
+}
+void StopHandler(int, siginfo_t*, void*) {
+  const int saved = errno;
+  if (t_engine || t_alloc) {
+    t_stop_pending = true;
+  } else {
+    ParkForFork();
+  }
+  errno = saved;
+}
+void InstallStopHandler() {
+  struct sigaction sa = {};
+  sa.sa_sigaction = &StopHandler;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&sa.sa_mask);
+  if (sigaction(StopSignal(), &sa, nullptr) == 0) g_stop_handler = &StopHandler;
+}
+
+// Whether thread `tid` has the stop signal blocked (/proc/self/task/TID/status).
+bool StopSignalBlocked(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/status", static_cast<int>(tid));
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return true;  // gone
+  char buf[4096];
+  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  const char* at = std::strstr(buf, "SigBlk:");
+  if (!at) return false;
+  const unsigned long long blocked = std::strtoull(at + 7, nullptr, 16);
+  return (blocked >> (StopSignal() - 1)) & 1;
+}
+
+// Stops the program's other threads (see above); ResumeOtherThreads lets
+// them go. REQUIRES: g_fork_mu.
+void StopOtherThreads() {
+  g_parked.store(0, std::memory_order_relaxed);
+  g_stop_forked.store(false, std::memory_order_relaxed);
+  g_stop_started_ns.store(MonotonicNs(), std::memory_order_relaxed);
+  g_stop_gen.fetch_add(1, std::memory_order_acq_rel);  // odd: stopping
+  struct sigaction now = {};
+  if (!g_stop_handler || sigaction(StopSignal(), nullptr, &now) != 0 ||
+      now.sa_sigaction != g_stop_handler)
+    return;  // the program took the signal over
+  const pid_t self = gettid(), pid = getpid();
+  std::vector<pid_t> sent;
+  // Rounds until no new thread shows up: a thread not yet stopped may have
+  // started one after the list was read.
+  for (bool fresh = true; fresh;) {
+    fresh = false;
+    DIR* d = ::opendir("/proc/self/task");
+    if (!d) break;
+    while (dirent* ent = ::readdir(d)) {
+      const pid_t tid = std::atoi(ent->d_name);
+      if (tid <= 0 || tid == self || IsEngineThread(tid)) continue;
+      if (std::find(sent.begin(), sent.end(), tid) != sent.end()) continue;
+      if (StopSignalBlocked(tid)) continue;
+      if (syscall(SYS_tgkill, pid, tid, StopSignal()) != 0) continue;
+      sent.push_back(tid);
+      fresh = true;
+    }
+    ::closedir(d);
+    // Until each has stopped or is gone, or the stall limit passes.
+    for (;;) {
+      const uint32_t parked = g_parked.load(std::memory_order_acquire);
+      uint32_t live = 0;
+      for (pid_t tid : sent) live += syscall(SYS_tgkill, pid, tid, 0) == 0;
+      if (parked >= live) break;
+      if (MonotonicNs() - g_stop_started_ns.load(std::memory_order_relaxed) > kStopStallNs) {
+        fresh = false;
+        break;
+      }
+      const timespec slice = {0, 1'000'000};
+      (void)Futex(&g_parked, FUTEX_WAIT_PRIVATE, parked, &slice);
+    }
+  }
+}
+void ResumeOtherThreads() {
+  g_stop_gen.fetch_add(1, std::memory_order_acq_rel);  // even: go on
+  (void)Futex(&g_stop_gen, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+}
+
 bool InSetup() { return t_copying || g_in_setup.load(std::memory_order_relaxed); }
 // The fork AnonSpace::Fork calls: the child allocates from the setup heap
 // from its first instruction on, the parent's forking thread until the
@@ -320,9 +488,13 @@ pid_t ForkIntoSetup() {
   if (pid == 0) {
     g_setup_heap.AfterFork();
     g_in_setup.store(true, std::memory_order_relaxed);
+    // The only thread: the parent's engine threads and stopped ones are not here.
+    g_engine_ntids.store(0, std::memory_order_relaxed);
+    g_stop_gen.store(0, std::memory_order_relaxed);
   } else if (pid > 0) {
     t_copying = true;
   }
+  g_stop_forked.store(true, std::memory_order_release);
   return pid;
 }
 
@@ -495,6 +667,7 @@ void Start() {
   g_space = as->release();
   if (!settings->stats_file.empty()) g_stats_file = new std::string(StatsFile(top));
   std::atexit(AtExit);
+  InstallStopHandler();
   g_state.store(kReady, std::memory_order_release);
 }
 
@@ -511,6 +684,7 @@ void* EngineTrampoline(void* p) {
     delete static_cast<EngineStart*>(p);
   }
   t_engine = 1;  // for the thread's whole life
+  RegisterEngineThread();
   return s.fn(s.arg);
 }
 
@@ -819,7 +993,17 @@ USWAP_EXPORT int mlockall(int flags) noexcept {
 // memory in a Space of its own, with its own budget and swap area
 // (AnonSpace::Fork, run/fork.cc).
 static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
+  // Taken before the engine scope: a thread waiting here stops for the
+  // fork that holds it.
+  pthread_mutex_lock(&g_fork_mu);
+  struct Unlock {
+    ~Unlock() { pthread_mutex_unlock(&g_fork_mu); }
+  } unlock;
   EngineScope e;
+  if (!g_setup_heap.Reserve()) {
+    Warn(std::string(name) + "() failed: no address space for the child's setup heap");
+    return Fail(ENOMEM);
+  }
   std::vector<int> before;
   auto open_space = [&before]() -> Result<std::unique_ptr<Space>> {
     // The parent's memfd, userfaultfd, swap area and sockets: a child that
@@ -833,12 +1017,10 @@ static pid_t ForkWith(pid_t (*into_setup)(), const char* name) {
     return space;
   };
   std::string why;
-  if (!g_setup_heap.Reserve()) {
-    Warn(std::string(name) + "() failed: no address space for the child's setup heap");
-    return Fail(ENOMEM);
-  }
+  StopOtherThreads();  // nothing returns before the resume below
   const pid_t pid = g_space->Fork(into_setup, open_space, &why);
-  t_copying = false;  // the copy is sent (or the child is gone)
+  if (pid != 0) ResumeOtherThreads();  // (the child has no other thread)
+  t_copying = false;                   // the copy is sent (or the child is gone)
   for (size_t i = 0; i < t_deferred_n; i++) free(t_deferred[i]);
   t_deferred_n = 0;
   g_setup_heap.Trim();  // the copy's buffers, in the parent and in the child

@@ -169,6 +169,20 @@ TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) {
   EXPECT_EQ(under.err, "");
 }
 
+// fork() while the program's other threads write and allocate: each child
+// gets one instant of the parent's memory (the other threads are stopped
+// for the copy, as the kernel's fork write-protects the parent's pages),
+// mimalloc's structures in it are whole (the child allocates), and the
+// threads go on afterwards.
+TEST_F(RunCliTest, ForkWhileOtherThreadsWriteAndAllocateCopiesOneInstant) {
+  Outcome plain = Run({RUN_MATRIX, "forkwrite", "16"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "forkwrite", "16"}));
+  ExpectExited(plain, 0, "without uswap");
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  EXPECT_EQ(under.err, "");
+}
+
 // A real program: python3's multiprocessing pool with the fork start
 // method, 4 workers forked from a parent holding twice the budget, each
 // verifying and hashing its share of the inherited objects.

@@ -8,6 +8,8 @@
  *   run_matrix syscall MiB      read(2) (buffered and O_DIRECT) into swapped-out heap
  *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
  *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
+ *   run_matrix forkwrite MiB    fork() while other threads write MiB and allocate: the
+ *                               child's copy is one instant of the parent's memory
  *   run_matrix segv             a write to read-only memory: the program's own SIGSEGV
  *   run_matrix exit N           exits with status N
  *   run_matrix wait PATH        fills 64 MiB, then waits (up to 60 s) until PATH exists
@@ -352,6 +354,89 @@ static int Fork(size_t mib) {
   printf("fork %zu MiB parent sum %016llx\n", mib, (unsigned long long)(Sum(heap, half) ^ Sum(map, half)));
   return failures != 0;
 }
+/* fork() while two other threads run: one writes its generation into each
+ * page of a buffer, lowest page first, pass after pass; one has the C
+ * library allocate (strdup: small to 2 MiB) and frees. The kernel's fork
+ * is a snapshot, so a child sees pages [0, k) of generation g + 1 and
+ * [k, n) of generation g; a copy taken while the writer ran would show a
+ * later generation above an earlier one. The child then allocates; the
+ * writer must go on after each fork. */
+static volatile int stop_writers = 0;
+static uint64_t* wbuf;
+static size_t wpages;
+static uint64_t passes = 0;
+static void* Writer(void* arg) {
+  (void)arg;
+  for (uint64_t gen = 1; !stop_writers; gen++) {
+    for (size_t p = 0; p < wpages; p++) __atomic_store_n(&wbuf[p * (PAGE / 8)], gen, __ATOMIC_RELAXED);
+    __atomic_store_n(&passes, gen, __ATOMIC_RELEASE);
+  }
+  return NULL;
+}
+static void* Allocator(void* arg) {
+  (void)arg;
+  char* text = malloc(2 * MIB + 1);
+  memset(text, 'a', 2 * MIB);
+  text[2 * MIB] = 0;
+  for (size_t i = 0; !stop_writers; i++) {
+    const size_t len = (i * 7919) % (2 * MIB);
+    text[len] = 0;
+    char* copy = strdup(text); /* allocated by the C library itself */
+    text[len] = 'a';
+    void* own = malloc(1 + i % 100000);
+    if (!copy || !own) abort();
+    free(copy);
+    free(own);
+  }
+  free(text);
+  return NULL;
+}
+static uint64_t Passes(void) { return __atomic_load_n(&passes, __ATOMIC_ACQUIRE); }
+static int ForkWrite(size_t mib) {
+  enum { kForks = 5 };
+  wpages = mib * MIB / PAGE;
+  wbuf = malloc(mib * MIB);
+  CHECK(wbuf != NULL, "malloc");
+  memset(wbuf, 0, mib * MIB);
+  pthread_t w, a;
+  CHECK(pthread_create(&w, NULL, Writer, NULL) == 0, "pthread_create writer");
+  CHECK(pthread_create(&a, NULL, Allocator, NULL) == 0, "pthread_create allocator");
+  while (Passes() < 2) usleep(1000);
+  int bad = 0;
+  for (int round = 0; round < kForks; round++) {
+    const uint64_t before = Passes();
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      const uint64_t first = wbuf[0];
+      uint64_t prev = first;
+      int torn = 0;
+      for (size_t p = 1; p < wpages; p++) {
+        const uint64_t g = wbuf[p * (PAGE / 8)];
+        if (g > prev || first - g > 1) torn = 1;
+        prev = g;
+      }
+      if (torn) fprintf(stderr, "run_matrix: forkwrite child: a torn copy (page 0 at %llu)\n", (unsigned long long)first);
+      char* s = strdup("the child's heap works");
+      char* big = malloc(3 * MIB);
+      if (big) memset(big, 1, 3 * MIB);
+      const int ok = !torn && s && big;
+      free(s);
+      free(big);
+      _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) bad++;
+    for (int i = 0; i < 10000 && Passes() < before + 2; i++) usleep(1000);
+    CHECK(Passes() >= before + 2, "the writer goes on after the fork");
+  }
+  stop_writers = 1;
+  pthread_join(w, NULL);
+  pthread_join(a, NULL);
+  printf("forkwrite: %d of %d children saw a torn copy or failed\n", bad, kForks);
+  free(wbuf);
+  return failures != 0 || bad != 0;
+}
 static int Wait(const char* path) {
   char* p = malloc(64 * MIB);
   Fill(p, 64 * MIB, 61);
@@ -378,6 +463,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "syscall")) return Syscall(mib);
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
   if (!strcmp(mode, "fork")) return Fork(mib);
+  if (!strcmp(mode, "forkwrite")) return ForkWrite(mib);
   if (!strcmp(mode, "segv")) return Segv();
   if (!strcmp(mode, "exit")) return (int)mib;
   if (!strcmp(mode, "wait") && argc > 2) return Wait(argv[2]);
