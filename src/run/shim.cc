@@ -12,7 +12,8 @@
 //    in and handled by the region (AnonSpace), the rest goes to the kernel;
 //  - fork(): the child gets a private copy of the uswap memory in a Space
 //    of its own (AnonSpace::Fork: the region is MADV_DONTFORK, so a plain
-//    fork would leave the child without it);
+//    fork would leave the child without it), taken while the program's
+//    other threads are stopped (StopOtherThreads);
 //  - open() with O_DIRECT: the flag is dropped, so that the kernel reads
 //    into program memory through copy_to_user, which userfaultfd sees
 //    (engine audit F3: DMA into a page uswap may evict loses data);
