@@ -187,6 +187,47 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
   return 0;
 }
 
+int AnonSpace::Move(uintptr_t old_addr, size_t old_len, size_t new_len,
+                    std::optional<uintptr_t> fixed, bool dontunmap, uintptr_t* out) {
+  const uintptr_t ob = old_addr, oe = PageUp(old_addr + old_len);
+  const uintptr_t size = PageUp(new_len);
+  if (PageDown(ob) != ob || old_len == 0 || size == 0 || !InMapArea(ob, oe)) return EINVAL;
+  if (dontunmap && PageUp(old_len) != size) return EINVAL;
+  if (fixed && PageDown(*fixed) != *fixed) return EINVAL;
+  if (fixed && *fixed < oe && ob < *fixed + size) return EINVAL;  // overlap: mremap(2)
+  MutexLock l(&mu_);
+  if (!foreign_.Intersect(ob, oe).empty()) return EFAULT;
+  uintptr_t nb = 0;
+  if (!fixed) {
+    std::optional<uintptr_t> at = free_.TakeFirstFit(size);
+    if (!at) return ENOMEM;
+    nb = *at;
+    if (int err = ProtectTakenLocked(nb, nb + size, PROT_READ | PROT_WRITE); err != 0) return err;
+  } else if (InMapArea(*fixed, *fixed + size)) {
+    nb = *fixed;
+    if (!foreign_.Intersect(nb, nb + size).empty()) return EINVAL;
+    if (int err = DiscardLocked(nb, nb + size); err != 0) return err;  // MAP_FIXED: gone
+    free_.Remove(nb, nb + size);
+    ForgetForkAdviceLocked(nb, nb + size);
+    if (::mprotect(reinterpret_cast<void*>(nb), size, PROT_READ | PROT_WRITE) != 0) return errno;
+  } else if (*fixed + size <= begin_ || *fixed >= end_) {
+    nb = *fixed;  // out of the region: the kernel's memory from now on
+    if (::mmap(reinterpret_cast<void*>(nb), size, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+      return errno;
+  } else {
+    return EINVAL;  // straddles the region's edge, or its heap
+  }
+  // The kernel moves page table entries; uswap copies the contents through
+  // the region (swapped pages come back as the copy touches them), as Remap.
+  std::memcpy(reinterpret_cast<void*>(nb), reinterpret_cast<void*>(ob), std::min(oe - ob, size));
+  if (int err = DiscardLocked(ob, oe); err != 0) return err;
+  ForgetForkAdviceLocked(ob, oe);  // the kernel moves the flags with the vma; uswap drops them
+  if (!dontunmap) free_.Add(ob, oe);
+  *out = nb;
+  return 0;
+}
+
 int AnonSpace::Advise(uintptr_t addr, size_t len, int advice) {
   const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
   if (b != addr || b < begin_ || e > end_) return EINVAL;

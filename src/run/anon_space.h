@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -91,6 +92,18 @@ class AnonSpace {
   // place; grows in place when the pages after it are free, else moves
   // (copying the contents) when allowed. The grown part is read/write.
   int Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool may_move, uintptr_t* out);
+  // mremap with MREMAP_FIXED (to `fixed`, else nullopt) and/or
+  // MREMAP_DONTUNMAP of an owned mapping: the contents move to the new
+  // range (copied; the rest of it reads zero), whatever was there before is
+  // gone (as MAP_FIXED). A new range inside the map area stays uswap
+  // memory; one wholly outside the region becomes the kernel's (a private
+  // anonymous mapping there). Without dontunmap the old range is unmapped;
+  // with it the old range stays mapped and reads zero (the kernel's
+  // private anonymous case; old and new sizes must then be equal).
+  // EINVAL: misaligned, overlapping ranges, or a new range that straddles
+  // the region's edge, its heap or a mapping of the program's own in it.
+  int Move(uintptr_t old_addr, size_t old_len, size_t new_len, std::optional<uintptr_t> fixed,
+           bool dontunmap, uintptr_t* out);
   // madvise on an owned range: DONTNEED/FREE/REMOVE discard, PAGEOUT/COLD
   // page out, the rest are accepted and change nothing here.
   int Advise(uintptr_t addr, size_t len, int advice);

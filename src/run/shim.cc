@@ -55,6 +55,7 @@
 #include <ctime>
 #include <iterator>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -410,7 +411,12 @@ void InstallStopHandler() {
   struct sigaction sa = {};
   sa.sa_sigaction = &StopHandler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  // The program's handlers must not run on a stopped thread (they would
+  // write its memory during the copy): other signals wait, except the
+  // synchronous ones, which a blocked mask turns into a kill (a fault in
+  // this handler itself, on a poisoned stack page).
   sigfillset(&sa.sa_mask);
+  for (int sync : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) sigdelset(&sa.sa_mask, sync);
   if (sigaction(StopSignal(), &sa, nullptr) == 0) g_stop_handler = &StopHandler;
 }
 
@@ -921,12 +927,18 @@ USWAP_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flags, 
       return (errno = EINVAL, MAP_FAILED);
     return reinterpret_cast<void*>(syscall(SYS_mremap, old, old_len, new_len, flags, new_addr));
   }
-  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
-    Warn("mremap() with MREMAP_FIXED or MREMAP_DONTUNMAP on uswap memory is not supported yet");
-    return (errno = EINVAL, MAP_FAILED);
-  }
   uintptr_t out = 0;
   EngineScope e;
+  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+    // Both need MREMAP_MAYMOVE (mremap(2)).
+    if (!(flags & MREMAP_MAYMOVE)) return (errno = EINVAL, MAP_FAILED);
+    std::optional<uintptr_t> fixed;
+    if (flags & MREMAP_FIXED) fixed = U(new_addr);
+    if (int err = g_space->Move(U(old), old_len, new_len, fixed, flags & MREMAP_DONTUNMAP, &out);
+        err != 0)
+      return (errno = err, MAP_FAILED);
+    return reinterpret_cast<void*>(out);
+  }
   if (int err = g_space->Remap(U(old), old_len, new_len, flags & MREMAP_MAYMOVE, &out); err != 0)
     return (errno = err, MAP_FAILED);
   return reinterpret_cast<void*>(out);

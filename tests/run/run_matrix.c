@@ -154,6 +154,40 @@ static int Mm(size_t mib) {
   printf("mremap ok\n");
   CHECK(munmap(g, 4 * MIB) == 0, "munmap remapped");
 
+  /* MREMAP_FIXED onto a range whose old contents go (the rest of the new
+   * range reads zero), and onto the kernel's own address space (a file
+   * mapping's place); MREMAP_DONTUNMAP: the old range stays and reads zero */
+  char* src = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char* dst = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(src != MAP_FAILED && dst != MAP_FAILED, "mmap for MREMAP_FIXED");
+  Fill(src, 16 * PAGE, 13);
+  Fill(dst, 64 * PAGE, 14);
+  char* to = mremap(src, 16 * PAGE, 32 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst + 16 * PAGE);
+  CHECK(to == dst + 16 * PAGE, "MREMAP_FIXED address");
+  CHECK(Same(to, 16 * PAGE, 13), "MREMAP_FIXED keeps the contents");
+  CHECK(Zero(to + 16 * PAGE, 16 * PAGE), "MREMAP_FIXED: the grown part reads zero");
+  CHECK(Same(dst, 16 * PAGE, 14), "MREMAP_FIXED: memory before the new range stays");
+  CHECK(mremap(dst, 8 * PAGE, 8 * PAGE, MREMAP_FIXED, dst + 48 * PAGE) == MAP_FAILED && errno == EINVAL,
+        "MREMAP_FIXED without MREMAP_MAYMOVE");
+  char* kept = mremap(to, 16 * PAGE, 16 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+  CHECK(kept != MAP_FAILED && kept != to, "MREMAP_DONTUNMAP");
+  CHECK(Same(kept, 16 * PAGE, 13), "MREMAP_DONTUNMAP moves the contents");
+  CHECK(Zero(to, 16 * PAGE), "MREMAP_DONTUNMAP: the old range reads zero");
+  to[0] = 1;
+  CHECK(to[0] == 1, "MREMAP_DONTUNMAP: the old range stays writable");
+  int zero = open("/dev/zero", O_RDONLY);
+  char* k = mmap(NULL, 16 * PAGE, PROT_READ, MAP_PRIVATE, zero, 0);
+  CHECK(zero >= 0 && k != MAP_FAILED, "a file mapping");
+  close(zero);
+  char* out = mremap(kept, 16 * PAGE, 16 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, k);
+  CHECK(out == k, "MREMAP_FIXED onto a file mapping's place");
+  CHECK(Same(out, 16 * PAGE, 13), "MREMAP_FIXED out of uswap memory keeps the contents");
+  out[0] = 2;
+  CHECK(out[0] == 2, "the moved range is writable");
+  printf("mremap fixed ok\n");
+  munmap(out, 16 * PAGE);
+  munmap(dst, 64 * PAGE);
+
   /* mprotect read-only: reads work, a write is the program's SIGSEGV */
   char* p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   Fill(p, 4 * PAGE, 9);
