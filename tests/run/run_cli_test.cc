@@ -183,6 +183,18 @@ TEST_F(RunCliTest, ForkWhileOtherThreadsWriteAndAllocateCopiesOneInstant) {
   EXPECT_EQ(under.err, "");
 }
 
+// A fork whose atfork handler waits for a lock that a thread uswap
+// stopped for the copy may hold: the stopped thread goes on after 2 s, so
+// the fork ends (a fork never hangs on the stop).
+TEST_F(RunCliTest, AForkWhoseAtforkHandlerWaitsForAStoppedThreadEnds) {
+  Outcome plain = Run({RUN_MATRIX, "forkatfork"});
+  Outcome under = Run(Uswap({RUN_MATRIX, "forkatfork"}));
+  ExpectExited(plain, 0, "without uswap");
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  EXPECT_EQ(under.err, "");
+}
+
 // A real program: python3's multiprocessing pool with the fork start
 // method, 4 workers forked from a parent holding twice the budget, each
 // verifying and hashing its share of the inherited objects.

@@ -10,6 +10,8 @@
  *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
  *   run_matrix forkwrite MiB    fork() while other threads write MiB and allocate: the
  *                               child's copy is one instant of the parent's memory
+ *   run_matrix forkatfork       fork() whose atfork handler takes a lock another thread
+ *                               holds most of the time: the fork completes
  *   run_matrix segv             a write to read-only memory: the program's own SIGSEGV
  *   run_matrix exit N           exits with status N
  *   run_matrix wait PATH        fills 64 MiB, then waits (up to 60 s) until PATH exists
@@ -471,6 +473,43 @@ static int ForkWrite(size_t mib) {
   free(wbuf);
   return failures != 0 || bad != 0;
 }
+/* fork() with a pthread_atfork prepare handler that takes a lock another
+ * thread holds 95% of the time: uswap stops that thread for the copy,
+ * maybe while it holds the lock, and the C library's fork then waits for
+ * it; the stopped thread must go on (after 2 s) so that the fork ends. */
+static pthread_mutex_t atfork_mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile int holder_run = 1;
+static void AtforkLock(void) { pthread_mutex_lock(&atfork_mu); }
+static void AtforkUnlock(void) { pthread_mutex_unlock(&atfork_mu); }
+static void* Holder(void* arg) {
+  (void)arg;
+  while (holder_run) {
+    pthread_mutex_lock(&atfork_mu);
+    usleep(20000);
+    pthread_mutex_unlock(&atfork_mu);
+    usleep(1000);
+  }
+  return NULL;
+}
+static int ForkAtfork(void) {
+  char* data = malloc(8 * MIB);
+  Fill(data, 8 * MIB, 91);
+  CHECK(pthread_atfork(AtforkLock, AtforkUnlock, AtforkUnlock) == 0, "pthread_atfork");
+  pthread_t h;
+  CHECK(pthread_create(&h, NULL, Holder, NULL) == 0, "pthread_create");
+  usleep(50000);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) _exit(Same(data, 8 * MIB, 91) ? 0 : 1);
+  int st = 0;
+  CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+        "the child read the parent's memory");
+  holder_run = 0;
+  pthread_join(h, NULL);
+  printf("forkatfork: fork ok\n");
+  free(data);
+  return failures != 0;
+}
 static int Wait(const char* path) {
   char* p = malloc(64 * MIB);
   Fill(p, 64 * MIB, 61);
@@ -498,6 +537,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
   if (!strcmp(mode, "fork")) return Fork(mib);
   if (!strcmp(mode, "forkwrite")) return ForkWrite(mib);
+  if (!strcmp(mode, "forkatfork")) return ForkAtfork();
   if (!strcmp(mode, "segv")) return Segv();
   if (!strcmp(mode, "exit")) return (int)mib;
   if (!strcmp(mode, "wait") && argc > 2) return Wait(argv[2]);
