@@ -102,6 +102,9 @@ class RunCliTest : public ::testing::Test {
               const std::vector<std::string>& env = {}) {
     return Finish(Start(std::move(argv), "run", uid, env), "run");
   }
+  // Runs the program without uswap and under uswap run: both exit 0 with
+  // the same output. Returns the run under uswap.
+  Outcome ExpectSameUnderUswap(std::vector<std::string> program);
   std::vector<std::string> Uswap(std::vector<std::string> program) {
     std::vector<std::string> v = {
         USWAP_CLI,     "run", "--ram", std::to_string(kBudgetMiB) + "M", "--swap-dir", dir_,
@@ -129,6 +132,15 @@ void Compare(RunCliTest* t, const Outcome& plain, const Outcome& under, long pla
       << "peak resident memory under uswap run";
 }
 
+Outcome RunCliTest::ExpectSameUnderUswap(std::vector<std::string> program) {
+  Outcome plain = Run(program);
+  Outcome under = Run(Uswap(program));
+  ExpectExited(plain, 0, "without uswap");
+  ExpectExited(under, 0, "under uswap run");
+  EXPECT_EQ(plain.out, under.out);
+  return under;
+}
+
 TEST_F(RunCliTest, ThreadsKeepTheirHeapWithinTheBudget) {
   Outcome plain = Run({RUN_MATRIX, "threads", "160"});
   Outcome under = Run(Uswap({RUN_MATRIX, "threads", "160"}));
@@ -149,11 +161,7 @@ TEST_F(RunCliTest, SystemCallsReadIntoSwappedOutHeapIncludingODirect) {
 }
 
 TEST_F(RunCliTest, PosixSpawnVforkAndSystemRunChildrenUnderUswap) {
-  Outcome plain = Run({RUN_MATRIX, "spawn"});
-  Outcome under = Run(Uswap({RUN_MATRIX, "spawn"}));
-  ExpectExited(plain, 0, "without uswap");
-  ExpectExited(under, 0, "under uswap run");
-  EXPECT_EQ(plain.out, under.out);
+  Outcome under = ExpectSameUnderUswap({RUN_MATRIX, "spawn"});
   EXPECT_NE(under.out.find("system status 3"), std::string::npos) << under.out;
 }
 
@@ -175,24 +183,14 @@ TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) {
 // mimalloc's structures in it are whole (the child allocates), and the
 // threads go on afterwards.
 TEST_F(RunCliTest, ForkWhileOtherThreadsWriteAndAllocateCopiesOneInstant) {
-  Outcome plain = Run({RUN_MATRIX, "forkwrite", "16"});
-  Outcome under = Run(Uswap({RUN_MATRIX, "forkwrite", "16"}));
-  ExpectExited(plain, 0, "without uswap");
-  ExpectExited(under, 0, "under uswap run");
-  EXPECT_EQ(plain.out, under.out);
-  EXPECT_EQ(under.err, "");
+  EXPECT_EQ(ExpectSameUnderUswap({RUN_MATRIX, "forkwrite", "16"}).err, "");
 }
 
 // A fork whose atfork handler waits for a lock that a thread uswap
 // stopped for the copy may hold: the stopped thread goes on after 2 s, so
 // the fork ends (a fork never hangs on the stop).
 TEST_F(RunCliTest, AForkWhoseAtforkHandlerWaitsForAStoppedThreadEnds) {
-  Outcome plain = Run({RUN_MATRIX, "forkatfork"});
-  Outcome under = Run(Uswap({RUN_MATRIX, "forkatfork"}));
-  ExpectExited(plain, 0, "without uswap");
-  ExpectExited(under, 0, "under uswap run");
-  EXPECT_EQ(plain.out, under.out);
-  EXPECT_EQ(under.err, "");
+  EXPECT_EQ(ExpectSameUnderUswap({RUN_MATRIX, "forkatfork"}).err, "");
 }
 
 // A real program: python3's multiprocessing pool with the fork start
