@@ -408,6 +408,10 @@ void StopHandler(int, siginfo_t*, void*) {
   errno = saved;
 }
 void InstallStopHandler() {
+  // A handler a library's constructor installed before ours stays: forks
+  // then copy without stopping (as when the program takes it over later).
+  struct sigaction before = {};
+  if (sigaction(StopSignal(), nullptr, &before) != 0 || before.sa_handler != SIG_DFL) return;
   struct sigaction sa = {};
   sa.sa_sigaction = &StopHandler;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
