@@ -173,18 +173,7 @@ int AnonSpace::Remap(uintptr_t old_addr, size_t old_len, size_t new_len, bool ma
     return 0;
   }
   if (!may_move) return ENOMEM;
-  const uintptr_t size = ne - ob;
-  std::optional<uintptr_t> at = free_.TakeFirstFit(size);
-  if (!at) return ENOMEM;
-  if (int err = ProtectTakenLocked(*at, *at + size, PROT_READ | PROT_WRITE); err != 0) return err;
-  // The kernel moves page table entries; uswap copies the contents
-  // through the region (swapped pages come back as the copy touches them).
-  std::memcpy(reinterpret_cast<void*>(*at), reinterpret_cast<void*>(ob), oe - ob);
-  if (int err = DiscardLocked(ob, oe); err != 0) return err;
-  free_.Add(ob, oe);
-  ForgetForkAdviceLocked(ob, oe);  // the kernel moves the flags with the vma; uswap drops them
-  *out = *at;
-  return 0;
+  return MoveLocked(ob, oe, ne - ob, std::nullopt, /*dontunmap=*/false, out);
 }
 
 int AnonSpace::Move(uintptr_t old_addr, size_t old_len, size_t new_len,
@@ -197,6 +186,11 @@ int AnonSpace::Move(uintptr_t old_addr, size_t old_len, size_t new_len,
   if (fixed && *fixed < oe && ob < *fixed + size) return EINVAL;  // overlap: mremap(2)
   MutexLock l(&mu_);
   if (!foreign_.Intersect(ob, oe).empty()) return EFAULT;
+  return MoveLocked(ob, oe, size, fixed, dontunmap, out);
+}
+
+int AnonSpace::MoveLocked(uintptr_t ob, uintptr_t oe, uintptr_t size,
+                          std::optional<uintptr_t> fixed, bool dontunmap, uintptr_t* out) {
   uintptr_t nb = 0;
   if (!fixed) {
     std::optional<uintptr_t> at = free_.TakeFirstFit(size);
@@ -219,7 +213,7 @@ int AnonSpace::Move(uintptr_t old_addr, size_t old_len, size_t new_len,
     return EINVAL;  // straddles the region's edge, or its heap
   }
   // The kernel moves page table entries; uswap copies the contents through
-  // the region (swapped pages come back as the copy touches them), as Remap.
+  // the region (swapped pages come back as the copy touches them).
   std::memcpy(reinterpret_cast<void*>(nb), reinterpret_cast<void*>(ob), std::min(oe - ob, size));
   if (int err = DiscardLocked(ob, oe); err != 0) return err;
   ForgetForkAdviceLocked(ob, oe);  // the kernel moves the flags with the vma; uswap drops them

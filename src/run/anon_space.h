@@ -145,6 +145,10 @@ class AnonSpace {
   bool InMapArea(uintptr_t b, uintptr_t e) const { return b >= map_begin_ && e <= end_; }
   // Drops the fork advice of [b, e) (a new mapping there has none).
   void ForgetForkAdviceLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
+  // Move's work on the owned, non-foreign [ob, oe) once checked; also
+  // Remap's move (no fixed address, the old range unmapped).
+  int MoveLocked(uintptr_t ob, uintptr_t oe, uintptr_t size, std::optional<uintptr_t> fixed,
+                 bool dontunmap, uintptr_t* out) REQUIRES(mu_);
 
   // fork (run/fork.cc). What the child gets, computed in the parent before
   // fork so that the child has it too.

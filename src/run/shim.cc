@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "api/space_impl.h"
+#include "base/proc_file.h"
 #include "base/unique_fd.h"
 #include "run/anon_space.h"
 #include "run/run_env.h"
@@ -84,7 +85,7 @@ __attribute__((tls_model("initial-exec"))) thread_local int t_alloc = 0;
 __attribute__((tls_model("initial-exec"))) thread_local mi_heap_t* t_heap = nullptr;
 
 // A fork's request to stop that came while this thread was inside the
-// engine or mimalloc: it stops when it leaves them (ForkStop, below).
+// engine or mimalloc: it stops when it leaves them (StopOtherThreads, below).
 __attribute__((tls_model("initial-exec"))) thread_local bool t_stop_pending = false;
 // The stop round this thread last stopped in: the signal of a round may
 // arrive while the thread already stopped for it on leaving the engine,
@@ -328,6 +329,21 @@ bool DeferFree(void* p) {
   return true;
 }
 
+// The numbered entries of a /proc directory (/proc/self/fd, /proc/self/task),
+// ascending. drop_own_fd: without the descriptor that reads the directory
+// (listing /proc/self/fd).
+std::vector<int> NumberedEntries(const char* dir, bool drop_own_fd) {
+  std::vector<int> out;
+  DIR* d = ::opendir(dir);
+  if (!d) return out;
+  while (dirent* ent = ::readdir(d))
+    if (ent->d_name[0] != '.') out.push_back(std::atoi(ent->d_name));
+  if (drop_own_fd) std::erase(out, ::dirfd(d));
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // ---- stopping the program's other threads for a fork --------------------
 // The kernel's fork is a snapshot: dup_mmap write-protects the parent's
 // pages under its mmap_lock, so a thread that writes meanwhile waits, and
@@ -359,7 +375,7 @@ std::atomic<bool> g_stop_forked{false};
 std::atomic<int64_t> g_stop_started_ns{0};
 constexpr int64_t kStopStallNs = 2'000'000'000;
 pthread_mutex_t g_fork_mu = PTHREAD_MUTEX_INITIALIZER;
-void (*g_stop_handler)(int, siginfo_t*, void*) = nullptr;
+bool g_stop_installed = false;  // StopHandler is the stop signal's handler since start
 
 int StopSignal() { return SIGRTMAX - 2; }
 int64_t MonotonicNs() {
@@ -421,19 +437,15 @@ void InstallStopHandler() {
   // this handler itself, on a poisoned stack page).
   sigfillset(&sa.sa_mask);
   for (int sync : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) sigdelset(&sa.sa_mask, sync);
-  if (sigaction(StopSignal(), &sa, nullptr) == 0) g_stop_handler = &StopHandler;
+  g_stop_installed = sigaction(StopSignal(), &sa, nullptr) == 0;
 }
 
 // Whether thread `tid` has the stop signal blocked (/proc/self/task/TID/status).
 bool StopSignalBlocked(pid_t tid) {
   char path[64];
   std::snprintf(path, sizeof(path), "/proc/self/task/%d/status", static_cast<int>(tid));
-  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return true;  // gone
   char buf[4096];
-  const ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
-  if (n <= 0) return true;
-  buf[n] = '\0';
+  if (!ReadSmallFile(path, buf, sizeof(buf))) return true;  // gone
   const char* at = std::strstr(buf, "SigBlk:");
   if (!at) return false;
   const unsigned long long blocked = std::strtoull(at + 7, nullptr, 16);
@@ -448,8 +460,8 @@ void StopOtherThreads() {
   g_stop_started_ns.store(MonotonicNs(), std::memory_order_relaxed);
   g_stop_gen.fetch_add(1, std::memory_order_acq_rel);  // odd: stopping
   struct sigaction now = {};
-  if (!g_stop_handler || sigaction(StopSignal(), nullptr, &now) != 0 ||
-      now.sa_sigaction != g_stop_handler)
+  if (!g_stop_installed || sigaction(StopSignal(), nullptr, &now) != 0 ||
+      now.sa_sigaction != &StopHandler)
     return;  // the program took the signal over
   const pid_t self = gettid(), pid = getpid();
   std::vector<pid_t> sent;
@@ -457,18 +469,14 @@ void StopOtherThreads() {
   // started one after the list was read.
   for (bool fresh = true; fresh;) {
     fresh = false;
-    DIR* d = ::opendir("/proc/self/task");
-    if (!d) break;
-    while (dirent* ent = ::readdir(d)) {
-      const pid_t tid = std::atoi(ent->d_name);
-      if (tid <= 0 || tid == self || IsEngineThread(tid)) continue;
+    for (const pid_t tid : NumberedEntries("/proc/self/task", /*drop_own_fd=*/false)) {
+      if (tid == self || IsEngineThread(tid)) continue;
       if (std::find(sent.begin(), sent.end(), tid) != sent.end()) continue;
       if (StopSignalBlocked(tid)) continue;
       if (syscall(SYS_tgkill, pid, tid, StopSignal()) != 0) continue;
       sent.push_back(tid);
       fresh = true;
     }
-    ::closedir(d);
     // Until each has stopped or is gone, or the stall limit passes.
     for (;;) {
       const uint32_t parked = g_parked.load(std::memory_order_acquire);
@@ -624,18 +632,7 @@ Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string*
 }
 
 // The open file descriptors, ascending.
-std::vector<int> OpenFds() {
-  std::vector<int> fds;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return fds;
-  while (dirent* ent = ::readdir(d))
-    if (ent->d_name[0] != '.') fds.push_back(std::atoi(ent->d_name));
-  const int own = ::dirfd(d);
-  ::closedir(d);
-  std::erase(fds, own);
-  std::sort(fds.begin(), fds.end());
-  return fds;
-}
+std::vector<int> OpenFds() { return NumberedEntries("/proc/self/fd", /*drop_own_fd=*/true); }
 // The descriptors in `after` and not in `before`: the ones the engine
 // opened meanwhile (the shim opens its Space before the program runs, and
 // a fork child while it is the only thread).

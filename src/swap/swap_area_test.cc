@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/proc_file.h"
+
 namespace uswap {
 namespace {
 
@@ -48,11 +50,10 @@ TEST(SwapAreaTest, FreshAreaCounts) {
 
 // The process's resident bytes (/proc/self/statm).
 uint64_t ResidentBytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  char text[256];
   unsigned long size = 0, resident = 0;
-  const int got = f ? std::fscanf(f, "%lu %lu", &size, &resident) : 0;
-  if (f) std::fclose(f);
-  EXPECT_EQ(got, 2);
+  EXPECT_TRUE(ReadSmallFile("/proc/self/statm", text, sizeof(text)));
+  EXPECT_EQ(std::sscanf(text, "%lu %lu", &size, &resident), 2);
   return uint64_t{resident} * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
