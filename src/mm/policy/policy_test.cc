@@ -484,8 +484,9 @@ struct PlainRdist : PlainModel {
   bool adaptive = true;
   unsigned small_percent = RdistPolicy::SmallPercent(RdistPolicy::Variant::kRdist);
   size_t MTarget() const {
-    return c - std::min(std::max<size_t>(1, c * small_percent / 100) + s_extra,
-                        std::max<size_t>(1, c / 2));
+    size_t floor = std::max<size_t>(1, c * small_percent / 100);
+    floor = std::max(floor, std::min<size_t>(32, c / 8));  // RdistPolicy::kMinSmall
+    return c - std::min(floor + s_extra, std::max<size_t>(1, c / 2));
   }
   uint32_t MTailAge() const {
     return m.empty() ? UINT32_MAX : (clock - stamp.at(m.back())) & kMask;

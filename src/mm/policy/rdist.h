@@ -38,7 +38,8 @@
 //
 // S adapts as ARC's p does: a refault admitted to M that had only been in
 // S says S was too small to see its reuse (S grows, up to c/2); one that had
-// been in M says M was too small (S shrinks, down to its floor, 3% of c);
+// been in M says M was too small (S shrinks, down to its floor, 3% of c
+// and at least min(32, c/8) frames);
 // the step is a quarter of S. A loop leaves S at its floor, a change of
 // working set grows it until the new set gets in.
 //
@@ -62,6 +63,14 @@ class RdistPolicy final : public ListPolicy {
 
   // S's floor, in % of the cache.
   static constexpr unsigned SmallPercent(Variant v) { return v == Variant::kLirs ? 1 : 3; }
+  // ... and in frames: S holds at least min(kMinSmall, c/8). Live, only S's
+  // older quarter is unmapped, so a probation of a frame or two (1% of a
+  // cache under 3 200 frames) evicts each new page before a reuse can show:
+  // every page that turns hot pays a second miss. On the recorded programs
+  // (caches of 50-1 100 frames) that made lirs 1.3-2x two-list's estimated
+  // time in faults mode (doc/policies.md). From 3 200 frames (12.5 MiB) up
+  // the percentage rules and nothing changes.
+  static constexpr size_t kMinSmall = 32;
   // rdist's S moves by a quarter of its size per signal (an eighth or a
   // sixteenth followed working-set changes too slowly; doc/policies.md).
   static constexpr size_t kStepDivisor = 4;
@@ -78,8 +87,9 @@ class RdistPolicy final : public ListPolicy {
   size_t M() const REQUIRES(mu_) { return SizeLocked(kMYoung, kMOld); }
   size_t MTargetLocked() const REQUIRES(mu_) {
     const size_t c = CapacityLocked();
-    return c - std::min(std::max<size_t>(1, c * small_percent_ / 100) + s_extra_,
-                        std::max<size_t>(1, c / 2));
+    const size_t floor =
+        std::max({size_t{1}, c * small_percent_ / 100, std::min(kMinSmall, c / 8)});
+    return c - std::min(floor + s_extra_, std::max<size_t>(1, c / 2));
   }
   // rdist's clock: ticks at every Add and visible reference (finer than
   // the eviction clock, which stands still while pages hit).
