@@ -655,6 +655,26 @@ TEST(HandWorked, LirsAndRdistKeepALoopResident) {
   EXPECT_GE(count(Misses("rdist", t, 10)), static_cast<long>(SimulateOpt(MakeTrace(t), 10).misses));
 }
 
+TEST(HandWorked, LirsAndRdistGiveNewPagesAProbationOfAtLeast32FramesOrAnEighth) {
+  // Cache 200: 1% is 2 frames, the floor 25 (c/8). A hot set of 150 pages
+  // fills M; then each new page is used again after 10 other new ones. With
+  // a probation of 25 frames the second use finds it resident; with 2 it
+  // was evicted already and misses again (about 2 misses per new page).
+  std::vector<uint64_t> t;
+  for (int r = 0; r < 3; r++)
+    for (uint64_t p = 0; p < 150; p++) t.push_back(p);
+  for (uint64_t i = 0; i < 1000; i++) {
+    t.push_back(1000 + i);
+    if (i >= 10) t.push_back(1000 + i - 10);
+  }
+  auto count = [](const std::vector<uint8_t>& v) { return std::count(v.begin(), v.end(), 1); };
+  for (const char* name : {"lirs", "rdist"}) {
+    const long misses = count(Misses(name, t, 200));
+    EXPECT_GE(misses, 150 + 1000) << name;  // every first touch
+    EXPECT_LE(misses, 150 + 1000 + 50) << name;
+  }
+}
+
 // --------------------------------------------------------------------------
 // Scan resistance: a hot set that fits survives a one-time scan larger than
 // the cache (the policies that claim it: arc, s3fifo, lirs, rdist).
