@@ -67,9 +67,9 @@ class RdistPolicy final : public ListPolicy {
   // older quarter is unmapped, so a probation of a frame or two (1% of a
   // cache under 3 200 frames) evicts each new page before a reuse can show:
   // every page that turns hot pays a second miss. On the recorded programs
-  // (caches of 50-1 100 frames) that made lirs 1.3-2x two-list's estimated
-  // time in faults mode (doc/policies.md). From 3 200 frames (12.5 MiB) up
-  // the percentage rules and nothing changes.
+  // (caches of 50-2 300 frames) that made lirs 1.3-2.4x two-list's
+  // estimated time in faults mode (doc/policies.md). From 3 200 frames
+  // (12.5 MiB; rdist: 1 067) up the percentage rules and nothing changes.
   static constexpr size_t kMinSmall = 32;
   // rdist's S moves by a quarter of its size per signal (an eighth or a
   // sixteenth followed working-set changes too slowly; doc/policies.md).
