@@ -485,7 +485,7 @@ struct PlainRdist : PlainModel {
   unsigned small_percent = RdistPolicy::SmallPercent(RdistPolicy::Variant::kRdist);
   size_t MTarget() const {
     size_t floor = std::max<size_t>(1, c * small_percent / 100);
-    floor = std::max(floor, std::min<size_t>(32, c / 8));  // RdistPolicy::kMinSmall
+    floor = std::max(floor, std::min(RdistPolicy::kMinSmall, c / 8));
     return c - std::min(floor + s_extra, std::max<size_t>(1, c / 2));
   }
   uint32_t MTailAge() const {
