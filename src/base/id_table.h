@@ -7,7 +7,15 @@
 // chunks really made are ever touched (8 bytes per chunk), whatever
 // allocator the process runs (calloc may zero a whole block: mimalloc
 // does under `uswap run`, which cost 8 MiB per table).
-// Used by FramePool (frame descriptors) and ZsPool (object handles).
+// Used by FramePool (frame descriptors), ZsPool (object handles) and
+// Zswap (its entries).
+//
+// The chunks are ZeroedArray pages (MapZeroedPages), not the heap: a new
+// object is all-zero bytes (T must be valid as such and trivially
+// destructible, as for ZeroedArray), and a fork child does not inherit
+// them — a Space's descriptors are rewritten on every fault and eviction,
+// and each page of them rewritten after a fork would otherwise stay in
+// every child as a private copy nobody reads (zeroed_array.h).
 //
 // Thread-safety: Alloc/Free may be called concurrently; Get(id) may race
 // them for ids that are live (allocated and not freed).
@@ -17,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <type_traits>
 #include <vector>
 
 #include "base/check.h"
@@ -28,26 +37,29 @@ namespace uswap {
 
 template <typename T, uint32_t kChunk, uint64_t kMaxChunks>
 class IdTable {
+  static_assert(std::is_trivially_destructible_v<T>, "chunks are unmapped, not destroyed");
+
  public:
   IdTable() : chunks_(kMaxChunks) {}
   ~IdTable() {
     for (uint64_t c = 0; c < kMaxChunks; c++) {
       T* chunk = chunks_[c].load(std::memory_order_relaxed);
       if (!chunk) break;  // chunks are made in order
-      delete[] chunk;
+      UnmapZeroedPages(chunk, kChunkBytes);
     }
   }
   IdTable(const IdTable&) = delete;
   IdTable& operator=(const IdTable&) = delete;
 
-  // A free id (its object as the last Free left it, or new); aborts past
+  // A free id (its object as the last Free left it, or new: all zero bytes); aborts past
   // kChunk * kMaxChunks - 1 live ids.
   uint32_t Alloc() EXCLUDES(mu_) {
     MutexLock l(&mu_);
     if (free_.empty()) {
       USWAP_CHECK_MSG(nchunks_ < kMaxChunks, "id table full");
       const uint64_t base = nchunks_ * kChunk;
-      chunks_[nchunks_++].store(new T[kChunk], std::memory_order_release);
+      chunks_[nchunks_++].store(static_cast<T*>(MapZeroedPages(kChunkBytes)),
+                                std::memory_order_release);
       free_.reserve(free_.size() + kChunk);
       // Id 0 means "none": the first chunk's first object is never handed out.
       for (uint64_t i = kChunk; i-- > (base == 0 ? 1 : 0);)
@@ -73,6 +85,7 @@ class IdTable {
   }
 
  private:
+  static constexpr size_t kChunkBytes = size_t{kChunk} * sizeof(T);
   ZeroedArray<std::atomic<T*>> chunks_;  // zero pages: every pointer null
   mutable Mutex mu_;
   uint64_t nchunks_ GUARDED_BY(mu_) = 0;

@@ -11,6 +11,15 @@
 // area, a fork child too. Here a slot that was never used costs nothing;
 // a page of the table is touched when a slot on it is.
 //
+// A fork child does not inherit the contents: the pages are
+// MADV_WIPEONFORK, and read as zeros there. These tables belong to the
+// Space of the process that made them; a child's copy of that Space is
+// inert (uswap/space.h) and never reads them. Inherited copy-on-write,
+// every page the parent wrote after the fork — and the engine rewrites its
+// tables on every fault and eviction — would stay behind in each child as
+// a private copy nobody uses (under `uswap run`, megabytes per forked
+// worker outside any budget).
+//
 // T must be valid as all-zero bytes and trivially destructible: integers,
 // and atomics of integers or of pointers (nullptr). The pages are not
 // constructed object by object (that would touch them); as for IdTable's
@@ -18,6 +27,9 @@
 //
 // Not thread-safe itself: the elements' own types say how they may be
 // shared. Move-only; the pages are unmapped when it is destroyed.
+//
+// MapZeroedPages/UnmapZeroedPages give the same pages to tables that
+// manage their own objects (IdTable's chunks, the page table's blocks).
 #pragma once
 
 #include <sys/mman.h>
@@ -31,24 +43,33 @@
 
 namespace uswap {
 
+// `bytes` (rounded up to whole pages) of fresh anonymous memory that reads
+// as zeros, takes memory only where written and is wiped in a fork child
+// (above). Aborts when the address space is exhausted (MAP_NORESERVE: no
+// memory is committed, so only address space can run out).
+inline void* MapZeroedPages(size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  USWAP_CHECK_MSG(p != MAP_FAILED, "no address space for a table");
+  // Fails only on kernels before 4.14; the pages are then inherited as before.
+  (void)::madvise(p, bytes, MADV_WIPEONFORK);
+  return p;
+}
+inline void UnmapZeroedPages(void* p, size_t bytes) {
+  if (p) ::munmap(p, bytes);
+}
+
 template <typename T>
 class ZeroedArray {
   static_assert(std::is_trivially_destructible_v<T>, "unmapped, never destroyed one by one");
 
  public:
   ZeroedArray() = default;
-  // Aborts when the address space cannot hold n objects (MAP_NORESERVE:
-  // no memory is committed, so only address space can run out).
+  // Aborts when the address space cannot hold n objects (MapZeroedPages).
   explicit ZeroedArray(size_t n) : n_(n) {
-    if (n == 0) return;
-    void* p = ::mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    USWAP_CHECK_MSG(p != MAP_FAILED, "no address space for a table");
-    data_ = static_cast<T*>(p);
+    if (n > 0) data_ = static_cast<T*>(MapZeroedPages(n * sizeof(T)));
   }
-  ~ZeroedArray() {
-    if (data_) ::munmap(data_, n_ * sizeof(T));
-  }
+  ~ZeroedArray() { UnmapZeroedPages(data_, n_ * sizeof(T)); }
   ZeroedArray(ZeroedArray&& o) noexcept
       : data_(std::exchange(o.data_, nullptr)), n_(std::exchange(o.n_, 0)) {}
   ZeroedArray& operator=(ZeroedArray&& o) noexcept {

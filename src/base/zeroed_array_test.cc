@@ -1,15 +1,19 @@
-// Tests of ZeroedArray: zeros to start with, memory only where written,
-// moves that hand the pages over.
+// Tests of ZeroedArray (and IdTable's chunks, which use its pages): zeros
+// to start with, memory only where written, moves that hand the pages
+// over, nothing inherited by a fork child.
 #include "base/zeroed_array.h"
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <utility>
 #include <vector>
+
+#include "base/id_table.h"
 
 namespace uswap {
 namespace {
@@ -60,6 +64,60 @@ TEST(ZeroedArrayTest, MovingHandsThePagesOver) {
   ZeroedArray<uint64_t> empty;
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_EQ(empty.data(), nullptr);
+}
+
+// What a fork child sees: status 0 when every value it reads is zero,
+// 1 otherwise. The parent's own values are unchanged.
+struct Frame {
+  uint64_t owner;
+  uint32_t word;
+};
+TEST(ZeroedArrayTest, AForkChildGetsZerosNotTheParentsTables) {
+  ZeroedArray<uint64_t> table(1 << 20);
+  table[7] = 0x1234;
+  table[(1 << 20) - 1] = 0x5678;
+  IdTable<Frame, 4096, 16> ids;
+  uint32_t id = 0;
+  Frame* f = ids.Get(id = ids.Alloc());
+  f->owner = 0xabcd;
+  f->word = 9;
+  void* raw = MapZeroedPages(3 * 4096);
+  static_cast<uint8_t*>(raw)[5000] = 1;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // (The table's directory is wiped too: Get would find no chunk.)
+    const bool zero = table[7] == 0 && table[(1 << 20) - 1] == 0 && f->owner == 0 && f->word == 0 &&
+                      static_cast<uint8_t*>(raw)[5000] == 0;
+    _exit(zero ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child read the parent's values";
+  EXPECT_EQ(table[7], 0x1234u);
+  EXPECT_EQ(ids.Get(id)->owner, 0xabcdu);
+  EXPECT_EQ(f->word, 9u);
+  EXPECT_EQ(static_cast<uint8_t*>(raw)[5000], 1);
+  UnmapZeroedPages(raw, 3 * 4096);
+}
+
+TEST(IdTableTest, NewObjectsAreZeroAndIdsAreReused) {
+  IdTable<Frame, 256, 8> ids;
+  std::vector<uint32_t> got;
+  for (int i = 0; i < 600; i++) {  // three chunks (id 0 is never handed out)
+    const uint32_t id = ids.Alloc();
+    ASSERT_NE(id, 0u);
+    ASSERT_EQ(ids.Get(id)->owner, 0u) << id;
+    ids.Get(id)->owner = id;
+    got.push_back(id);
+  }
+  EXPECT_EQ(ids.allocated_bytes(), 3 * 256 * (sizeof(Frame) + sizeof(uint32_t)));
+  ids.Free(got[10]);
+  const uint32_t again = ids.Alloc();
+  EXPECT_EQ(again, got[10]);
+  EXPECT_EQ(ids.Get(again)->owner, got[10]) << "as the last Free left it";
+  for (uint32_t id : got) EXPECT_EQ(ids.Get(id)->owner, id);
 }
 
 }  // namespace

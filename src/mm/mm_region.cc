@@ -19,6 +19,7 @@
 #include "base/check.h"
 #include "base/log.h"
 #include "base/test_hook.h"
+#include "base/zeroed_array.h"
 
 namespace uswap {
 
@@ -75,36 +76,39 @@ MmRegion::~MmRegion() {
     for (uint64_t g = 0; g < dir_groups_; g++) {
       Group* grp = dir_[g].load(std::memory_order_relaxed);
       if (!grp) continue;
-      for (auto& b : grp->blocks) delete b.load(std::memory_order_relaxed);
-      free(grp);
+      for (auto& b : grp->blocks)
+        if (Block* blk = b.load(std::memory_order_relaxed)) blk->~Block();
+      UnmapZeroedPages(grp, sizeof(Group));
     }
     free(dir_);
   }
+  MutexLock l(&grow_mu_);
+  for (uint8_t* slab : slabs_) UnmapZeroedPages(slab, kSlabBytes);
 }
 
 MmRegion::Block* MmRegion::AllocBlock(uint64_t block) {
+  MutexLock l(&grow_mu_);
   std::atomic<Group*>& slot = dir_[block / kGroupBlocks];
-  Group* g = slot.load(std::memory_order_acquire);
+  Group* g = slot.load(std::memory_order_relaxed);
   if (!g) {
-    Group* fresh = static_cast<Group*>(calloc(1, sizeof(Group)));
-    USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
-    if (slot.compare_exchange_strong(g, fresh, std::memory_order_acq_rel)) {
-      g = fresh;
-      AddMetadata(sizeof(Group));
-    } else {
-      free(fresh);  // another thread installed it; g holds theirs
-    }
+    g = static_cast<Group*>(MapZeroedPages(sizeof(Group)));  // every pointer null
+    slot.store(g, std::memory_order_release);
+    AddMetadata(sizeof(Group));
   }
   std::atomic<Block*>& bslot = g->blocks[block % kGroupBlocks];
-  Block* b = bslot.load(std::memory_order_acquire);
-  if (b) return b;
-  Block* fresh = new (std::nothrow) Block();
-  USWAP_CHECK_MSG(fresh != nullptr, "out of memory for the page table");
-  if (bslot.compare_exchange_strong(b, fresh, std::memory_order_acq_rel)) {
-    AddMetadata(sizeof(Block));
-    return fresh;
+  if (Block* b = bslot.load(std::memory_order_relaxed)) return b;  // made meanwhile
+  static_assert(sizeof(Block) <= kSlabBytes);
+  const size_t at = (slab_used_ + alignof(Block) - 1) & ~(alignof(Block) - 1);
+  if (at + sizeof(Block) > kSlabBytes) {
+    slabs_.push_back(static_cast<uint8_t*>(MapZeroedPages(kSlabBytes)));
+    slab_used_ = 0;
+  } else {
+    slab_used_ = at;
   }
-  delete fresh;
+  Block* b = new (slabs_.back() + slab_used_) Block();
+  slab_used_ += sizeof(Block);
+  AddMetadata(sizeof(Block));  // the slab's pages are touched block by block
+  bslot.store(b, std::memory_order_release);
   return b;
 }
 

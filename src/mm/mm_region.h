@@ -47,6 +47,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "base/mutex.h"
 #include "base/unique_fd.h"
@@ -245,8 +246,15 @@ class MmRegion {
   uint8_t* user_ = nullptr;
 
   // Directory: groups of kGroupBlocks block pointers, both levels
-  // allocated on demand and published with a CAS (readers never lock).
+  // allocated on demand (under grow_mu_) and published with a release
+  // store (readers never lock). Groups and blocks live in zeroed pages
+  // (MapZeroedPages), not the heap: a fork child does not inherit them
+  // (the page table is rewritten on every fault and eviction; see
+  // base/zeroed_array.h). Blocks are carved in the order they are made from
+  // slabs of kSlabBytes, so that they are as dense as heap objects whatever
+  // order the region is touched in.
   static constexpr uint64_t kGroupBlocks = 512;
+  static constexpr size_t kSlabBytes = 64u << 10;
   struct Group {
     std::atomic<Block*> blocks[kGroupBlocks];
   };
@@ -258,9 +266,12 @@ class MmRegion {
     Block* b = FindBlock(block);
     return b ? b : AllocBlock(block);
   }
-  Block* AllocBlock(uint64_t block);
+  Block* AllocBlock(uint64_t block) EXCLUDES(grow_mu_);
   std::atomic<Group*>* dir_ = nullptr;  // calloc'd, dir_groups_ entries
   uint64_t dir_groups_ = 0;
+  Mutex grow_mu_;  // a leaf: nothing is locked under it
+  std::vector<uint8_t*> slabs_ GUARDED_BY(grow_mu_);
+  size_t slab_used_ GUARDED_BY(grow_mu_) = kSlabBytes;  // of slabs_.back()
   void AddMetadata(uint64_t bytes);
   std::atomic<uint64_t> metadata_bytes_{0};
   FramePool* budget_ = nullptr;

@@ -92,7 +92,7 @@ void Zswap::DetachArea(unsigned type) {
         const uint32_t v = chunk[i].load(std::memory_order_relaxed);
         USWAP_CHECK_MSG(v == 0 || (v & kGhost), "a compressed object outlived its swap area");
       }
-      delete[] chunk;
+      UnmapZeroedPages(chunk, kChunk * sizeof(uint32_t));
       bytes += kChunk * sizeof(uint32_t);
     }
   table_bytes_.fetch_sub(bytes);
@@ -106,14 +106,15 @@ std::atomic<uint32_t>* Zswap::Cell(SwapEntry e, bool create) {
   std::atomic<std::atomic<uint32_t>*>& slot = a->chunks[e.offset() / kChunk];
   std::atomic<uint32_t>* chunk = slot.load(std::memory_order_acquire);
   if (!chunk && create) {
-    auto* fresh = new std::atomic<uint32_t>[kChunk];
-    for (uint32_t i = 0; i < kChunk; i++) fresh[i].store(0, std::memory_order_relaxed);
+    // Zero pages (0: nothing stored), not inherited by a fork child.
+    auto* fresh =
+        static_cast<std::atomic<uint32_t>*>(MapZeroedPages(kChunk * sizeof(std::atomic<uint32_t>)));
     if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
       chunk = fresh;
       table_bytes_.fetch_add(kChunk * sizeof(uint32_t));
       frames_->ChargeMetadata(kChunk * sizeof(uint32_t));
     } else {
-      delete[] fresh;  // another thread made it first: `chunk` is its
+      UnmapZeroedPages(fresh, kChunk * sizeof(uint32_t));  // another thread made it first
     }
   }
   return chunk ? &chunk[e.offset() % kChunk] : nullptr;
