@@ -6,8 +6,13 @@
 // page-table block lock and touched region memory, the fault it takes
 // would need that very lock (self-deadlock), and with one handler thread
 // every such handler would hang. The kernel's kthreads ignore signals for
-// the same reason. Synchronous faults (a bug in uswap) still kill the
-// process: the kernel forces SIGSEGV/SIGBUS on a thread that blocks them.
+// the same reason.
+//
+// The synchronous signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) stay
+// open: they come from the thread's own fault (a bug in uswap), never from
+// another thread. Blocked, the kernel would force the default action and
+// kill the process without running any handler, so a sanitizer's or a
+// crash reporter's handler could not say where the fault was.
 #pragma once
 
 #include <pthread.h>
@@ -23,6 +28,7 @@ template <typename Fn>
 std::thread StartThread(const std::string& name, Fn&& fn) {
   sigset_t all, old;
   sigfillset(&all);
+  for (int sync : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP}) sigdelset(&all, sync);
   pthread_sigmask(SIG_SETMASK, &all, &old);  // the new thread inherits the mask
   std::thread t(std::forward<Fn>(fn));
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
