@@ -36,6 +36,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -45,14 +46,20 @@ namespace uswap {
 
 // `bytes` (rounded up to whole pages) of fresh anonymous memory that reads
 // as zeros, takes memory only where written and is wiped in a fork child
-// (above). Aborts when the address space is exhausted (MAP_NORESERVE: no
+// (above); nullptr when the address space is exhausted (MAP_NORESERVE: no
 // memory is committed, so only address space can run out).
-inline void* MapZeroedPages(size_t bytes) {
+inline void* TryMapZeroedPages(size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  USWAP_CHECK_MSG(p != MAP_FAILED, "no address space for a table");
+  if (p == MAP_FAILED) return nullptr;
   // Fails only on kernels before 4.14; the pages are then inherited as before.
   (void)::madvise(p, bytes, MADV_WIPEONFORK);
+  return p;
+}
+// Same, for tables that cannot do without: aborts with a message instead.
+inline void* MapZeroedPages(size_t bytes) {
+  void* p = TryMapZeroedPages(bytes);
+  USWAP_CHECK_MSG(p != nullptr, "no address space for a table");
   return p;
 }
 inline void UnmapZeroedPages(void* p, size_t bytes) {
@@ -68,6 +75,16 @@ class ZeroedArray {
   // Aborts when the address space cannot hold n objects (MapZeroedPages).
   explicit ZeroedArray(size_t n) : n_(n) {
     if (n > 0) data_ = static_cast<T*>(MapZeroedPages(n * sizeof(T)));
+  }
+  // n objects, or nullopt when the address space cannot hold them (for a
+  // caller that reports it: a region's directory is sized by the user).
+  static std::optional<ZeroedArray> TryMake(size_t n) {
+    ZeroedArray a;
+    if (n == 0) return a;
+    a.data_ = static_cast<T*>(TryMapZeroedPages(n * sizeof(T)));
+    if (!a.data_) return std::nullopt;
+    a.n_ = n;
+    return a;
   }
   ~ZeroedArray() { UnmapZeroedPages(data_, n_ * sizeof(T)); }
   ZeroedArray(ZeroedArray&& o) noexcept

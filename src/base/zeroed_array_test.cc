@@ -66,6 +66,18 @@ TEST(ZeroedArrayTest, MovingHandsThePagesOver) {
   EXPECT_EQ(empty.data(), nullptr);
 }
 
+TEST(ZeroedArrayTest, TryMakeReportsAnAddressSpaceItCannotHave) {
+  // 2^62 bytes: more than a 47-bit user address space.
+  EXPECT_FALSE(ZeroedArray<uint64_t>::TryMake(size_t{1} << 59).has_value());
+  auto empty = ZeroedArray<uint64_t>::TryMake(0);
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(empty->data(), nullptr);
+  auto a = ZeroedArray<std::atomic<int*>>::TryMake(1000);
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->size(), 1000u);
+  EXPECT_EQ((*a)[999].load(), nullptr);
+}
+
 // What a fork child sees: status 0 when every value it reads is zero,
 // 1 otherwise. The parent's own values are unchanged.
 struct Frame {

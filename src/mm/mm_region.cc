@@ -36,14 +36,15 @@ Result<std::unique_ptr<MmRegion>> MmRegion::Create(size_t bytes, size_t page_siz
   r->pages_ = (bytes + page_size - 1) / page_size;
   r->size_ = r->pages_ * page_size;
   const uint64_t blocks = (r->pages_ + kBlockPages - 1) / kBlockPages;
-  r->dir_groups_ = (blocks + kGroupBlocks - 1) / kGroupBlocks;
-  // calloc: large directories come from fresh zero pages, untouched until used.
-  r->dir_ = static_cast<std::atomic<Group*>*>(calloc(r->dir_groups_, sizeof(std::atomic<Group*>)));
-  if (!r->dir_)
-    return Status::NoSpace("out of memory for the page-table directory of a " +
+  // Zero pages, untouched until used and wiped in a fork child (as the
+  // groups and blocks below it).
+  auto dir = ZeroedArray<std::atomic<Group*>>::TryMake((blocks + kGroupBlocks - 1) / kGroupBlocks);
+  if (!dir)
+    return Status::NoSpace("no address space for the page-table directory of a " +
                            std::to_string(r->size_) + "-byte region");
+  r->dir_ = std::move(*dir);
   r->budget_ = budget;
-  r->AddMetadata(r->dir_groups_ * sizeof(std::atomic<Group*>));
+  r->AddMetadata(r->dir_.size() * sizeof(std::atomic<Group*>));
   std::string name = "uswap-region-" + std::to_string(id);
   int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
   if (fd < 0) return Status::FromErrno("memfd_create", errno);
@@ -72,15 +73,12 @@ void MmRegion::AddMetadata(uint64_t bytes) {
 MmRegion::~MmRegion() {
   if (budget_) budget_->UnchargeMetadata(metadata_bytes_.load(std::memory_order_relaxed));
   if (user_) munmap(user_, size_);
-  if (dir_) {
-    for (uint64_t g = 0; g < dir_groups_; g++) {
-      Group* grp = dir_[g].load(std::memory_order_relaxed);
-      if (!grp) continue;
-      for (auto& b : grp->blocks)
-        if (Block* blk = b.load(std::memory_order_relaxed)) blk->~Block();
-      UnmapZeroedPages(grp, sizeof(Group));
-    }
-    free(dir_);
+  for (uint64_t g = 0; g < dir_.size(); g++) {
+    Group* grp = dir_[g].load(std::memory_order_relaxed);
+    if (!grp) continue;
+    for (auto& b : grp->blocks)
+      if (Block* blk = b.load(std::memory_order_relaxed)) blk->~Block();
+    UnmapZeroedPages(grp, sizeof(Group));
   }
   MutexLock l(&grow_mu_);
   for (uint8_t* slab : slabs_) UnmapZeroedPages(slab, kSlabBytes);

@@ -51,6 +51,7 @@
 
 #include "base/mutex.h"
 #include "base/unique_fd.h"
+#include "base/zeroed_array.h"
 #include "mm/frame_pool.h"
 #include "mm/page_frame.h"
 #include "swap/swap_entry.h"
@@ -245,10 +246,11 @@ class MmRegion {
   UniqueFd memfd_;
   uint8_t* user_ = nullptr;
 
-  // Directory: groups of kGroupBlocks block pointers, both levels
-  // allocated on demand (under grow_mu_) and published with a release
-  // store (readers never lock). Groups and blocks live in zeroed pages
-  // (MapZeroedPages), not the heap: a fork child does not inherit them
+  // Directory (made by Create) -> groups of kGroupBlocks block pointers ->
+  // blocks; groups and blocks allocated on demand (under grow_mu_) and
+  // published with a release store (readers never lock). All three live in
+  // zeroed pages (ZeroedArray, MapZeroedPages), not the heap: touched only
+  // where used, and a fork child does not inherit them
   // (the page table is rewritten on every fault and eviction; see
   // base/zeroed_array.h). Blocks are carved in the order they are made from
   // slabs of kSlabBytes, so that they are as dense as heap objects whatever
@@ -267,9 +269,8 @@ class MmRegion {
     return b ? b : AllocBlock(block);
   }
   Block* AllocBlock(uint64_t block) EXCLUDES(grow_mu_);
-  std::atomic<Group*>* dir_ = nullptr;  // calloc'd, dir_groups_ entries
-  uint64_t dir_groups_ = 0;
-  Mutex grow_mu_;  // a leaf: nothing is locked under it
+  ZeroedArray<std::atomic<Group*>> dir_;  // one entry per kGroupBlocks blocks
+  Mutex grow_mu_;                         // a leaf: nothing is locked under it
   std::vector<uint8_t*> slabs_ GUARDED_BY(grow_mu_);
   size_t slab_used_ GUARDED_BY(grow_mu_) = kSlabBytes;  // of slabs_.back()
   void AddMetadata(uint64_t bytes);
