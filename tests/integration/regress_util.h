@@ -466,7 +466,7 @@ class ScopedTestHook {
 
  private:
   static void Trampoline(const char* point, void* arg) {
-    if (arg) static_cast<ScopedTestHook*>(arg)->fn_(point);
+    static_cast<ScopedTestHook*>(arg)->fn_(point);  // never another hook's argument
   }
   std::function<void(const char*)> fn_;
 };
