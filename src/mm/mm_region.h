@@ -237,7 +237,9 @@ class MmRegion {
   Stream streams[kStreams];
   std::atomic<uint32_t> stream_victim{0};
 
-  std::atomic<bool> dying{false};  // set when the Region is being destroyed
+  // Set when ReleaseRegion starts. Nothing in the engine reads it: it lets
+  // a test see that a destructor has begun (engine_race_test).
+  std::atomic<bool> dying{false};
 
  private:
   MmRegion() = default;

@@ -92,8 +92,8 @@ void Zswap::DetachArea(unsigned type) {
         const uint32_t v = chunk[i].load(std::memory_order_relaxed);
         USWAP_CHECK_MSG(v == 0 || (v & kGhost), "a compressed object outlived its swap area");
       }
-      UnmapZeroedPages(chunk, kChunk * sizeof(uint32_t));
-      bytes += kChunk * sizeof(uint32_t);
+      UnmapZeroedPages(chunk, kChunkBytes);
+      bytes += kChunkBytes;
     }
   table_bytes_.fetch_sub(bytes);
   frames_->UnchargeMetadata(bytes);
@@ -107,14 +107,13 @@ std::atomic<uint32_t>* Zswap::Cell(SwapEntry e, bool create) {
   std::atomic<uint32_t>* chunk = slot.load(std::memory_order_acquire);
   if (!chunk && create) {
     // Zero pages (0: nothing stored), not inherited by a fork child.
-    auto* fresh =
-        static_cast<std::atomic<uint32_t>*>(MapZeroedPages(kChunk * sizeof(std::atomic<uint32_t>)));
+    auto* fresh = static_cast<std::atomic<uint32_t>*>(MapZeroedPages(kChunkBytes));
     if (slot.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
       chunk = fresh;
-      table_bytes_.fetch_add(kChunk * sizeof(uint32_t));
-      frames_->ChargeMetadata(kChunk * sizeof(uint32_t));
+      table_bytes_.fetch_add(kChunkBytes);
+      frames_->ChargeMetadata(kChunkBytes);
     } else {
-      UnmapZeroedPages(fresh, kChunk * sizeof(uint32_t));  // another thread made it first
+      UnmapZeroedPages(fresh, kChunkBytes);  // another thread made it first
     }
   }
   return chunk ? &chunk[e.offset() % kChunk] : nullptr;

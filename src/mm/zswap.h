@@ -192,6 +192,8 @@ class Zswap final : public SwapBackend {
   static constexpr uint32_t kPoor = ~0u;
   void StoreImpl(std::span<SwapPage> pages, bool on_disk);
   static constexpr uint32_t kChunk = 1024;  // slots per table chunk (one page)
+  static constexpr size_t kChunkBytes = kChunk * sizeof(std::atomic<uint32_t>);  // one page
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
   struct Area {
     uint64_t slots = 0;
     ZeroedArray<std::atomic<std::atomic<uint32_t>*>> chunks;  // null until a slot is stored
