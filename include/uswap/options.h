@@ -43,6 +43,10 @@ struct Config {
   // Swap-in readahead window in pages (virtually adjacent swapped pages read
   // with the faulting one). 1 disables readahead. cf. page_cluster (2^3).
   unsigned readahead_pages = 8;
+  // Largest window of a sequential stream in pages (the window doubles per
+  // swap-in from readahead_pages up to this, and to at most a quarter of
+  // the budget; cf. read_ahead_kb). Must be in [readahead_pages, 1024].
+  unsigned stream_readahead_pages = 128;
   // Resident-but-unmapped neighbours mapped with the faulting page.
   unsigned fault_around_pages = 16;
   // Write-back batch: pages reclaimed and written together (contiguous slots).

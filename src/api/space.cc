@@ -86,6 +86,9 @@ Status SpaceImpl::Init() {
                                    " bytes are needed");
   if (config_.readahead_pages < 1 || config_.readahead_pages > MmRegion::kBlockPages)
     return Status::InvalidArgument("readahead_pages must be in [1, 64]");
+  if (config_.stream_readahead_pages < config_.readahead_pages ||
+      config_.stream_readahead_pages > 1024)
+    return Status::InvalidArgument("stream_readahead_pages must be in [readahead_pages, 1024]");
   if (config_.fault_delivery == FaultDelivery::kHandlerThreads &&
       (config_.handler_threads < 1 || config_.handler_threads > 64))
     return Status::InvalidArgument("handler_threads must be in [1, 64]");
@@ -175,6 +178,7 @@ Status SpaceImpl::Init() {
     fo.trace = trace_.get();
   }
   fo.readahead_pages = config_.readahead_pages;
+  fo.max_readahead_pages = config_.stream_readahead_pages;
   fo.fault_around_pages = std::clamp<unsigned>(config_.fault_around_pages, 1, 64);
   handler_ = std::make_unique<FaultHandler>(node_.get(), &uffd_, fo);
   kswapd_ = std::make_unique<Kswapd>(node_.get());

@@ -97,13 +97,8 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   // on the fault path).
   if (node_->policy().MarkAccessed(node_->FrameOf(p))) Count(node_->vmstat().pgactivate);
   Count(node_->vmstat().pgminorfault);
-  Status st = pte_->Continue(addr, page_size_, wp_map).status();
-  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-  p.flags |= kMapped;
-  if (wp_map)
-    p.flags |= kWriteProtected;
-  else
-    p.flags &= ~kWriteProtected;
+  // The stream's pages are mapped and the stream moved on before the
+  // faulting page is: its thread runs on into them as soon as it wakes.
   if (readahead_.StreamWindow(r, index)) {
     // A sequential stream through pages read ahead: map the rest of them
     // now (fault-around) instead of taking one minor fault each.
@@ -122,7 +117,8 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
       // Counted before the mapping, as above: the stream's thread runs on
       // into these pages as soon as they are mapped.
       Count(node_->vmstat().readahead_hits, j - index - 1);
-      st = pte_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
+      Status st =
+          pte_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
       for (uint64_t k = index + 1; k < j; k++) {
         PageEntry& q = r->pte(k);
@@ -134,6 +130,13 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   } else {
     readahead_.StreamAdvance(r, index, index + 1, 1);
   }
+  Status st = pte_->Continue(addr, page_size_, wp_map).status();
+  USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
+  p.flags |= kMapped;
+  if (wp_map)
+    p.flags |= kWriteProtected;
+  else
+    p.flags &= ~kWriteProtected;
   return FaultResult::kResolved;
 }
 
@@ -257,8 +260,14 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   unsigned seq = readahead_.StreamWindow(r, index);
   uint64_t start, end;
   if (seq) {
+    // A stream's window may run on into whole following blocks (the disk
+    // reads a larger window faster per page), up to a quarter of the budget
+    // (a small budget would otherwise evict what it reads ahead); it ends
+    // at a block's end, so that a stream's windows stay aligned to blocks.
+    seq = static_cast<unsigned>(std::min<uint64_t>(
+        seq, std::max<uint64_t>(MmRegion::kBlockPages, node_->frames().budget() / 4)));
     start = index;
-    end = std::min(r->block_end(index), index + seq);
+    end = std::min(r->pages(), std::max(r->block_end(index), r->block_start(index + seq)));
   } else {
     unsigned w = readahead_.RandomWindow(vm.readahead_hits.load(std::memory_order_relaxed));
     start = std::max(r->block_start(index), index - index % w);
@@ -284,7 +293,19 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       start = index;
       end = index + 1;
     }
-    for (uint64_t i = start; i < end; i++)
+    if (ram_only) end = std::min(end, r->block_end(index));
+    for (uint64_t i = start; i < std::min(end, r->block_end(index)); i++)
+      if (in_window(i)) want++;
+  }
+  // The window's later blocks (a stream's only), each under its own lock;
+  // it stops at a block that was never touched.
+  for (uint64_t b = r->block_end(index); b < end; b = r->block_end(b)) {
+    if (!r->block_exists(b)) {
+      end = b;
+      break;
+    }
+    MutexLock l(&r->block_lock(b));
+    for (uint64_t i = b; i < std::min(end, r->block_end(b)); i++)
       if (in_window(i)) want++;
   }
   if (want == 0) want = 1;
@@ -310,39 +331,47 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   const bool write_stream = seq && write;
   bool raced = false;
   size_t me = 0;
+  // The faulting page (start <= index < end), plus up to want - 1 swapped
+  // neighbours in the window, in address order.
+  uint64_t neighbours = 0;
+  auto mark = [&](uint64_t from, uint64_t to) {
+    for (uint64_t i = from; i < to; i++) {
+      const bool mine = i == index;
+      if (!mine) {
+        if (neighbours + 1 == want || !in_window(i)) continue;
+        neighbours++;
+      } else {
+        me = pages.size();
+      }
+      SwapInPage& page = pages.emplace_back();
+      node_->MarkSwapInLocked(r, i, &page);
+      page.map = mine || seq;
+      page.dirty = (mine && write) || write_stream;
+      page.readahead = !page.map;
+    }
+  };
   {
     MutexLock l(&r->block_lock(index));
     raced = r->pte(index).state != PageState::kSwapped;
-    if (raced) {
+    if (raced)
       node_->frames().Uncharge(want);
-    } else {
-      // The faulting page (start <= index < end), plus up to want - 1
-      // swapped neighbours in the window, in address order.
-      uint64_t neighbours = 0;
-      for (uint64_t i = start; i < end; i++) {
-        const bool mine = i == index;
-        if (!mine) {
-          if (neighbours + 1 == want || !in_window(i)) continue;
-          neighbours++;
-        } else {
-          me = pages.size();
-        }
-        SwapInPage& page = pages.emplace_back();
-        node_->MarkSwapInLocked(r, i, &page);
-        page.map = mine || seq;
-        page.dirty = (mine && write) || write_stream;
-        page.readahead = !page.map;
-      }
-    }
+    else
+      mark(start, std::min(end, r->block_end(index)));
   }
   if (raced) return HandleLocked(r, index, write, false, populate);  // start over
+  for (uint64_t b = r->block_end(index); b < end; b = r->block_end(b)) {
+    MutexLock l(&r->block_lock(b));
+    mark(b, std::min(end, r->block_end(b)));
+  }
   if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
-  // Counted before the pages are mapped: mapping wakes the faulting thread.
+  // Counted, and the stream moved on, before the pages are mapped: mapping
+  // wakes the faulting thread, whose next fault may come at once.
   Count(vm.pgmajfault);
   if (pages.size() > 1) {
     Count(vm.readahead_pages, pages.size() - 1);
     readahead_.NoteIssued(pages.size() - 1);
   }
+  readahead_.StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
   const Status install_error =
       node_->SwapInPagesLocked(r, pages, copies, me, options_.read_retries, pte_);
   FaultResult result = FaultResult::kResolved;
@@ -362,7 +391,6 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       break;
     }
   }
-  readahead_.StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
   return result;
 }
 

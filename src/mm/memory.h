@@ -51,11 +51,11 @@
 namespace uswap {
 
 struct FaultOptions {
-  unsigned readahead_pages = 8;       // base window (random access)
-  unsigned max_readahead_pages = 64;  // sequential streams grow up to this
-  unsigned fault_around_pages = 16;   // zero pages mapped ahead in a stream
-  unsigned read_retries = 2;          // extra attempts before a page is poisoned
-  FaultTrace* trace = nullptr;        // records every fault (Config::record_faults)
+  unsigned readahead_pages = 8;        // base window (random access)
+  unsigned max_readahead_pages = 128;  // sequential streams grow up to this
+  unsigned fault_around_pages = 16;    // zero pages mapped ahead in a stream
+  unsigned read_retries = 2;           // extra attempts before a page is poisoned
+  FaultTrace* trace = nullptr;         // records every fault (Config::record_faults)
 };
 
 enum class FaultResult {

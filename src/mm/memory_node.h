@@ -199,8 +199,8 @@ class MemoryNode {
   // swap cache (cf. add_to_swap_cache()); fills out->index and out->entry.
   // REQUIRES: the page's block lock; the page is kSwapped.
   void MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out);
-  // Reads `pages` back — all of one block of `r`, in ascending order, each
-  // marked by MarkSwapInLocked and charged — through `bufs` (one page per
+  // Reads `pages` back — pages of `r` in ascending order (a stream's window
+  // may span blocks), each marked by MarkSwapInLocked and charged — through `bufs` (one page per
   // entry, page-aligned), retrying the read of pages[must] up to `retries`
   // times (must >= pages.size(): none). Pages with `map` are installed in
   // the user view through `pte` (one CopyPages per run of adjacent pages
@@ -211,6 +211,11 @@ class MemoryNode {
   // Counts pswpin (and checksum_errors); the caller counts the fault.
   Status SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs, size_t must,
                            unsigned retries, PteOps* pte) REQUIRES_SHARED(regions_mu_);
+  // SwapInPagesLocked's end for the pages of one block, under its lock:
+  // maps the pages with `map`, then makes every page kResident (or
+  // kSwapped again) and wakes its swap-cache waiters.
+  void InstallBlockLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs, PteOps* pte,
+                          Status* install_error) REQUIRES_SHARED(regions_mu_);
 
   // Pages the calling thread read from the disk so far (not the ones the
   // compressed tier served).

@@ -8,6 +8,27 @@
 #include "mm/memory_node.h"
 
 namespace uswap {
+namespace {
+
+// The end of the run of adjacent pages from pages[k] read alike and
+// installed alike (and, with same_protection, mapped with one protection).
+size_t RunEnd(std::span<const SwapInPage> pages, size_t k, bool same_protection) {
+  size_t j = k + 1;
+  while (j < pages.size() && pages[j].index == pages[j - 1].index + 1 &&
+         pages[j].result == pages[k].result && pages[j].map == pages[k].map &&
+         (!same_protection || pages[j].dirty == pages[k].dirty))
+    j++;
+  return j;
+}
+
+// pages[from, to) could not be installed; the first such error is kept.
+void InstallFailed(std::span<SwapInPage> pages, size_t from, size_t to, const Status& st,
+                   Status* first) {
+  for (size_t m = from; m < to; m++) pages[m].result = SwapInPage::Result::kInstallFailed;
+  if (first->ok()) *first = st;
+}
+
+}  // namespace
 
 void MemoryNode::MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out) {
   PageEntry& p = r->pte(index);
@@ -47,37 +68,41 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
     if (reads[k].status == 0 && FromRamTier(reads[k])) pages[k].dirty = true;
   }
 
-  // Runs of adjacent pages read alike and installed alike.
-  auto run_end = [&](size_t k, bool same_protection) {
-    size_t j = k + 1;
-    while (j < pages.size() && pages[j].index == pages[j - 1].index + 1 &&
-           pages[j].result == pages[k].result && pages[j].map == pages[k].map &&
-           (!same_protection || pages[j].dirty == pages[k].dirty))
-      j++;
-    return j;
-  };
   Status install_error;
-  auto install_failed = [&](size_t from, size_t to, const Status& st) {
-    for (size_t m = from; m < to; m++) pages[m].result = Result::kInstallFailed;
-    if (install_error.ok()) install_error = st;
-  };
   // Pages not mapped now go into the memfd while they are kSwapIn (nobody
   // else touches them), one pwrite per run.
   for (size_t k = 0; k < pages.size();) {
-    const size_t j = run_end(k, false);
+    const size_t j = RunEnd(pages, k, false);
     if (pages[k].result == Result::kOk && !pages[k].map) {
       Status st = r->CopyIn(pages[k].index, j - k, bufs + k * ps);
-      if (!st.ok()) install_failed(k, j, st);
+      if (!st.ok()) InstallFailed(pages, k, j, st, &install_error);
     }
     k = j;
   }
 
+  // One block at a time, under its lock (a stream's window may span
+  // several blocks; their locks are never held together), the last block
+  // first: mapping the first block's pages wakes the faulting thread, and
+  // the stream it runs finds the rest of the window mapped already.
+  for (size_t e = pages.size(); e > 0;) {
+    size_t b = e - 1;
+    while (b > 0 && r->block_start(pages[b - 1].index) == r->block_start(pages[e - 1].index)) b--;
+    InstallBlockLocked(r, pages.subspan(b, e - b), bufs + b * ps, pte, &install_error);
+    e = b;
+  }
+  return install_error;
+}
+
+void MemoryNode::InstallBlockLocked(MmRegion* r, std::span<SwapInPage> pages, uint8_t* bufs,
+                                    PteOps* pte, Status* install_error) {
+  using Result = SwapInPage::Result;
+  const size_t ps = devices_->page_size();
   MutexLock l(&r->block_lock(pages.front().index));
   // Pages mapped now: installed and mapped in one call per run, under the
   // block lock so that nothing sees a page mapped while its entry still
   // says kSwapIn. This wakes the faulting thread.
   for (size_t k = 0; k < pages.size();) {
-    const size_t j = run_end(k, true);
+    const size_t j = RunEnd(pages, k, true);
     if (pages[k].result == Result::kOk && pages[k].map) {
       USWAP_CHECK(pte != nullptr);
       size_t bytes = 0;
@@ -87,7 +112,7 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
       else
         st = pte->CopyPages(r->user_addr(pages[k].index), bufs + k * ps, (j - k) * ps,
                             !pages[k].dirty, &bytes);
-      if (!st.ok()) install_failed(k + bytes / ps, j, st);
+      if (!st.ok()) InstallFailed(pages, k + bytes / ps, j, st, install_error);
     }
     k = j;
   }
@@ -118,7 +143,6 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
       p.flags |= kReadahead;
     InstallFrame(r, s.index, s.map, s.shadow);
   }
-  return install_error;
 }
 
 }  // namespace uswap

@@ -4,7 +4,9 @@
 //
 // - A sequential stream (a fault right after the previous fault's window
 //   in the same region) reads ahead of the fault, the window doubling per
-//   fault up to max_pages; its pages are mapped at once (fault-around).
+//   fault up to max_pages (Config::stream_readahead_pages) and ending at a
+//   page-table block's end, so that it may span blocks; its pages are
+//   mapped at once (fault-around).
 // - Random access reads an aligned window around the fault whose size
 //   follows recent readahead hits: every 256 pages read ahead it halves when
 //   under a quarter were used and doubles (up to base_pages) when over half
@@ -24,8 +26,8 @@
 namespace uswap {
 
 struct ReadaheadOptions {
-  unsigned base_pages = 8;  // random-access window (Config::readahead_pages)
-  unsigned max_pages = 64;  // sequential streams grow up to this
+  unsigned base_pages = 8;   // random-access window (Config::readahead_pages)
+  unsigned max_pages = 128;  // sequential streams grow up to this (may span blocks)
 };
 
 class SwapReadahead {

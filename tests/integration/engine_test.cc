@@ -12,6 +12,7 @@
 
 #include "base/test_hook.h"
 #include "engine_test_util.h"
+#include "regress_util.h"
 
 namespace uswap::testing {
 namespace {
@@ -43,6 +44,59 @@ TEST_F(EngineTest, OpenRejectsBadConfig) {
   s = Space::Open(cfg);
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(s.status().IsInvalidArgument());
+
+  for (unsigned bad : {4u, 1025u}) {  // below readahead_pages (8), above 1024
+    cfg = SmallConfig(256, "");
+    cfg.stream_readahead_pages = bad;
+    s = Space::Open(cfg);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_TRUE(s.status().IsInvalidArgument());
+    EXPECT_NE(s.status().message().find("stream_readahead_pages"), std::string::npos);
+  }
+}
+
+// A sequential read through swapped-out pages is one stream: its window
+// doubles up to stream_readahead_pages, spanning page-table blocks (64
+// pages) when larger than one, and every page of a window is mapped at the
+// swap-in, so the stream takes one major fault per window and no minor
+// fault beyond its start. The same read with a window of one block takes
+// about twice the major faults. (The budget holds the whole region, so
+// that reclaim takes nothing from the stream's windows.)
+TEST_F(EngineTest, SequentialStreamReadsWindowsAcrossBlocks) {
+  const uint64_t pages = 2048;
+  uint64_t majors[2] = {0, 0};
+  const unsigned windows[2] = {128, 64};
+  for (int k = 0; k < 2; k++) {
+    Config cfg = SmallConfig(2 * pages, NewSwapFile("a.swap", 4096));
+    cfg.compress = "off";  // every swap-in reads the disk
+    cfg.stream_readahead_pages = windows[k];
+    auto space = OpenSpace(cfg);
+    ASSERT_TRUE(space);
+    auto region = space->Map(pages * kPage);
+    ASSERT_TRUE(region.ok());
+    uint8_t* base = static_cast<uint8_t*>((*region)->data());
+    for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
+    ASSERT_TRUE((*region)->PageOut(0, pages * kPage).ok());
+    ASSERT_TRUE(SettleReclaim(*space));
+    MmRegion* mm = ImplOf(**region)->mm();
+    for (uint64_t i = 0; i < pages; i++) {
+      std::lock_guard l(mm->block_lock(i));
+      ASSERT_EQ(mm->pte(i).state, PageState::kSwapped) << i;
+    }
+    const Stats before = space->stats();
+    for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << i;
+    const Stats after = space->stats();
+    majors[k] = after.pgmajfault - before.pgmajfault;
+    EXPECT_EQ(after.pswpin - before.pswpin, pages) << windows[k];
+    EXPECT_EQ(after.readahead_pages - before.readahead_pages, pages - majors[k]) << windows[k];
+    // The first fault reads a random-access window, unmapped but for the
+    // faulting page; the stream's first minor fault maps the rest of it.
+    EXPECT_LE(after.pgminorfault - before.pgminorfault, 1u) << windows[k];
+    // A few faults while the window grows, then one per window.
+    EXPECT_LE(majors[k], 3 + pages / windows[k]) << windows[k];
+    EXPECT_GE(majors[k], pages / windows[k]) << windows[k];
+  }
+  EXPECT_GE(majors[1], majors[0] + pages / 128 - 3);
 }
 
 TEST_F(EngineTest, NewMemoryIsZeroAndZeroPagesTakeNoSlots) {
