@@ -200,11 +200,12 @@ class MemoryNode {
   // REQUIRES: the page's block lock; the page is kSwapped.
   void MarkSwapInLocked(MmRegion* r, uint64_t index, SwapInPage* out);
   // Reads `pages` back — pages of `r` in ascending order (a stream's window
-  // may span blocks), each marked by MarkSwapInLocked and charged — through `bufs` (one page per
-  // entry, page-aligned), retrying the read of pages[must] up to `retries`
-  // times (must >= pages.size(): none). Pages with `map` are installed in
-  // the user view through `pte` (one CopyPages per run of adjacent pages
-  // with the same protection), the others enter the memfd only. Afterwards
+  // may span blocks), each marked by MarkSwapInLocked and charged — through
+  // `bufs` (one page per entry, page-aligned), retrying the read of
+  // pages[must] up to `retries` times (must >= pages.size(): none). Pages
+  // with `map` are installed in the user view through `pte` (one CopyPages
+  // per run of adjacent pages with the same protection), the others enter
+  // the memfd only; a window is installed block by block. Afterwards
   // every page is kResident, or back to kSwapped with its slot (its frame
   // uncharged) with result kReadFailed / kInstallFailed; waiters in the
   // swap cache are woken either way. Returns the first install error.

@@ -100,7 +100,7 @@ void MemoryNode::InstallBlockLocked(MmRegion* r, std::span<SwapInPage> pages, ui
   MutexLock l(&r->block_lock(pages.front().index));
   // Pages mapped now: installed and mapped in one call per run, under the
   // block lock so that nothing sees a page mapped while its entry still
-  // says kSwapIn. This wakes the faulting thread.
+  // says kSwapIn. Mapping the faulting page wakes its thread.
   for (size_t k = 0; k < pages.size();) {
     const size_t j = RunEnd(pages, k, true);
     if (pages[k].result == Result::kOk && pages[k].map) {
