@@ -78,11 +78,10 @@ TEST_F(EngineTest, SequentialStreamReadsWindowsAcrossBlocks) {
     for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
     ASSERT_TRUE((*region)->PageOut(0, pages * kPage).ok());
     ASSERT_TRUE(SettleReclaim(*space));
-    MmRegion* mm = ImplOf(**region)->mm();
-    for (uint64_t i = 0; i < pages; i++) {
-      std::lock_guard l(mm->block_lock(i));
-      ASSERT_EQ(mm->pte(i).state, PageState::kSwapped) << i;
-    }
+    // Every page is on swap: no page is found that is not.
+    ASSERT_EQ(FindPage(**region, 0, pages,
+                       [](const PteSnapshot& p) { return p.state != PageState::kSwapped; }),
+              pages);
     const Stats before = space->stats();
     for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << i;
     const Stats after = space->stats();
