@@ -83,6 +83,13 @@ struct Config {
   // hard: fail the faulting access with SIGBUS.
   bool hard_limit = false;
 
+  // Most memory mlock'ed at once (Region::Mlock, mlockall under `uswap
+  // run`; cf. RLIMIT_MEMLOCK): mlock'ed pages never leave RAM, so what they
+  // hold is a part of the budget the other pages cannot use, and an Mlock
+  // past it fails with NoSpace. 0 (default) = three quarters of
+  // ram_budget_bytes; at most ram_budget_bytes. Region::Pin is not limited.
+  size_t mlock_limit_bytes = 0;
+
   // Records the faults of this Space as a page trace for `uswap sim`
   // (doc/policies.md): "" = off, else a path created 0600 (truncated).
   // One reference per fault uswap resolves (first touch, swap-in, minor

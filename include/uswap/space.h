@@ -138,11 +138,38 @@ class Region {
   // from swap, NoSpace when the hard limit has no frame for a page.
   Status Pin(size_t offset, size_t len);
   Status Unpin(size_t offset, size_t len);
+  // mlock(2) on region memory: the pages of [offset, offset + len)
+  // (rounded out to pages) in `scope` are mlock'ed — kept resident and
+  // mapped, never reclaimed — until Munlock. Unlike pins, mlocks do not
+  // nest (a page is locked or not) and are limited: the Space locks at most
+  // Config::mlock_limit_bytes (cf. RLIMIT_MEMLOCK). Scopes:
+  //  - kAll: every page, brought in (zero-filled if never touched): mlock();
+  //  - kTouched: pages with contents (resident, on swap, compressed), brought
+  //    in; never-touched ones stay so: mlockall(MCL_CURRENT) over memory an
+  //    allocator reserved but did not use;
+  //  - kResident: the resident pages only, nothing read in:
+  //    mlockall(MCL_CURRENT | MCL_ONFAULT).
+  // Errors (pages this call locked are unlocked again): InvalidArgument for
+  // a range outside the region; NoSpace past the mlock limit, or under the
+  // hard limit with no frame; IOError for a page that cannot be read back.
+  enum class MlockScope { kAll, kTouched, kResident };
+  Status Mlock(size_t offset, size_t len, MlockScope scope = MlockScope::kAll);
+  // Unlocks the mlock'ed pages of the range (munlock(); others unchanged):
+  // reclaim may take them again. InvalidArgument for a range outside the region.
+  Status Munlock(size_t offset, size_t len);
+  // mlockall()'s lock on fault (cf. VM_LOCKONFAULT): from now on every page
+  // of [offset, offset + len) (rounded out to pages) that a fault brings in,
+  // or maps again, is mlock'ed too; past the mlock limit it stays unlocked
+  // (stats().mlock_limit_refusals, logged once). One range per region: a
+  // call replaces the last; len 0 turns it off (pages stay locked: Munlock).
+  // InvalidArgument for a range outside the region.
+  Status SetMlockOnFault(size_t offset, size_t len);
   // Discards the contents of the pages in [offset, offset + len) (offset
   // page-aligned, len rounded up to pages): they read as zeros afterwards,
   // and their swap slots are freed. cf. MADV_DONTNEED on anonymous memory.
   // InvalidArgument for a misaligned or out-of-range request or a pinned
-  // page (nothing discarded); IOError if a page could not be zeroed.
+  // or mlock'ed page (nothing discarded); IOError if a page could not be
+  // zeroed.
   Status Discard(size_t offset, size_t len);
   // Pushes the pages of [offset, offset + len) (rounded out to pages) out
   // of RAM now, as reclaim would, and returns when they are on swap: clean

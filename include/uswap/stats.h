@@ -47,6 +47,8 @@ struct Stats {
   // A shared budget (Config::shared_budget_fd; 0 without one):
   uint64_t group_reclaim_requests = 0;  // kswapd passes that reclaimed this Space's share
   uint64_t group_waits = 0;             // charges that waited for other members to make room
+  // Faults in a lock-on-fault range (mlockall) past the mlock limit: the page stayed unlocked.
+  uint64_t mlock_limit_refusals = 0;
   // The compressed tier (Config::compress; all 0 when off).
   uint64_t zswap_stored = 0;            // pages compressed into the pool
   uint64_t zswap_loaded = 0;            // faults served from the pool (no disk I/O)
@@ -60,6 +62,7 @@ struct Stats {
   uint64_t budget_pages = 0;
   uint64_t frame_limit = 0;       // frames the budget holds now: budget_pages less uswap's metadata
   uint64_t swap_cache_pages = 0;  // entries in the swap cache now
+  uint64_t mlocked_pages = 0;     // pages mlock'ed now (cf. Mlocked in /proc/meminfo)
   uint64_t metadata_bytes = 0;    // page tables, frame descriptors, tier tables (charged)
   uint64_t zswap_objects = 0;     // compressed pages in the pool now
   uint64_t zswap_pool_pages = 0;  // pages the pool holds now (charged to the budget)

@@ -86,6 +86,10 @@ Status SpaceImpl::Init() {
                                    " bytes are needed");
   if (config_.readahead_pages < 1 || config_.readahead_pages > MmRegion::kBlockPages)
     return Status::InvalidArgument("readahead_pages must be in [1, 64]");
+  if (config_.mlock_limit_bytes > config_.ram_budget_bytes)
+    return Status::InvalidArgument(
+        "mlock_limit_bytes (" + std::to_string(config_.mlock_limit_bytes) +
+        ") is above ram_budget_bytes (" + std::to_string(config_.ram_budget_bytes) + ")");
   if (config_.stream_readahead_pages < config_.readahead_pages ||
       config_.stream_readahead_pages > 1024)
     return Status::InvalidArgument("stream_readahead_pages must be in [readahead_pages, 1024]");
@@ -156,6 +160,9 @@ Status SpaceImpl::Init() {
   mo.writeback_batch =
       std::clamp<unsigned>(config_.writeback_batch_pages, 1, static_cast<unsigned>(budget / 4));
   mo.hard_limit = config_.hard_limit;
+  mo.mlock_limit_pages =
+      (config_.mlock_limit_bytes ? config_.mlock_limit_bytes : config_.ram_budget_bytes / 4 * 3) /
+      config_.page_size;
   mo.zswap.threshold = config_.compress_threshold_bytes;
   mo.zswap.max_pool_percent = config_.compress_max_pool_percent;
   mo.zswap.checksums = config_.checksums;
@@ -317,6 +324,7 @@ Stats SpaceImpl::stats() const {
   s.frame_limit = node_->frames().FramesFitting();
   s.budget_pages = node_->frames().budget();
   s.swap_cache_pages = node_->swap_cache().size();
+  s.mlocked_pages = node_->mlocked_pages();
   s.metadata_bytes = node_->metadata_bytes();
   if (const Zswap* z = node_->zswap()) {
     const ZswapStats zs = z->stats();
@@ -369,6 +377,21 @@ Status RegionImpl::PageRange(size_t offset, size_t len, uint64_t* first, uint64_
   return Status::OK();
 }
 
+Status RegionImpl::PopulateRange(uint64_t first, uint64_t end, const char* undone) {
+  uint64_t bad = 0;
+  switch (space_->handler().Populate(mm_.get(), first, end, &bad)) {
+    case FaultResult::kResolved:
+      return Status::OK();
+    case FaultResult::kPoisoned:
+      return Status::IOError("page " + std::to_string(bad) +
+                             " cannot be read back from swap (poisoned); nothing " + undone);
+    case FaultResult::kNoFrame:
+      return Status::NoSpace("no frame for page " + std::to_string(bad) +
+                             " under the hard RAM limit; nothing " + undone);
+  }
+  return Status::OK();
+}
+
 Status RegionImpl::Pin(size_t offset, size_t len) {
   USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Pin"));
   uint64_t first, end;
@@ -388,22 +411,93 @@ Status RegionImpl::Pin(size_t offset, size_t len) {
   // a SIGBUS in the caller, audit F19). Once resident, reclaim leaves pinned
   // pages alone and never unmaps them, so the kernel may write into them
   // through a pin (O_DIRECT, AIO, io_uring fixed buffers) at any time.
-  uint64_t bad = 0;
-  Status st;
-  switch (space_->handler().Populate(mm_.get(), first, end, &bad)) {
-    case FaultResult::kResolved:
-      break;
-    case FaultResult::kPoisoned:
-      st = Status::IOError("page " + std::to_string(bad) +
-                           " cannot be read back from swap (poisoned); nothing pinned");
-      break;
-    case FaultResult::kNoFrame:
-      st = Status::NoSpace("no frame for page " + std::to_string(bad) +
-                           " under the hard RAM limit; nothing pinned");
-      break;
-  }
+  Status st = PopulateRange(first, end, "pinned");
   if (!st.ok()) (void)Unpin(offset, len);
   return st;
+}
+
+Status RegionImpl::Mlock(size_t offset, size_t len, Region::MlockScope scope) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Mlock"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
+  MemoryNode& node = space_->node();
+  // Pass 1, block by block under its lock: mark the pages in scope (cf.
+  // mlock_fixup setting VM_LOCKED) and note the runs this call locked, to
+  // bring in and, on failure, unlock again. A marked page that is not
+  // resident yet is safe: reclaim only ever looks at resident pages, and
+  // the fault that brings it in finds it unevictable.
+  std::vector<std::pair<uint64_t, uint64_t>> runs;  // [begin, end) locked here
+  Status st;
+  auto note = [&runs](uint64_t i) {
+    if (!runs.empty() && runs.back().second == i)
+      runs.back().second++;
+    else
+      runs.push_back({i, i + 1});
+  };
+  for (uint64_t b = first; b < end && st.ok(); b = mm_->block_end(b)) {
+    const uint64_t stop = std::min(end, mm_->block_end(b));
+    if (scope != Region::MlockScope::kAll && !mm_->block_exists(b)) continue;  // nothing in it
+    MutexLock l(&mm_->block_lock(b));
+    for (uint64_t i = b; i < stop; i++) {
+      const PageState state = mm_->pte(i).state;
+      // A poisoned page has no contents to keep (its access raises SIGBUS).
+      if (scope == Region::MlockScope::kTouched &&
+          (state == PageState::kNone || state == PageState::kPoisoned))
+        continue;
+      if (scope == Region::MlockScope::kResident && state != PageState::kResident) continue;
+      if (mm_->mlocked(i)) continue;
+      if (!node.MlockLocked(mm_.get(), i)) {
+        st =
+            Status::NoSpace("mlock: the Space has " + std::to_string(node.mlocked_pages()) +
+                            " pages locked, its limit (Config::mlock_limit_bytes); nothing locked");
+        break;
+      }
+      note(i);
+    }
+  }
+  // Pass 2: bring the pages locked here in, mapped writable. kResident
+  // pages are in already; one that is unmapped maps on its next touch.
+  if (st.ok() && scope != Region::MlockScope::kResident) {
+    for (const auto& [b, e] : runs) {
+      st = PopulateRange(b, e, "locked");
+      if (!st.ok()) break;
+    }
+  }
+  if (!st.ok()) {
+    for (const auto& [b, e] : runs) {
+      for (uint64_t i = b; i < e; i++) {
+        MutexLock l(&mm_->block_lock(i));
+        node.MunlockLocked(mm_.get(), i);
+      }
+    }
+  }
+  return st;
+}
+
+Status RegionImpl::SetMlockOnFault(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::SetMlockOnFault"));
+  if (len == 0) {
+    mm_->set_mlock_on_fault(0, 0);
+    return Status::OK();
+  }
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
+  mm_->set_mlock_on_fault(first, end);
+  return Status::OK();
+}
+
+Status RegionImpl::Munlock(size_t offset, size_t len) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::Munlock"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
+  MemoryNode& node = space_->node();
+  for (uint64_t b = first; b < end; b = mm_->block_end(b)) {
+    if (!mm_->block_exists(b)) continue;  // never touched: nothing locked
+    MutexLock l(&mm_->block_lock(b));
+    for (uint64_t i = b; i < std::min(end, mm_->block_end(b)); i++)
+      node.MunlockLocked(mm_.get(), i);
+  }
+  return Status::OK();
 }
 
 Status RegionImpl::Unpin(size_t offset, size_t len) {
@@ -412,7 +506,7 @@ Status RegionImpl::Unpin(size_t offset, size_t len) {
   USWAP_RETURN_IF_ERROR(PageRange(offset, len, &first, &end));
   for (uint64_t i = first; i < end; i++) {
     MutexLock l(&mm_->block_lock(i));
-    if (mm_->pins(i) == 0)
+    if (mm_->pin_count(i) == 0)
       return Status::InvalidArgument("page " + std::to_string(i) + " is not pinned");
   }
   for (uint64_t i = first; i < end; i++) {
@@ -437,8 +531,10 @@ Status RegionImpl::Discard(size_t offset, size_t len) {
     }
     MutexLock l(&mm_->block_lock(i));
     if (mm_->pins(i))
-      return Status::InvalidArgument("page " + std::to_string(i) +
-                                     " is pinned; unpin it before discarding");
+      return Status::InvalidArgument(
+          "page " + std::to_string(i) +
+          (mm_->pin_count(i) ? " is pinned; unpin it" : " is mlock'ed; munlock it") +
+          " before discarding");
   }
   MemoryNode& node = space_->node();
   ReaderLock rl(&node.regions_mu());
@@ -531,6 +627,13 @@ void* Region::data() const { return impl_->data(); }
 size_t Region::size() const { return impl_->size(); }
 Status Region::Pin(size_t offset, size_t len) { return impl_->Pin(offset, len); }
 Status Region::Unpin(size_t offset, size_t len) { return impl_->Unpin(offset, len); }
+Status Region::Mlock(size_t offset, size_t len, MlockScope scope) {
+  return impl_->Mlock(offset, len, scope);
+}
+Status Region::Munlock(size_t offset, size_t len) { return impl_->Munlock(offset, len); }
+Status Region::SetMlockOnFault(size_t offset, size_t len) {
+  return impl_->SetMlockOnFault(offset, len);
+}
 Status Region::Discard(size_t offset, size_t len) { return impl_->Discard(offset, len); }
 Status Region::PageOut(size_t offset, size_t len) { return impl_->PageOut(offset, len); }
 

@@ -117,6 +117,9 @@ class RegionImpl {
   size_t size() const { return mm_->size(); }
   Status Pin(size_t offset, size_t len);
   Status Unpin(size_t offset, size_t len);
+  Status Mlock(size_t offset, size_t len, Region::MlockScope scope);
+  Status Munlock(size_t offset, size_t len);
+  Status SetMlockOnFault(size_t offset, size_t len);
   Status Discard(size_t offset, size_t len);
   Status PageOut(size_t offset, size_t len);
   // The populated pages — resident, being read, on swap, compressed or
@@ -140,6 +143,11 @@ class RegionImpl {
 
  private:
   Status PageRange(size_t offset, size_t len, uint64_t* first, uint64_t* end) const;
+  // Brings pages [first, end) in, mapped writable, through the fault
+  // handler (not with a load: a poisoned page or a refused frame becomes a
+  // Status, not a SIGBUS in the caller, audit F19). The message ends
+  // "nothing <undone>": the caller undoes its marks on failure.
+  Status PopulateRange(uint64_t first, uint64_t end, const char* undone);
   SpaceImpl* const space_;
   std::unique_ptr<MmRegion> mm_;
 };

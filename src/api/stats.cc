@@ -10,18 +10,19 @@ namespace uswap {
 namespace {
 // Counters only grow while a Space lives: the engine's event counters
 // (mm/vmstat.h), copied one for one. Gauges are the state now.
-#define USWAP_STATS_COUNTERS(X)                                                                 \
-  USWAP_VMSTAT_ITEMS(X)                                                                         \
-  X(zswap_stored)                                                                               \
-  X(zswap_loaded)                                                                               \
-  X(zswap_written_back) X(zswap_rejected_poor) X(zswap_rejected_full) X(zswap_writeback_errors) \
-      X(zswap_corrupt)
-#define USWAP_STATS_GAUGES(X)                                                               \
-  X(resident_pages)                                                                         \
-  X(free_frames)                                                                            \
-  X(budget_pages)                                                                           \
-  X(frame_limit) X(swap_cache_pages) X(metadata_bytes) X(zswap_objects) X(zswap_pool_pages) \
-      X(zswap_payload_bytes) X(zswap_limit_pages) X(group_limit_bytes) X(group_usage_bytes) \
+#define USWAP_STATS_COUNTERS(X) \
+  USWAP_VMSTAT_ITEMS(X)         \
+  X(zswap_stored)               \
+  X(zswap_loaded)               \
+  X(zswap_written_back)         \
+  X(zswap_rejected_poor) X(zswap_rejected_full) X(zswap_writeback_errors) X(zswap_corrupt)
+#define USWAP_STATS_GAUGES(X)                                                                 \
+  X(resident_pages)                                                                           \
+  X(free_frames)                                                                              \
+  X(budget_pages)                                                                             \
+  X(frame_limit)                                                                              \
+  X(swap_cache_pages) X(mlocked_pages) X(metadata_bytes) X(zswap_objects) X(zswap_pool_pages) \
+      X(zswap_payload_bytes) X(zswap_limit_pages) X(group_limit_bytes) X(group_usage_bytes)   \
           X(group_peak_bytes) X(group_members)
 #define USWAP_STATS_SCALARS(X) USWAP_STATS_COUNTERS(X) USWAP_STATS_GAUGES(X)
 

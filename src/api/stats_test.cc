@@ -51,10 +51,11 @@ TEST(StatsTest, SinceCoversEveryCounter) {
   s.swap_cache_hits = s.readahead_pages = s.readahead_hits = s.write_errors = 3;
   s.read_errors = s.checksum_errors = s.hard_limit_faults = s.memfd_errors = 3;
   s.budget_overshoot_pages = s.group_reclaim_requests = s.group_waits = 3;
+  s.mlock_limit_refusals = 3;
   s.zswap_stored = s.zswap_loaded = s.zswap_written_back = s.zswap_rejected_poor = 3;
   s.zswap_rejected_full = s.zswap_writeback_errors = s.zswap_corrupt = 3;
   s.resident_pages = s.free_frames = s.budget_pages = s.frame_limit = s.swap_cache_pages =
-      s.metadata_bytes = 3;
+      s.mlocked_pages = s.metadata_bytes = 3;
   s.zswap_objects = s.zswap_pool_pages = s.zswap_payload_bytes = s.zswap_limit_pages = 3;
   s.group_limit_bytes = s.group_usage_bytes = s.group_peak_bytes = s.group_members = 3;
   const std::string text = s.Since(s).ToText();
@@ -66,8 +67,8 @@ TEST(StatsTest, SinceCoversEveryCounter) {
     if (line.substr(line.rfind(' ') + 1) != "0") nonzero++;
     at = end + 1;
   }
-  EXPECT_EQ(lines, 50u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
-  EXPECT_EQ(nonzero, 14u) << text;  // the gauges
+  EXPECT_EQ(lines, 52u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
+  EXPECT_EQ(nonzero, 15u) << text;  // the gauges
 }
 
 TEST(VersionTest, LibraryVersionMatchesTheHeader) {

@@ -117,6 +117,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
       // Counted before the mapping, as above: the stream's thread runs on
       // into these pages as soon as they are mapped.
       Count(node_->vmstat().readahead_hits, j - index - 1);
+      node_->MlockOnFaultLocked(r, index + 1, j);
       Status st =
           pte_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
@@ -130,6 +131,9 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   } else {
     readahead_.StreamAdvance(r, index, index + 1, 1);
   }
+  // A resident page mapped again in a lock-on-fault range (mlockall) is
+  // locked as a fault-in is.
+  node_->MlockOnFaultLocked(r, index, index + 1);
   Status st = pte_->Continue(addr, page_size_, wp_map).status();
   USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   p.flags |= kMapped;
@@ -170,8 +174,13 @@ FaultResult FaultHandler::DoWpPage(MmRegion* r, uint64_t index) {
 }
 
 FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool populate) {
-  // A stream of first touches gets the following untouched pages as well.
-  unsigned window = readahead_.StreamWindow(r, index) ? options_.fault_around_pages : 1;
+  // A stream of first touches gets the following untouched pages as well;
+  // not where faults lock what they bring in (mlockall): the pages after
+  // the faulting one may not be the program's to lock (a free range after
+  // its mapping), and once mapped they would never fault to be locked.
+  unsigned window = readahead_.StreamWindow(r, index) && !r->mlock_on_fault(index)
+                        ? options_.fault_around_pages
+                        : 1;
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
   if (!node_->ChargeFramesLocked(want)) {
@@ -192,6 +201,7 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       // back for pages it failed to install.
       if (want > n) node_->frames().Uncharge(want - n);
       Count(node_->vmstat().zero_page_faults, n);
+      node_->MlockOnFaultLocked(r, index, index + n);
       size_t bytes = 0;
       Status st;
       if (int e = TestErrno("memfd_allocate"))
@@ -207,6 +217,7 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
         node_->InstallFrame(r, i, true, shadow);
       }
       if (done < n) {
+        for (uint64_t i = index + done; i < index + n; i++) node_->MunlockLocked(r, i);
         node_->frames().Uncharge(n - done);
         node_->vmstat().zero_page_faults.fetch_sub(n - done);
       }
@@ -232,10 +243,12 @@ FaultResult FaultHandler::DoFilledPage(MmRegion* r, uint64_t index, bool populat
       uint64_t* page = reinterpret_cast<uint64_t*>(ThreadScratch(0, page_size_));
       std::fill(page, page + page_size_ / 8, p.fill());
       Count(node_->vmstat().same_filled_faults);  // before the wake-up (see DoResident)
+      node_->MlockOnFaultLocked(r, index, index + 1);
       size_t bytes = 0;
       Status st = pte_->CopyPages(r->user_addr(index), reinterpret_cast<uint8_t*>(page), page_size_,
                                   /*write_protect=*/false, &bytes);
       if (bytes < page_size_) {
+        node_->MunlockLocked(r, index);
         node_->frames().Uncharge(1);
         node_->vmstat().same_filled_faults.fetch_sub(1);
         return RetryLater(r, index, st);  // the word is kept: nothing lost

@@ -388,6 +388,33 @@ PageFrame* MemoryNode::InstallFrame(MmRegion* r, uint64_t index, bool mapped, ui
   return f;
 }
 
+bool MemoryNode::MlockLocked(MmRegion* r, uint64_t index) {
+  if (r->mlocked(index)) return true;
+  // Reserve first: two threads locking at once never pass the limit.
+  if (mlocked_pages_.fetch_add(1, std::memory_order_relaxed) >= options_.mlock_limit_pages) {
+    mlocked_pages_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  USWAP_CHECK(r->Mlock(index));
+  return true;
+}
+
+void MemoryNode::MunlockLocked(MmRegion* r, uint64_t index) {
+  if (r->Munlock(index)) mlocked_pages_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void MemoryNode::MlockOnFaultLocked(MmRegion* r, uint64_t first, uint64_t end) {
+  for (uint64_t i = first; i < end; i++) {
+    if (!r->mlock_on_fault(i) || MlockLocked(r, i)) continue;
+    Count(vmstat_.mlock_limit_refusals);
+    if (!mlock_limit_logged_.exchange(true))
+      Log(LogLevel::kWarning,
+          "mlockall: %llu pages are mlock'ed, the limit (Config::mlock_limit_bytes); pages "
+          "faulted in from now on stay unlocked (they may be swapped)",
+          static_cast<unsigned long long>(options_.mlock_limit_pages));
+  }
+}
+
 void MemoryNode::ReleaseFrame(PageEntry& p) {
   USWAP_DCHECK(p.frame != 0);
   policy_->Remove(frames_.Get(p.frame));
@@ -849,6 +876,7 @@ void MemoryNode::ReleaseRegion(MmRegion* r, const std::function<void()>& detach)
       USWAP_CHECK(p.state != PageState::kSwapIn && !(p.flags & kWriteback));
       FreeSlotLocked(p);
       if (p.state == PageState::kResident) ReleaseFrame(p);
+      MunlockLocked(r, i);
       p.state = PageState::kNone;
       p.flags = 0;
       p.shadow = 0;

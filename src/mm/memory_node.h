@@ -51,6 +51,8 @@ struct MemoryNodeOptions {
   unsigned inactive_percent = 25;
   unsigned writeback_batch = 64;  // pages isolated per shrink pass
   bool hard_limit = false;
+  // Most pages mlock'ed at once (MlockLocked; cf. RLIMIT_MEMLOCK).
+  uint64_t mlock_limit_pages = 0;
   ZswapOptions zswap;  // the compressed tier's, when a codec is given
   // A budget shared with other Spaces (outlives the node), or null: frames
   // and metadata are charged to it too; the group's requests are reclaimed
@@ -111,6 +113,23 @@ class MemoryNode {
   // said when it evicted the page last; 0 for a first touch).
   // REQUIRES: block lock of `index`; the frame was charged.
   PageFrame* InstallFrame(MmRegion* r, uint64_t index, bool mapped, uint32_t shadow);
+
+  // ---- mlock (cf. mm/mlock.c) ----------------------------------------------
+  // Marks page index of r mlock'ed: from then on reclaim leaves it resident
+  // and mapped (it goes back to the active list, cf. the unevictable list)
+  // until MunlockLocked. Returns false, changing nothing, when the node has
+  // options().mlock_limit_pages mlock'ed already (cf. RLIMIT_MEMLOCK); true
+  // when the page is mlock'ed now (or was). The caller brings the page in.
+  // REQUIRES: the block lock of index.
+  bool MlockLocked(MmRegion* r, uint64_t index);
+  void MunlockLocked(MmRegion* r, uint64_t index);
+  // The fault path's mlock (cf. VM_LOCKONFAULT): the pages of [first, end)
+  // in r's lock-on-fault range are mlock'ed, just before a fault maps them
+  // (so that a thread the mapping wakes sees them locked in stats()); over
+  // the limit a page stays unlocked, counted (mlock_limit_refusals) and
+  // logged once. REQUIRES: the block lock of the pages (one block).
+  void MlockOnFaultLocked(MmRegion* r, uint64_t first, uint64_t end);
+  uint64_t mlocked_pages() const { return mlocked_pages_.load(std::memory_order_relaxed); }
   // Gives a never-touched (kNone) page of `r` the contents `data` (8-byte
   // aligned): put in the memfd, resident, unmapped and dirty, on the
   // policy's lists; its next access maps it (a MINOR fault). A same-filled
@@ -305,6 +324,8 @@ class MemoryNode {
   std::map<uintptr_t, MmRegion*> regions_ GUARDED_BY(regions_mu_);  // by user-view base
   std::function<void()> wakeup_kswapd_;
   std::atomic<uint64_t> overshoot_logged_{0};
+  std::atomic<uint64_t> mlocked_pages_{0};  // over every region (MlockLocked)
+  std::atomic<bool> mlock_limit_logged_{false};
   // Reclaim progress (frames freed or returned to the lists), for charges
   // waiting on frames in flight elsewhere.
   Mutex progress_mu_;

@@ -110,22 +110,38 @@ MmRegion::Block* MmRegion::AllocBlock(uint64_t block) {
   return b;
 }
 
-bool MmRegion::Pin(uint64_t index) {
+uint16_t& MmRegion::PinWord(uint64_t index) {
   Block* b = FindBlock(index / kBlockPages);
   if (!b->pins) {
     b->pins = std::make_unique<uint16_t[]>(kBlockPages);
     AddMetadata(kBlockPages * sizeof(uint16_t));
   }
-  uint16_t& n = b->pins[index % kBlockPages];
-  if (n == UINT16_MAX) return false;
+  return b->pins[index % kBlockPages];
+}
+
+bool MmRegion::Pin(uint64_t index) {
+  uint16_t& n = PinWord(index);
+  if ((n & kMaxPins) == kMaxPins) return false;
   n++;
   return true;
 }
 
 void MmRegion::Unpin(uint64_t index) {
-  Block* b = FindBlock(index / kBlockPages);
-  USWAP_CHECK(b->pins && b->pins[index % kBlockPages] > 0);
-  b->pins[index % kBlockPages]--;
+  USWAP_CHECK(pin_count(index) > 0);
+  PinWord(index)--;
+}
+
+bool MmRegion::Mlock(uint64_t index) {
+  uint16_t& n = PinWord(index);
+  if (n & kMlockBit) return false;
+  n |= kMlockBit;
+  return true;
+}
+
+bool MmRegion::Munlock(uint64_t index) {
+  if (!mlocked(index)) return false;
+  PinWord(index) &= ~kMlockBit;
+  return true;
 }
 
 bool MmRegion::IsSameFilled(const void* p, size_t bytes, uint64_t* word) {

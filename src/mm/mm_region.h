@@ -138,17 +138,21 @@ static_assert(sizeof(PageEntry) == 14, "a page's metadata is 14 bytes (doc/engin
 
 class MmRegion {
  public:
-  static constexpr uint64_t kBlockPages = 64;  // pages per page-table lock (256 KiB)
+  static constexpr uint64_t kBlockPages = 64;          // pages per page-table lock (256 KiB)
+  static constexpr uint16_t kMlockBit = 0x8000;        // in Block::pins
+  static constexpr uint16_t kMaxPins = kMlockBit - 1;  // Region::Pin nesting limit
   // Largest region: the x86-64 user address space (47 bits).
   static constexpr uint64_t kMaxBytes = uint64_t{1} << 47;
 
   // One block of the page table: its lock, its pin counts and its entries.
   struct Block {
     Mutex lock;
-    // Region::Pin nesting counts of the block's pages, allocated at the
-    // first pin in the block: pins are rare (buffers of pinned I/O), so the
-    // entries do not pay for them. cf. the kernel keeping mlock counts out
-    // of the PTE (VM_LOCKED on the vma, the mlock count on the folio).
+    // Per page of the block: the Region::Pin nesting count (bits 0-14) and
+    // the mlock bit (kMlockBit), allocated at the first pin or mlock in the
+    // block: both are rare (buffers of pinned I/O, mlock'ed memory), so the
+    // entries do not pay for them. cf. the kernel keeping mlock state out
+    // of the PTE (VM_LOCKED on the vma, PG_mlocked and the mlock count on
+    // the folio).
     std::unique_ptr<uint16_t[]> pins;
     PageEntry ptes[kBlockPages];
   };
@@ -197,15 +201,38 @@ class MmRegion {
   PageEntry& pte(uint64_t index) {
     return FindBlock(index / kBlockPages)->ptes[index % kBlockPages];
   }
-  // Pin count of page index (Region::Pin nesting). REQUIRES: its block lock.
+  // Non-zero when page index is unevictable: pinned (Region::Pin) or
+  // mlock'ed (cf. the unevictable list). REQUIRES: its block lock.
   uint16_t pins(uint64_t index) const {
     const Block* b = FindBlock(index / kBlockPages);
     return b->pins ? b->pins[index % kBlockPages] : 0;
   }
-  // Adds one pin (false: already pinned UINT16_MAX times) / drops one.
-  // REQUIRES: the block lock of index; Unpin: pins(index) > 0.
+  // Region::Pin's nesting count of page index. REQUIRES: its block lock.
+  uint16_t pin_count(uint64_t index) const { return pins(index) & ~kMlockBit; }
+  // Adds one pin (false: already pinned kMaxPins times) / drops one.
+  // REQUIRES: the block lock of index; Unpin: pin_count(index) > 0.
   bool Pin(uint64_t index);
   void Unpin(uint64_t index);
+  // mlock state of page index (cf. PG_mlocked): set once, whatever the
+  // pins; Mlock returns false when it was set already, Munlock when it was
+  // not (MemoryNode::MlockLocked counts and limits). REQUIRES: the block lock.
+  bool mlocked(uint64_t index) const { return pins(index) & kMlockBit; }
+  bool Mlock(uint64_t index);
+  bool Munlock(uint64_t index);
+  // mlockall() on this region: every page of [begin, end) that a fault
+  // makes resident and maps is mlock'ed (cf. VM_LOCKONFAULT on the vmas);
+  // one range per region, empty = off. Read by the fault path without a
+  // lock: a fault racing the change may go either way, as a fault racing
+  // mlockall in the kernel.
+  bool mlock_on_fault(uint64_t index) const {
+    return index >= mlock_on_fault_begin_.load(std::memory_order_relaxed) &&
+           index < mlock_on_fault_end_.load(std::memory_order_relaxed);
+  }
+  void set_mlock_on_fault(uint64_t begin, uint64_t end) {
+    mlock_on_fault_end_.store(0, std::memory_order_relaxed);
+    mlock_on_fault_begin_.store(begin, std::memory_order_relaxed);
+    mlock_on_fault_end_.store(end, std::memory_order_relaxed);
+  }
   // Bytes of page-table metadata allocated so far (directory + blocks).
   uint64_t metadata_bytes() const { return metadata_bytes_.load(std::memory_order_relaxed); }
 
@@ -242,6 +269,10 @@ class MmRegion {
   std::atomic<bool> dying{false};
 
  private:
+  // The block's pin/mlock array, allocated (and charged as metadata) on
+  // first use. REQUIRES: the block lock of index.
+  uint16_t& PinWord(uint64_t index);
+  std::atomic<uint64_t> mlock_on_fault_begin_{0}, mlock_on_fault_end_{0};
   MmRegion() = default;
   size_t size_ = 0, page_size_ = 0;
   uint64_t pages_ = 0;

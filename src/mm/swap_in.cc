@@ -105,6 +105,10 @@ void MemoryNode::InstallBlockLocked(MmRegion* r, std::span<SwapInPage> pages, ui
     const size_t j = RunEnd(pages, k, true);
     if (pages[k].result == Result::kOk && pages[k].map) {
       USWAP_CHECK(pte != nullptr);
+      // In a lock-on-fault range (mlockall) a page is locked before it is
+      // mapped; one that then fails to install stays locked, swapped: its
+      // next fault maps it.
+      MlockOnFaultLocked(r, pages[k].index, pages[k].index + (j - k));
       size_t bytes = 0;
       Status st;
       if (int e = TestErrno("memfd_copyin"))

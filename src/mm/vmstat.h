@@ -37,7 +37,8 @@ namespace uswap {
   X(memfd_errors)             \
   X(budget_overshoot_pages)   \
   X(group_reclaim_requests)   \
-  X(group_waits)
+  X(group_waits)              \
+  X(mlock_limit_refusals)
 
 struct VmStat {
 #define USWAP_VMSTAT_FIELD(name) std::atomic<uint64_t> name{0};

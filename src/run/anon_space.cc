@@ -80,8 +80,14 @@ void AnonSpace::ForgetForkAdviceLocked(uintptr_t b, uintptr_t e) {
 }
 
 int AnonSpace::DiscardLocked(uintptr_t b, uintptr_t e) {
-  for (const AddrRange& r : locked_.Remove(b, e)) (void)region_->Unpin(r.begin - begin_, r.size());
+  if (int err = ErrnoOf(region_->Munlock(b - begin_, e - b)); err != 0) return err;
   return ErrnoOf(region_->Discard(b - begin_, e - b));
+}
+
+int AnonSpace::LockNewLocked(uintptr_t b, uintptr_t e) {
+  if (!lock_future_) return 0;
+  Status s = region_->Mlock(b - begin_, e - b, Region::MlockScope::kAll);
+  return s.ok() ? 0 : EAGAIN;  // mmap(2): MCL_FUTURE and the lock limit
 }
 
 int AnonSpace::ProtectTakenLocked(uintptr_t b, uintptr_t e, int prot) {
@@ -100,6 +106,11 @@ int AnonSpace::Map(size_t len, int prot, uintptr_t* out) {
   std::optional<uintptr_t> at = free_.TakeFirstFit(size);
   if (!at) return ENOMEM;
   if (int err = ProtectTakenLocked(*at, *at + size, prot); err != 0) return err;
+  if (int err = LockNewLocked(*at, *at + size); err != 0) {
+    (void)DiscardLocked(*at, *at + size);  // pages the lock brought in
+    free_.Add(*at, *at + size);
+    return err;
+  }
   *out = *at;
   return 0;
 }
@@ -112,7 +123,11 @@ int AnonSpace::MapFixed(uintptr_t addr, size_t len, int prot, bool noreplace) {
   if (int err = DiscardLocked(b, e); err != 0) return err;
   free_.Remove(b, e);
   ForgetForkAdviceLocked(b, e);
-  return ::mprotect(reinterpret_cast<void*>(b), e - b, prot) == 0 ? 0 : errno;
+  if (::mprotect(reinterpret_cast<void*>(b), e - b, prot) != 0) return errno;
+  // Past the lock limit (EAGAIN) the range is mapped and zero: its old
+  // contents are gone, where the kernel checks the limit first and keeps
+  // them.
+  return LockNewLocked(b, e);
 }
 
 int AnonSpace::Unmap(uintptr_t addr, size_t len) {
@@ -232,9 +247,10 @@ int AnonSpace::Advise(uintptr_t addr, size_t len, int advice) {
     case MADV_REMOVE:
     case MADV_DONTNEED_LOCKED: {
       MutexLock l(&mu_);
-      // The kernel refuses DONTNEED on mlock'ed memory (EINVAL).
-      if (advice != MADV_DONTNEED_LOCKED && !locked_.Intersect(b, e).empty()) return EINVAL;
-      return DiscardLocked(b, e);
+      // The kernel refuses DONTNEED on mlock'ed memory (EINVAL): so does
+      // Region::Discard. DONTNEED_LOCKED drops locked pages too.
+      if (advice == MADV_DONTNEED_LOCKED) return DiscardLocked(b, e);
+      return ErrnoOf(region_->Discard(b - begin_, e - b));
     }
     case MADV_PAGEOUT:
       return ErrnoOf(region_->PageOut(b - begin_, e - b));
@@ -271,25 +287,52 @@ int AnonSpace::Lock(uintptr_t addr, size_t len) {
   const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
   if (b < begin_ || e > end_) return EINVAL;
   MutexLock l(&mu_);
-  // Pin only what is not locked yet: mlock does not nest.
-  std::vector<AddrRange> added = locked_.Add(b, e);
-  for (size_t i = 0; i < added.size(); i++) {
-    Status s = region_->Pin(added[i].begin - begin_, added[i].size());
-    if (!s.ok()) {  // undo, as mlock leaves nothing locked on failure
-      for (size_t j = 0; j < i; j++) (void)region_->Unpin(added[j].begin - begin_, added[j].size());
-      for (const AddrRange& a : added) locked_.Remove(a.begin, a.end);
-      return s.IsNoSpace() ? EAGAIN : ENOMEM;
-    }
-  }
-  return 0;
+  Status s = region_->Mlock(b - begin_, e - b, Region::MlockScope::kAll);
+  if (s.ok()) return 0;
+  return s.IsNoSpace() ? ENOMEM : s.IsInvalidArgument() ? EINVAL : EAGAIN;
 }
 
 int AnonSpace::Unlock(uintptr_t addr, size_t len) {
   const uintptr_t b = PageDown(addr), e = PageUp(addr + len);
   if (b < begin_ || e > end_) return EINVAL;
   MutexLock l(&mu_);
-  for (const AddrRange& r : locked_.Remove(b, e)) (void)region_->Unpin(r.begin - begin_, r.size());
-  return 0;
+  return ErrnoOf(region_->Munlock(b - begin_, e - b));
+}
+
+int AnonSpace::LockAll(int flags) {
+  if (flags == 0 || (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) || flags == MCL_ONFAULT)
+    return EINVAL;
+  const bool onfault = flags & MCL_ONFAULT;
+  MutexLock l(&mu_);
+  // Lock on fault first, so that a page being read in meanwhile is locked
+  // when it lands. With MCL_CURRENT alone only the heap locks on fault: its
+  // untouched pages would be populated and locked by the kernel.
+  Status st =
+      (flags & (MCL_FUTURE | MCL_ONFAULT))
+          ? region_->SetMlockOnFault(0, end_ - begin_)
+          : region_->SetMlockOnFault(heap_begin_ - reinterpret_cast<uint8_t*>(begin_), heap_bytes_);
+  if (!st.ok()) return ErrnoOf(st);
+  lock_future_ = (flags & MCL_FUTURE) && !onfault;
+  if (!(flags & MCL_CURRENT)) return 0;
+  auto lock = [&](uintptr_t b, uintptr_t e, Region::MlockScope scope) {
+    for (const AddrRange& r : foreign_.Gaps(b, e))
+      if (st.ok()) st = region_->Mlock(r.begin - begin_, r.size(), scope);
+  };
+  const uintptr_t heap = reinterpret_cast<uintptr_t>(heap_begin_);
+  lock(heap, heap + heap_bytes_,
+       onfault ? Region::MlockScope::kResident : Region::MlockScope::kTouched);
+  for (const AddrRange& used : free_.Gaps(map_begin_, end_))
+    lock(used.begin, used.end, onfault ? Region::MlockScope::kResident : Region::MlockScope::kAll);
+  if (st.ok()) return 0;
+  return st.IsNoSpace() ? ENOMEM : EAGAIN;
+}
+
+int AnonSpace::UnlockAll() {
+  MutexLock l(&mu_);
+  lock_future_ = false;
+  Status st = region_->SetMlockOnFault(0, 0);
+  if (st.ok()) st = region_->Munlock(0, end_ - begin_);
+  return ErrnoOf(st);
 }
 
 size_t AnonSpace::mapped_bytes() {

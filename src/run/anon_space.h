@@ -10,9 +10,10 @@
 // done here on the Region instead (kernel twins: mm/mmap.c do_mmap and
 // do_vmi_munmap, mm/mremap.c, mm/madvise.c, mm/mlock.c): munmap and
 // MADV_DONTNEED discard (the pages read as zeros again and their frames
-// and swap slots are freed), mlock pins. A range the program covers with a
-// mapping of its own (MAP_FIXED of a file or of shared memory) is
-// "foreign": the kernel owns it from then on and it is never reused.
+// and swap slots are freed), mlock and mlockall lock (Region::Mlock). A
+// range the program covers with a mapping of its own (MAP_FIXED of a file
+// or of shared memory) is "foreign": the kernel owns it from then on and it
+// is never reused.
 //
 // Calls take addresses; the caller (shim.cc) has already split a request
 // into the part inside the region (Owns) and the rest, which goes to the
@@ -107,9 +108,27 @@ class AnonSpace {
   // madvise on an owned range: DONTNEED/FREE/REMOVE discard, PAGEOUT/COLD
   // page out, the rest are accepted and change nothing here.
   int Advise(uintptr_t addr, size_t len, int advice);
-  // mlock/munlock on an owned range: pins (resident, never reclaimed).
+  // mlock/munlock on an owned range: Region::Mlock (resident, never
+  // reclaimed; not nested; at most Config::mlock_limit_bytes: ENOMEM past
+  // it, EAGAIN for a page that could not be brought in) / Region::Munlock.
   int Lock(uintptr_t addr, size_t len);
   int Unlock(uintptr_t addr, size_t len);
+  // mlockall(flags) / munlockall() on this space's memory (kernel twin:
+  // mm/mlock.c apply_mlockall_flags). MCL_CURRENT locks every mapping of
+  // the map area, brought in whole (as the kernel populates a locked vma),
+  // and the heap's touched pages: the untouched rest of the heap is address
+  // space the allocator reserved, not memory (the kernel would populate
+  // all of it); its pages are locked as faults bring them in. MCL_FUTURE
+  // locks every page faulted in from now on, and mmap()s populate and lock
+  // their pages (EAGAIN past the limit, nothing mapped). MCL_ONFAULT locks
+  // only what is resident now and the rest as it faults in; uswap locks it
+  // on fault everywhere, so with MCL_CURRENT | MCL_ONFAULT mappings made
+  // later lock on fault too (the kernel leaves those unlocked). Past the
+  // mlock limit: ENOMEM, the pages locked before that stay locked (as in
+  // the kernel); later faults past it stay unlocked (counted, logged).
+  // EINVAL for flags mlockall(2) refuses.
+  int LockAll(int flags);
+  int UnlockAll();
 
   // Bytes of the map area in use and mappings refused for lack of room.
   size_t mapped_bytes();
@@ -137,8 +156,10 @@ class AnonSpace {
 
  private:
   AnonSpace() = default;
-  // Discards [b, e) after unpinning it; returns an errno value.
+  // Discards [b, e) after unlocking it; returns an errno value.
   int DiscardLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
+  // Under mlockall(MCL_FUTURE): populates and locks a new mapping [b, e).
+  int LockNewLocked(uintptr_t b, uintptr_t e) REQUIRES(mu_);
   // Gives [b, e), just taken from free_, protection `prot`; on failure
   // returns it to free_. Returns an errno value.
   int ProtectTakenLocked(uintptr_t b, uintptr_t e, int prot) REQUIRES(mu_);
@@ -164,7 +185,8 @@ class AnonSpace {
   // resident (charged to the budget, reclaimed to swap as needed) before
   // any thread of the new Space runs.
   Status ReceiveLocked(int fd, const ForkPlan& plan) REQUIRES(mu_);
-  // In the child, after the copy: protections, DONTFORK, no mlocks.
+  // In the child, after the copy: protections, DONTFORK, no mlocks (nor
+  // mlockall: fork(2) passes neither on).
   Status FinishChildLocked(const ForkPlan& plan) REQUIRES(mu_);
 
   std::unique_ptr<Space> space_;
@@ -175,11 +197,11 @@ class AnonSpace {
   uintptr_t map_begin_ = 0;  // the map area is [map_begin_, end_)
 
   Mutex mu_;
-  RangeSet free_ GUARDED_BY(mu_);        // free parts of the map area
-  RangeSet locked_ GUARDED_BY(mu_);      // mlock'ed (pinned) owned pages
-  RangeSet foreign_ GUARDED_BY(mu_);     // covered by the program's own mappings
-  RangeSet dontfork_ GUARDED_BY(mu_);    // madvise(MADV_DONTFORK): absent in a child
-  RangeSet wipeonfork_ GUARDED_BY(mu_);  // madvise(MADV_WIPEONFORK): zero in a child
+  RangeSet free_ GUARDED_BY(mu_);             // free parts of the map area
+  RangeSet foreign_ GUARDED_BY(mu_);          // covered by the program's own mappings
+  RangeSet dontfork_ GUARDED_BY(mu_);         // madvise(MADV_DONTFORK): absent in a child
+  RangeSet wipeonfork_ GUARDED_BY(mu_);       // madvise(MADV_WIPEONFORK): zero in a child
+  bool lock_future_ GUARDED_BY(mu_) = false;  // mlockall(MCL_FUTURE) without MCL_ONFAULT
 };
 
 }  // namespace uswap

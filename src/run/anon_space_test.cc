@@ -151,6 +151,81 @@ TEST_F(AnonSpaceTest, LockedPagesStayAndRefuseDontneed) {
   EXPECT_EQ(as_->Advise(a + kPage, kPage, MADV_DONTNEED), 0);
 }
 
+// mlockall(MCL_CURRENT): every mapping of the map area in whole, the
+// heap's touched pages only; munlockall undoes it. The budget is 1024
+// pages, the mlock limit three quarters of it (768).
+TEST_F(AnonSpaceTest, LockAllCurrentLocksMappingsAndTheTouchedHeap) {
+  uintptr_t a = MapOrDie(64 * kPage);
+  Fill(a, 32 * kPage, 21);  // the other 32 pages never touched
+  const uintptr_t heap = reinterpret_cast<uintptr_t>(as_->heap_begin());
+  Fill(heap, 16 * kPage, 22);
+  ASSERT_EQ(as_->Advise(heap, 64 * kPage, MADV_PAGEOUT), 0);
+  ASSERT_EQ(as_->LockAll(MCL_CURRENT), 0);
+  // Everything resident now is the mapping and the heap's touched pages
+  // (with those a stream of first touches zero-filled ahead of it).
+  Stats s = as_->space().stats();
+  EXPECT_EQ(s.mlocked_pages, s.resident_pages);
+  EXPECT_GE(s.mlocked_pages, 64u + 16u);
+  EXPECT_LE(s.mlocked_pages, 64u + 64u);
+  EXPECT_EQ(FirstBad(heap, 16 * kPage, 22), -1);
+  EXPECT_EQ(as_->Advise(a, kPage, MADV_DONTNEED), EINVAL) << "locked";
+  // A heap page touched later is locked as it faults in (the kernel
+  // would have populated and locked the whole heap); a new mapping is not.
+  Fill(heap + 128 * kPage, kPage, 23);
+  uintptr_t b = MapOrDie(8 * kPage);
+  Fill(b, 8 * kPage, 24);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, s.mlocked_pages + 1);
+  EXPECT_EQ(as_->Advise(heap + 128 * kPage, kPage, MADV_DONTNEED), EINVAL);
+  EXPECT_EQ(as_->Advise(b, kPage, MADV_DONTNEED), 0);
+  ASSERT_EQ(as_->UnlockAll(), 0);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 0u);
+  EXPECT_EQ(as_->Advise(a, kPage, MADV_DONTNEED), 0);
+  Fill(heap + 129 * kPage, kPage, 25);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 0u) << "munlockall left lock on fault on";
+}
+
+// MCL_FUTURE: a new mapping is populated and locked at once; past the
+// limit mmap fails (EAGAIN) and nothing stays mapped or locked. With
+// MCL_ONFAULT only what is resident is locked now, the rest as it faults.
+TEST_F(AnonSpaceTest, LockAllFutureLocksNewMappingsUpToTheLimit) {
+  ASSERT_EQ(as_->LockAll(MCL_FUTURE), 0);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 0u);
+  uintptr_t a = MapOrDie(16 * kPage);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 16u) << "not populated at mmap";
+  EXPECT_TRUE(Zero(a, 16 * kPage));
+  uintptr_t at = 0;
+  EXPECT_EQ(as_->Map(1000 * kPage, PROT_READ | PROT_WRITE, &at), EAGAIN);
+  EXPECT_EQ(as_->mapped_bytes(), 16 * kPage) << "the refused mapping stayed";
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 16u);
+  ASSERT_EQ(as_->UnlockAll(), 0);
+
+  // (What is resident depends on fault-around: a stream of first touches
+  // zero-fills some pages ahead of it.)
+  uintptr_t b = MapOrDie(256 * kPage);
+  Fill(b, 8 * kPage, 31);
+  const uint64_t resident = as_->space().stats().resident_pages;
+  ASSERT_EQ(as_->LockAll(MCL_CURRENT | MCL_ONFAULT), 0);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, resident);
+  EXPECT_LT(resident, 16u + 256u) << "ONFAULT populated";
+  Fill(b + 128 * kPage, 8 * kPage, 32);
+  const Stats s = as_->space().stats();
+  EXPECT_GT(s.mlocked_pages, resident);
+  EXPECT_EQ(s.mlocked_pages, s.resident_pages) << "a page faulted in unlocked";
+  EXPECT_EQ(as_->UnlockAll(), 0);
+}
+
+TEST_F(AnonSpaceTest, LockAllRefusesBadFlagsAndTooMuch) {
+  EXPECT_EQ(as_->LockAll(0), EINVAL);
+  EXPECT_EQ(as_->LockAll(MCL_ONFAULT), EINVAL);
+  EXPECT_EQ(as_->LockAll(MCL_CURRENT | 0x100), EINVAL);
+  uintptr_t a = MapOrDie(800 * kPage);  // above the limit (768 pages)
+  EXPECT_EQ(as_->LockAll(MCL_CURRENT), ENOMEM);
+  EXPECT_EQ(as_->Lock(a, 800 * kPage), ENOMEM);
+  EXPECT_EQ(as_->Lock(a, 8 * kPage), 0);
+  ASSERT_EQ(as_->UnlockAll(), 0);
+  EXPECT_EQ(as_->space().stats().mlocked_pages, 0u);
+}
+
 TEST_F(AnonSpaceTest, FixedMappingsReplaceOrRefuse) {
   uintptr_t a = MapOrDie(4 * kPage);
   Fill(a, 4 * kPage, 13);

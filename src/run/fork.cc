@@ -49,47 +49,12 @@
 #include "base/unique_fd.h"
 #include "io/page_buffer.h"
 #include "run/anon_space.h"
+#include "run/proc_maps.h"
 
 namespace uswap {
 namespace {
 
 constexpr size_t kChunk = 1u << 20;  // bytes per send/recv call
-
-struct Vma {
-  AddrRange range;
-  int prot;
-};
-
-// The kernel's mappings that intersect [b, e), from /proc/self/maps.
-Result<std::vector<Vma>> ReadMaps(uintptr_t b, uintptr_t e) {
-  UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno("open(/proc/self/maps)", errno);
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("read(/proc/self/maps)", errno);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  std::vector<Vma> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    const std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    unsigned long lo = 0, hi = 0;
-    char perms[5] = {};
-    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
-    if (hi <= b || lo >= e) continue;
-    const int prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-                     (perms[2] == 'x' ? PROT_EXEC : 0);
-    out.push_back({{std::max<uintptr_t>(lo, b), std::min<uintptr_t>(hi, e)}, prot});
-  }
-  return out;
-}
 
 // All of [p, p + n) to the socket (no SIGPIPE: a peer gone is an error).
 Status SendAll(int fd, const void* p, size_t n) {
@@ -216,8 +181,8 @@ Status AnonSpace::PlanForkLocked(ForkPlan* plan) {
       plan->copy.push_back(r);
   // The program's mprotect()s of region memory are not in the bookkeeping
   // (mprotect is the kernel's): the child repeats what the maps say.
-  USWAP_ASSIGN_OR_RETURN(std::vector<Vma> vmas, ReadMaps(begin_, end_));
-  for (const Vma& v : vmas) {
+  USWAP_ASSIGN_OR_RETURN(std::vector<ProcMapping> vmas, ReadProcMaps(begin_, end_));
+  for (const ProcMapping& v : vmas) {
     if (v.prot == (PROT_READ | PROT_WRITE)) continue;
     for (const AddrRange& r : foreign_.Gaps(v.range.begin, v.range.end))
       plan->protect.push_back({r, v.prot});
@@ -236,7 +201,7 @@ Status AnonSpace::ReopenInChildLocked(const SpaceOpener& open_space) {
   // (foreign). Reserve the holes so that nothing the new Space maps lands
   // there, and move the kernel's mappings aside (the child has one thread
   // until the Space starts its own, so nothing races with this).
-  USWAP_ASSIGN_OR_RETURN(std::vector<Vma> inherited, ReadMaps(begin_, end_));
+  USWAP_ASSIGN_OR_RETURN(std::vector<ProcMapping> inherited, ReadProcMaps(begin_, end_));
   auto reserve = [](uintptr_t b, uintptr_t e) -> Status {
     if (b >= e) return Status::OK();
     void* p = ::mmap(reinterpret_cast<void*>(b), e - b, PROT_NONE,
@@ -245,13 +210,13 @@ Status AnonSpace::ReopenInChildLocked(const SpaceOpener& open_space) {
     return Status::OK();
   };
   uintptr_t at = begin_;
-  for (const Vma& v : inherited) {
+  for (const ProcMapping& v : inherited) {
     USWAP_RETURN_IF_ERROR(reserve(at, v.range.begin));
     at = v.range.end;
   }
   USWAP_RETURN_IF_ERROR(reserve(at, end_));
-  std::vector<std::pair<Vma, uintptr_t>> moved;  // (where it was, where it is now)
-  for (const Vma& v : inherited) {
+  std::vector<std::pair<ProcMapping, uintptr_t>> moved;  // (where it was, where it is now)
+  for (const ProcMapping& v : inherited) {
     void* p = ::mremap(reinterpret_cast<void*>(v.range.begin), v.range.size(), v.range.size(),
                        MREMAP_MAYMOVE);
     if (p == MAP_FAILED) return Status::FromErrno("mremap (moving a mapping aside)", errno);
@@ -290,9 +255,9 @@ Status AnonSpace::FinishChildLocked(const ForkPlan& plan) {
   for (const auto& [r, prot] : plan.protect)
     if (::mprotect(reinterpret_cast<void*>(r.begin), r.size(), prot) != 0)
       return Status::FromErrno("mprotect (the parent's protection)", errno);
-  // mlock is not inherited by a child (fork(2)); nothing was pinned in the
-  // new region.
-  locked_ = RangeSet();
+  // mlock and mlockall are not inherited by a child (fork(2)): nothing is
+  // locked in the new region.
+  lock_future_ = false;
   // DONTFORK ranges are absent in the child: unmapped there.
   for (const AddrRange& r : plan.dontfork) {
     for (const AddrRange& f : foreign_.Gaps(r.begin, r.end)) {

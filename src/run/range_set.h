@@ -1,6 +1,6 @@
 // RangeSet: a set of disjoint, coalesced address ranges [begin, end), the
-// bookkeeping of `uswap run`'s address space (free ranges, mlock'ed
-// ranges, ranges covered by foreign mappings). The kernel keeps these as
+// bookkeeping of `uswap run`'s address space (free ranges, fork advice and
+// ranges covered by foreign mappings). The kernel keeps these as
 // VMAs in a maple tree (mm/mmap.c); one ordered map per property is enough
 // here because a process holds few of them.
 //

@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -63,6 +64,7 @@
 #include "base/proc_file.h"
 #include "base/unique_fd.h"
 #include "run/anon_space.h"
+#include "run/proc_maps.h"
 #include "run/run_env.h"
 #include "uswap/swap_area.h"
 
@@ -595,6 +597,17 @@ std::string PerProcess(const std::string& file, bool top) {
   return top ? file : file + "." + std::to_string(getpid());
 }
 
+// Whether this process may lock memory past RLIMIT_MEMLOCK (CAP_IPC_LOCK
+// in its effective set, /proc/self/status).
+bool CanLockUnlimited() {
+  char buf[4096];
+  if (!ReadSmallFile("/proc/self/status", buf, sizeof buf)) return false;
+  const char* cap = std::strstr(buf, "\nCapEff:");
+  if (!cap) return false;
+  const unsigned long long eff = std::strtoull(cap + 8, nullptr, 16);
+  return eff & (1ull << 14);  // CAP_IPC_LOCK
+}
+
 // The Config of this process's Space. The first process uses the swap area
 // `uswap run` was given, if any; every other one (exec'd, spawned, forked)
 // creates its own, whose path goes to *own: the caller unlinks it once the
@@ -603,6 +616,13 @@ std::string PerProcess(const std::string& file, bool top) {
 Result<Config> ProcessConfig(const RunSettings& settings, bool top, std::string* own) {
   Config config;
   config.ram_budget_bytes = settings.ram_bytes;
+  // mlock and mlockall are limited as the kernel limits them (RLIMIT_MEMLOCK
+  // without CAP_IPC_LOCK), and to the engine's default share of the budget.
+  config.mlock_limit_bytes = settings.ram_bytes / 4 * 3;
+  struct rlimit memlock;
+  if (!CanLockUnlimited() && ::getrlimit(RLIMIT_MEMLOCK, &memlock) == 0 &&
+      memlock.rlim_cur != RLIM_INFINITY)
+    config.mlock_limit_bytes = std::min<size_t>(config.mlock_limit_bytes, memlock.rlim_cur);
   config.shared_budget_fd = g_budget_fd;
   config.shared_budget_counts_process = settings.count_process;
   if (!settings.compress.empty()) config.compress = settings.compress;
@@ -992,13 +1012,41 @@ USWAP_EXPORT int mlock2(const void* addr, size_t len, unsigned flags) noexcept {
 USWAP_EXPORT int munlock(const void* addr, size_t len) noexcept {
   return LockRange(addr, len, false, SYS_munlock, 0);
 }
+// mlockall(MCL_CURRENT) outside the region: the mappings of files (the
+// program's code and data, the libraries') and the main thread's stack,
+// one mlock(2) each. Anonymous mappings outside the region are uswap's own
+// (its reservations, which the kernel would populate whole) or memory
+// shared with other processes: left alone. Returns an errno value.
+static int LockKernelMappings() {
+  Result<std::vector<ProcMapping>> maps = ReadProcMaps();
+  if (!maps.ok()) return EIO;
+  for (const ProcMapping& m : *maps) {
+    const bool file = m.name.starts_with('/') && !m.name.ends_with(" (deleted)");
+    if ((!file && m.name != "[stack]") || g_space->Overlaps(m.range.begin, m.range.size()))
+      continue;
+    if (syscall(SYS_mlock, m.range.begin, m.range.size()) != 0) return errno;
+  }
+  return 0;
+}
+
 USWAP_EXPORT int mlockall(int flags) noexcept {
   if (t_engine || !Ready()) return static_cast<int>(syscall(SYS_mlockall, flags));
-  // The kernel would fault in the whole region (tens of GiB of address).
-  Warn(
-      "mlockall() is not supported under uswap run (it would lock the whole uswap region); "
-      "mlock() ranges instead");
-  return Fail(ENOMEM);
+  // Never the kernel's mlockall: it would populate the whole region (tens
+  // of GiB of address space) and every reservation of the engine.
+  EngineScope e;
+  if (int err = g_space->LockAll(flags); err != 0) return Fail(err);
+  if (flags & MCL_CURRENT)
+    if (int err = LockKernelMappings(); err != 0) return Fail(err);
+  return 0;
+}
+
+USWAP_EXPORT int munlockall() noexcept {
+  if (t_engine || !Ready()) return static_cast<int>(syscall(SYS_munlockall));
+  EngineScope e;
+  if (int err = g_space->UnlockAll(); err != 0) return Fail(err);
+  // The kernel's own mappings (LockKernelMappings): munlockall unlocks them
+  // and clears nothing else, since the shim never sets MCL_FUTURE there.
+  return static_cast<int>(syscall(SYS_munlockall));
 }
 
 // ---- processes and threads ------------------------------------------------

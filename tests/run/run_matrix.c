@@ -5,6 +5,9 @@
  *
  *   run_matrix threads MiB      threads writing and verifying their own heap
  *   run_matrix mm MiB           mmap/munmap/mremap/MAP_FIXED/madvise/mprotect/mlock
+ *   run_matrix mlockall MiB     mlockall/munlockall: locked heap and mappings, new ones
+ *                               under MCL_FUTURE, DONTNEED refused; MiB paged after munlockall;
+ *                               ends with mlockall(MCL_CURRENT) in force
  *   run_matrix syscall MiB      read(2) (buffered and O_DIRECT) into swapped-out heap
  *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
  *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
@@ -222,6 +225,50 @@ static int Mm(size_t mib) {
   munmap(l, 8 * PAGE);
   munmap(p, 4 * PAGE);
   munmap(a, len);
+  return failures != 0;
+}
+
+/* ---- mlockall ---- */
+static int Mlockall(size_t mib) {
+  errno = 0;
+  CHECK(mlockall(0) == -1 && errno == EINVAL, "mlockall(0) is EINVAL");
+  errno = 0;
+  CHECK(mlockall(MCL_ONFAULT) == -1 && errno == EINVAL, "mlockall(MCL_ONFAULT) is EINVAL");
+  char* h = malloc(4 * MIB);
+  Fill(h, 4 * MIB, 41);
+  char* m = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(m != MAP_FAILED, "mmap");
+  Fill(m, 2 * MIB, 42);
+  CHECK(mlockall(MCL_CURRENT | MCL_FUTURE) == 0, "mlockall");
+  errno = 0;
+  CHECK(madvise(m, PAGE, MADV_DONTNEED) == -1 && errno == EINVAL, "DONTNEED on locked memory");
+  /* MCL_FUTURE: a new mapping and new heap memory are locked too */
+  char* f = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(f != MAP_FAILED && Zero(f, 2 * MIB), "mmap under MCL_FUTURE reads zero");
+  errno = 0;
+  CHECK(madvise(f, PAGE, MADV_DONTNEED) == -1 && errno == EINVAL, "DONTNEED on a new mapping");
+  Fill(f, 2 * MIB, 43);
+  char* h2 = malloc(2 * MIB);
+  Fill(h2, 2 * MIB, 44);
+  CHECK(Same(h, 4 * MIB, 41) && Same(m, 2 * MIB, 42) && Same(f, 2 * MIB, 43) &&
+            Same(h2, 2 * MIB, 44),
+        "locked memory keeps its data");
+  printf("mlockall ok\n");
+  CHECK(munlockall() == 0, "munlockall");
+  CHECK(madvise(m, PAGE, MADV_DONTNEED) == 0 && Zero(m, PAGE), "DONTNEED after munlockall");
+  /* Unlocked, memory pages again: more than the budget, then all of it checked. */
+  const size_t len = mib * MIB;
+  char* big = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(big != MAP_FAILED, "mmap big");
+  Fill(big, len, 45);
+  CHECK(Same(big, len, 45) && Same(h, 4 * MIB, 41) && Same(f, 2 * MIB, 43) &&
+            Same(h2, 2 * MIB, 44),
+        "after munlockall");
+  printf("munlockall ok sum %016llx\n", (unsigned long long)Sum(big, len));
+  munmap(big, len);
+  CHECK(mlockall(MCL_CURRENT) == 0, "mlockall again");
+  CHECK(Same(h, 4 * MIB, 41), "locked again");
+  printf("mlockall again ok\n");
   return failures != 0;
 }
 
@@ -533,6 +580,7 @@ int main(int argc, char** argv) {
   size_t mib = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
   if (!strcmp(mode, "threads")) return Threads(mib);
   if (!strcmp(mode, "mm")) return Mm(mib);
+  if (!strcmp(mode, "mlockall")) return Mlockall(mib);
   if (!strcmp(mode, "syscall")) return Syscall(mib);
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
   if (!strcmp(mode, "fork")) return Fork(mib);
