@@ -99,37 +99,42 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   Count(node_->vmstat().pgminorfault);
   // The stream's pages are mapped and the stream moved on before the
   // faulting page is: its thread runs on into them as soon as it wakes.
-  if (readahead_.StreamWindow(r, index)) {
-    // A sequential stream through pages read ahead: map the rest of them
-    // now (fault-around) instead of taking one minor fault each.
-    uint64_t j = index + 1;
-    const uint64_t end = r->block_end(index);
-    while (j < end && r->pte(j).state == PageState::kResident &&
-           (r->pte(j).flags & (kReadahead | kMapped | kWriteback)) == kReadahead)
-      j++;
-    if (j > index + 1) {
+  if (const SwapReadahead::StreamWindow sw = readahead_.Stream(r, index); sw.pages) {
+    // A stream through pages read ahead: map the rest of them in its
+    // direction now (fault-around) instead of taking one minor fault each:
+    // [lo, hi) around the faulting page.
+    auto read_ahead = [r](uint64_t k) {
+      return r->pte(k).state == PageState::kResident &&
+             (r->pte(k).flags & (kReadahead | kMapped | kWriteback)) == kReadahead;
+    };
+    uint64_t lo = index, hi = index + 1;
+    if (!sw.descending)
+      while (hi < r->block_end(index) && read_ahead(hi)) hi++;
+    else
+      while (lo > r->block_start(index) && read_ahead(lo - 1)) lo--;
+    const uint64_t b = sw.descending ? lo : index + 1, e = sw.descending ? index : hi;
+    if (e > b) {
       // A stream of writes gets them writable (see DoSwapPage).
-      for (uint64_t k = index + 1; k < j && write; k++) {
+      for (uint64_t k = b; k < e && write; k++) {
         PageEntry& q = r->pte(k);
         node_->FreeSlotLocked(q);
         q.flags |= kDirty;
       }
       // Counted before the mapping, as above: the stream's thread runs on
       // into these pages as soon as they are mapped.
-      Count(node_->vmstat().readahead_hits, j - index - 1);
-      node_->MlockOnFaultLocked(r, index + 1, j);
-      Status st =
-          pte_->Continue(r->user_addr(index + 1), (j - index - 1) * page_size_, !write).status();
+      Count(node_->vmstat().readahead_hits, e - b);
+      node_->MlockOnFaultLocked(r, b, e);
+      Status st = pte_->Continue(r->user_addr(b), (e - b) * page_size_, !write).status();
       USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
-      for (uint64_t k = index + 1; k < j; k++) {
+      for (uint64_t k = b; k < e; k++) {
         PageEntry& q = r->pte(k);
         q.flags = (q.flags & ~kReadahead) | kMapped | (write ? 0 : kWriteProtected);
         node_->policy().MarkAccessed(node_->FrameOf(q));
       }
     }
-    readahead_.StreamAdvance(r, index, j, static_cast<unsigned>(j - index));
+    readahead_.StreamAdvance(r, index, lo, hi, static_cast<unsigned>(hi - lo));
   } else {
-    readahead_.StreamAdvance(r, index, index + 1, 1);
+    readahead_.StreamAdvance(r, index, index, index + 1, 1);
   }
   // A resident page mapped again in a lock-on-fault range (mlockall) is
   // locked as a fault-in is.
@@ -178,9 +183,9 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
   // not where faults lock what they bring in (mlockall): the pages after
   // the faulting one may not be the program's to lock (a free range after
   // its mapping), and once mapped they would never fault to be locked.
-  unsigned window = readahead_.StreamWindow(r, index) && !r->mlock_on_fault(index)
-                        ? options_.fault_around_pages
-                        : 1;
+  const SwapReadahead::StreamWindow sw = readahead_.Stream(r, index);
+  unsigned window =
+      sw.pages && !sw.descending && !r->mlock_on_fault(index) ? options_.fault_around_pages : 1;
   uint64_t end = std::min(r->block_end(index), index + std::max(1u, window));
   uint64_t want = end - index;
   if (!node_->ChargeFramesLocked(want)) {
@@ -223,7 +228,7 @@ FaultResult FaultHandler::DoAnonymousPage(MmRegion* r, uint64_t index, bool popu
       }
       if (done == 0) return RetryLater(r, index, st);
       // A window cut short is no error: its other pages fault on their own.
-      readahead_.StreamAdvance(r, index, index + done, static_cast<unsigned>(done));
+      readahead_.StreamAdvance(r, index, index, index + done, static_cast<unsigned>(done));
       return FaultResult::kResolved;
     }
     // Someone else resolved it meanwhile; start over.
@@ -267,20 +272,29 @@ FaultResult FaultHandler::DoFilledPage(MmRegion* r, uint64_t index, bool populat
 
 FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bool populate) {
   VmStat& vm = node_->vmstat();
-  // Window (SwapReadahead): a sequential stream reads ahead of the fault;
-  // random access reads an aligned window around it, sized by recent
-  // readahead hits.
-  unsigned seq = readahead_.StreamWindow(r, index);
+  // Window (SwapReadahead): a sequential stream reads ahead of the fault
+  // (behind it, when it descends); random access reads an aligned window
+  // around it, sized by recent readahead hits.
+  const SwapReadahead::StreamWindow stream = readahead_.Stream(r, index);
+  unsigned seq = stream.pages;
+  const bool down = seq && stream.descending;
   uint64_t start, end;
   if (seq) {
     // A stream's window may run on into whole following blocks (the disk
     // reads a larger window faster per page), up to a quarter of the budget
     // (a small budget would otherwise evict what it reads ahead); it ends
-    // at a block's end, so that a stream's windows stay aligned to blocks.
+    // at a block's end (starts at a block's start, descending), so that a
+    // stream's windows stay aligned to blocks.
     seq = static_cast<unsigned>(std::min<uint64_t>(
         seq, std::max<uint64_t>(MmRegion::kBlockPages, node_->frames().budget() / 4)));
-    start = index;
-    end = std::min(r->pages(), std::max(r->block_end(index), r->block_start(index + seq)));
+    if (!down) {
+      start = index;
+      end = std::min(r->pages(), std::max(r->block_end(index), r->block_start(index + seq)));
+    } else {
+      const uint64_t lo = index + 1 > seq ? index + 1 - seq : 0;
+      start = std::min(r->block_start(index), lo % MmRegion::kBlockPages ? r->block_end(lo) : lo);
+      end = index + 1;
+    }
   } else {
     unsigned w = readahead_.RandomWindow(vm.readahead_hits.load(std::memory_order_relaxed));
     start = std::max(r->block_start(index), index - index % w);
@@ -306,19 +320,33 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
       start = index;
       end = index + 1;
     }
-    if (ram_only) end = std::min(end, r->block_end(index));
-    for (uint64_t i = start; i < std::min(end, r->block_end(index)); i++)
+    if (ram_only) {
+      start = std::max(start, r->block_start(index));
+      end = std::min(end, r->block_end(index));
+    }
+    for (uint64_t i = std::max(start, r->block_start(index));
+         i < std::min(end, r->block_end(index)); i++)
       if (in_window(i)) want++;
   }
-  // The window's later blocks (a stream's only), each under its own lock;
-  // it stops at a block that was never touched.
-  for (uint64_t b = r->block_end(index); b < end; b = r->block_end(b)) {
+  // The window's other blocks (a stream's only), after the fault's (before
+  // it, descending), each under its own lock; the window stops at a block
+  // that was never touched.
+  for (uint64_t b = r->block_end(index); !down && b < end; b = r->block_end(b)) {
     if (!r->block_exists(b)) {
       end = b;
       break;
     }
     MutexLock l(&r->block_lock(b));
     for (uint64_t i = b; i < std::min(end, r->block_end(b)); i++)
+      if (in_window(i)) want++;
+  }
+  for (uint64_t b = r->block_start(index); down && b > start; b = r->block_start(b - 1)) {
+    if (!r->block_exists(b - 1)) {
+      start = b;
+      break;
+    }
+    MutexLock l(&r->block_lock(b - 1));
+    for (uint64_t i = std::max(start, r->block_start(b - 1)); i < b; i++)
       if (in_window(i)) want++;
   }
   if (want == 0) want = 1;
@@ -345,7 +373,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
   bool raced = false;
   size_t me = 0;
   // The faulting page (start <= index < end), plus up to want - 1 swapped
-  // neighbours in the window, in address order.
+  // neighbours in the window; in address order once sorted below.
   uint64_t neighbours = 0;
   auto mark = [&](uint64_t from, uint64_t to) {
     for (uint64_t i = from; i < to; i++) {
@@ -369,12 +397,24 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     if (raced)
       node_->frames().Uncharge(want);
     else
-      mark(start, std::min(end, r->block_end(index)));
+      mark(std::max(start, r->block_start(index)), std::min(end, r->block_end(index)));
   }
   if (raced) return HandleLocked(r, index, write, false, populate);  // start over
-  for (uint64_t b = r->block_end(index); b < end; b = r->block_end(b)) {
+  for (uint64_t b = r->block_end(index); !down && b < end; b = r->block_end(b)) {
     MutexLock l(&r->block_lock(b));
     mark(b, std::min(end, r->block_end(b)));
+  }
+  for (uint64_t b = r->block_start(index); down && b > start; b = r->block_start(b - 1)) {
+    MutexLock l(&r->block_lock(b - 1));
+    mark(std::max(start, r->block_start(b - 1)), b);
+  }
+  if (down && pages.size() > 1) {  // the fault's block was marked first
+    std::sort(pages.begin(), pages.end(),
+              [](const SwapInPage& a, const SwapInPage& b) { return a.index < b.index; });
+    me = static_cast<size_t>(
+        std::find_if(pages.begin(), pages.end(),
+                     [index](const SwapInPage& p) { return p.index == index; }) -
+        pages.begin());
   }
   if (want > pages.size()) node_->frames().Uncharge(want - pages.size());
   // Counted, and the stream moved on, before the pages are mapped: mapping
@@ -384,7 +424,7 @@ FaultResult FaultHandler::DoSwapPage(MmRegion* r, uint64_t index, bool write, bo
     Count(vm.readahead_pages, pages.size() - 1);
     readahead_.NoteIssued(pages.size() - 1);
   }
-  readahead_.StreamAdvance(r, index, end, static_cast<unsigned>(end - start));
+  readahead_.StreamAdvance(r, index, start, end, static_cast<unsigned>(end - start));
   const Status install_error =
       node_->SwapInPagesLocked(r, pages, copies, me, options_.read_retries, pte_);
   FaultResult result = FaultResult::kResolved;

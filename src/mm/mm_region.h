@@ -257,8 +257,12 @@ class MmRegion {
 
   // Readahead state: a few sequential streams (cf. file_ra_state).
   struct Stream {
-    std::atomic<uint64_t> next{UINT64_MAX};  // page expected next
+    // dir +1 / -1: the page expected next (ascending: the one after the
+    // last window; descending: the one before it). dir 0: a candidate, the
+    // page that started it.
+    std::atomic<uint64_t> next{UINT64_MAX};
     std::atomic<uint32_t> window{0};
+    std::atomic<int8_t> dir{0};
   };
   static constexpr int kStreams = 4;
   Stream streams[kStreams];

@@ -81,15 +81,23 @@ Status MemoryNode::SwapInPagesLocked(MmRegion* r, std::span<SwapInPage> pages, u
   }
 
   // One block at a time, under its lock (a stream's window may span
-  // several blocks; their locks are never held together), the last block
-  // first: mapping the first block's pages wakes the faulting thread, and
-  // the stream it runs finds the rest of the window mapped already.
+  // several blocks; their locks are never held together), the faulting
+  // page's block last: mapping it wakes the faulting thread, and the
+  // stream it runs (up or down) finds the rest of the window mapped
+  // already.
+  const uint64_t mine = must < pages.size() ? r->block_start(pages[must].index) : UINT64_MAX;
+  size_t mb = 0, me = 0;  // the faulting page's block: pages[mb, me), if any
   for (size_t e = pages.size(); e > 0;) {
     size_t b = e - 1;
     while (b > 0 && r->block_start(pages[b - 1].index) == r->block_start(pages[e - 1].index)) b--;
-    InstallBlockLocked(r, pages.subspan(b, e - b), bufs + b * ps, pte, &install_error);
+    if (r->block_start(pages[b].index) == mine)
+      mb = b, me = e;
+    else
+      InstallBlockLocked(r, pages.subspan(b, e - b), bufs + b * ps, pte, &install_error);
     e = b;
   }
+  if (me > mb)
+    InstallBlockLocked(r, pages.subspan(mb, me - mb), bufs + mb * ps, pte, &install_error);
   return install_error;
 }
 

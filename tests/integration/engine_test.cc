@@ -98,6 +98,48 @@ TEST_F(EngineTest, SequentialStreamReadsWindowsAcrossBlocks) {
   EXPECT_GE(majors[1], majors[0] + pages / 128 - 3);
 }
 
+// Scans that descend, or skip pages, stream too (cf. the kernel's
+// swap_vma_ra_win): CPython frees a list from its end, and a collector
+// visiting objects larger than a page by their headers skips pages. Each
+// scan reads 2048 swapped pages; a page-by-page scan would take 2048 (or
+// 1536) major faults.
+TEST_F(EngineTest, DescendingAndStridedScansStream) {
+  const uint64_t pages = 2048;
+  struct Scan {
+    const char* name;
+    bool down;
+    uint64_t skip;  // every skip-th page is not touched (0: none)
+  };
+  for (const Scan& scan : {Scan{"down", true, 0}, Scan{"down, skipping", true, 4},
+                           Scan{"up, skipping", false, 4}}) {
+    Config cfg = SmallConfig(2 * pages, NewSwapFile("a.swap", 4096));
+    cfg.compress = "off";  // every swap-in reads the disk
+    auto space = OpenSpace(cfg);
+    ASSERT_TRUE(space);
+    auto region = space->Map(pages * kPage);
+    ASSERT_TRUE(region.ok());
+    uint8_t* base = static_cast<uint8_t*>((*region)->data());
+    for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
+    ASSERT_TRUE((*region)->PageOut(0, pages * kPage).ok());
+    ASSERT_TRUE(SettleReclaim(*space));
+    const Stats before = space->stats();
+    uint64_t touched = 0;
+    for (uint64_t k = 0; k < pages; k++) {
+      const uint64_t i = scan.down ? pages - 1 - k : k;
+      if (scan.skip && i % scan.skip == 1) continue;
+      ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << scan.name << " " << i;
+      touched++;
+    }
+    const Stats after = space->stats();
+    const uint64_t majors = after.pgmajfault - before.pgmajfault;
+    // A few faults while the window grows, then one per 128-page window.
+    EXPECT_LE(majors, 8 + pages / 128) << scan.name;
+    EXPECT_LE(after.pgminorfault - before.pgminorfault, 2u) << scan.name;
+    EXPECT_GE(after.pswpin - before.pswpin, touched) << scan.name;
+    for (uint64_t i = 0; i < pages; i++) ASSERT_TRUE(CheckPage(base + i * kPage, i, 1)) << i;
+  }
+}
+
 TEST_F(EngineTest, NewMemoryIsZeroAndZeroPagesTakeNoSlots) {
   auto space = OpenSpace(SmallConfig(256, NewSwapFile("a.swap", 4096)));
   ASSERT_TRUE(space);
