@@ -234,6 +234,9 @@ SpaceImpl::~SpaceImpl() {
     Abandon(std::shared_ptr<void>(std::move(sigbus_)));
     Abandon(std::shared_ptr<void>(std::move(kswapd_)));
     Abandon(std::shared_ptr<void>(std::move(handler_)));
+    // Its buffer holds the parent's faults (its file is the parent's), and
+    // its lock may have been copied held.
+    Abandon(std::shared_ptr<void>(std::move(trace_)));
     Abandon(std::make_shared<Userfaultfd>(std::move(uffd_)));
     Abandon(std::shared_ptr<void>(std::move(node_)));
     Abandon(std::shared_ptr<void>(std::move(group_)));

@@ -63,12 +63,26 @@ const char* ActionName(ChildAction a) {
   return "?";
 }
 
-Config ForkConfig(const std::string& swap, FaultDelivery d) {
+// With a fault trace (Config::record_faults): the parent's faults are
+// recorded there, once each; a child's destructors must not write its copy
+// of the trace's buffer into the parent's file.
+Config ForkConfig(const std::string& swap, FaultDelivery d, const std::string& trace = "") {
   Config cfg;
   cfg.ram_budget_bytes = kBudget * kPage;
   cfg.swap_areas.push_back({swap});
   cfg.fault_delivery = d;
+  cfg.record_faults = trace;
   return cfg;
+}
+
+// Lines of a text fault trace, less its '#' header.
+uint64_t TraceRecords(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (!f) return UINT64_MAX;
+  uint64_t n = 0;
+  for (int c; (c = std::fgetc(f)) != EOF;) n += c == '\n';
+  std::fclose(f);
+  return n - 1;
 }
 
 bool IsSwapped(const PteSnapshot& s) { return s.state == PageState::kSwapped; }
@@ -77,8 +91,9 @@ bool IsSwapped(const PteSnapshot& s) { return s.state == PageState::kSwapped; }
 // swapped_before_fork, child_timed_out, child_exit_ok, swapped_after_child,
 // bad_pages, zero_pages, uswap_threads_before/after, bad_after_rewrite,
 // bad_new_region, done.
-int ParentScenario(int fd, const std::string& swap, FaultDelivery d, ChildAction action) {
-  auto s = Space::Open(ForkConfig(swap, d));
+int ParentScenario(int fd, const std::string& swap, const std::string& trace, FaultDelivery d,
+                   ChildAction action) {
+  auto s = Space::Open(ForkConfig(swap, d, trace));
   if (!s.ok()) {
     std::fprintf(stderr, "Open: %s\n", s.status().ToString().c_str());
     return kChildOpenFailed;
@@ -148,7 +163,9 @@ int ParentScenario(int fd, const std::string& swap, FaultDelivery d, ChildAction
   ReportToParent(fd, "bad_new_region", CheckPages(base2, 0, 64, 3));
   r2->reset();
   region.reset();
-  space.reset();
+  ReportToParent(fd, "faults", space->stats().pgfault);
+  space.reset();  // flushes the trace
+  ReportToParent(fd, "trace_records", TraceRecords(trace));
   ReportToParent(fd, "done", 1);
   return 0;
 }
@@ -164,8 +181,9 @@ TEST_P(ForkTest, ParentKeepsItsRegionsThreadsAndData) {
   const FaultDelivery delivery = std::get<1>(GetParam());
   if (kTsan && delivery == FaultDelivery::kSigbus) GTEST_SKIP() << kTsanSigbusSkip;
   const std::string swap = NewSwapFile("a.swap", 4 * kPages);
-  ChildResult out =
-      RunChild([&](int fd) { return ParentScenario(fd, swap, delivery, action); }, kParentWait);
+  const std::string trace = dir_.File("faults.trace");
+  ChildResult out = RunChild(
+      [&](int fd) { return ParentScenario(fd, swap, trace, delivery, action); }, kParentWait);
   ASSERT_FALSE(out.timed_out) << "the parent hung after the fork: " << out.Describe();
   ASSERT_TRUE(out.Ok()) << out.Describe();
   EXPECT_GT(out.Get("swapped_before_fork", 0), kPages / 2) << out.Describe();
@@ -180,6 +198,8 @@ TEST_P(ForkTest, ParentKeepsItsRegionsThreadsAndData) {
   EXPECT_EQ(out.Get("bad_after_rewrite"), 0u) << out.Describe();
   EXPECT_EQ(out.Get("new_region_zero"), 64u) << out.Describe();
   EXPECT_EQ(out.Get("bad_new_region"), 0u) << out.Describe();
+  EXPECT_EQ(out.Get("trace_records"), out.Get("faults")) << out.Describe();
+  EXPECT_GT(out.Get("faults", 0), 0u) << out.Describe();
   EXPECT_EQ(out.Get("done"), 1u) << out.Describe();
 }
 
