@@ -10,12 +10,14 @@ SwapReadahead::SwapReadahead(const ReadaheadOptions& options)
 namespace {
 
 // The direction in which a fault at `index` continues stream `s` (+1, -1),
-// or 0. It continues at the page expected next, or a few pages on: a scan
-// that skips pages (a stride; objects larger than a page visited by their
+// or 0. A candidate (one fault so far) becomes a stream only with the page
+// right after or right before it: random access with some locality (a
+// tree, a hash table) must not read windows it never uses. A stream then
+// continues at the page it expects next, or a few pages on: a scan that
+// skips pages (a stride; objects larger than a page visited by their
 // headers, as a garbage collector does) still streams. The gap allowed
 // grows with the window (the kernel's swap readahead sizes its window by
-// readahead hits rather than strict adjacency: __swapin_nr_pages()). A
-// candidate continues either way.
+// readahead hits rather than strict adjacency: __swapin_nr_pages()).
 int Continues(const MmRegion::Stream& s, uint64_t index) {
   const uint64_t next = s.next.load(std::memory_order_relaxed);
   if (next == UINT64_MAX) return 0;
@@ -26,9 +28,7 @@ int Continues(const MmRegion::Stream& s, uint64_t index) {
     case -1:
       return index <= next && next - index <= gap ? -1 : 0;
     default:  // a candidate started at `next`
-      if (index > next && index - next - 1 <= gap) return 1;
-      if (index < next && next - index - 1 <= gap) return -1;
-      return 0;
+      return index == next + 1 ? 1 : (index + 1 == next ? -1 : 0);
   }
 }
 
