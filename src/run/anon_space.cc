@@ -314,15 +314,17 @@ int AnonSpace::LockAll(int flags) {
   if (!st.ok()) return ErrnoOf(st);
   lock_future_ = (flags & MCL_FUTURE) && !onfault;
   if (!(flags & MCL_CURRENT)) return 0;
-  auto lock = [&](uintptr_t b, uintptr_t e, Region::MlockScope scope) {
-    for (const AddrRange& r : foreign_.Gaps(b, e))
-      if (st.ok()) st = region_->Mlock(r.begin - begin_, r.size(), scope);
-  };
+  // The heap, then the mappings of the map area; the program's own
+  // mappings over region memory (foreign) are the kernel's.
   const uintptr_t heap = reinterpret_cast<uintptr_t>(heap_begin_);
-  lock(heap, heap + heap_bytes_,
-       onfault ? Region::MlockScope::kResident : Region::MlockScope::kTouched);
+  std::vector<std::pair<AddrRange, Region::MlockScope>> ranges;
+  for (const AddrRange& r : foreign_.Gaps(heap, heap + heap_bytes_))
+    ranges.push_back({r, onfault ? Region::MlockScope::kResident : Region::MlockScope::kTouched});
   for (const AddrRange& used : free_.Gaps(map_begin_, end_))
-    lock(used.begin, used.end, onfault ? Region::MlockScope::kResident : Region::MlockScope::kAll);
+    for (const AddrRange& r : foreign_.Gaps(used.begin, used.end))
+      ranges.push_back({r, onfault ? Region::MlockScope::kResident : Region::MlockScope::kAll});
+  for (const auto& [r, scope] : ranges)
+    if (st.ok()) st = region_->Mlock(r.begin - begin_, r.size(), scope);
   if (st.ok()) return 0;
   return st.IsNoSpace() ? ENOMEM : EAGAIN;
 }
