@@ -19,7 +19,31 @@ namespace {
 
 constexpr size_t kPage = 4096;
 
-class EngineTest : public EngineFixture {};
+class EngineTest : public EngineFixture {
+ protected:
+  // A Space whose budget holds `pages` twice over, the compressed tier off
+  // (every swap-in reads the disk), and a region of `pages` written with
+  // version 1 and paged out, all of it on swap, for the readahead tests.
+  struct PagedOut {
+    std::unique_ptr<Space> space;
+    std::unique_ptr<Region> region;
+    uint8_t* base = nullptr;
+  };
+  void OpenPagedOut(uint64_t pages, unsigned stream_window, PagedOut* out) {
+    Config cfg = SmallConfig(2 * pages, NewSwapFile("a.swap", 4096));
+    cfg.compress = "off";
+    cfg.stream_readahead_pages = stream_window;
+    out->space = OpenSpace(cfg);
+    ASSERT_TRUE(out->space);
+    auto region = out->space->Map(pages * kPage);
+    ASSERT_TRUE(region.ok());
+    out->region = std::move(*region);
+    out->base = static_cast<uint8_t*>(out->region->data());
+    for (uint64_t i = 0; i < pages; i++) WritePage(out->base + i * kPage, i, 1);
+    ASSERT_TRUE(out->region->PageOut(0, pages * kPage).ok());
+    ASSERT_TRUE(SettleReclaim(*out->space));
+  }
+};
 
 uint64_t AreaInuse(const Space& s) {
   uint64_t n = 0;
@@ -67,19 +91,13 @@ TEST_F(EngineTest, SequentialStreamReadsWindowsAcrossBlocks) {
   uint64_t majors[2] = {0, 0};
   const unsigned windows[2] = {128, 64};
   for (int k = 0; k < 2; k++) {
-    Config cfg = SmallConfig(2 * pages, NewSwapFile("a.swap", 4096));
-    cfg.compress = "off";  // every swap-in reads the disk
-    cfg.stream_readahead_pages = windows[k];
-    auto space = OpenSpace(cfg);
-    ASSERT_TRUE(space);
-    auto region = space->Map(pages * kPage);
-    ASSERT_TRUE(region.ok());
-    uint8_t* base = static_cast<uint8_t*>((*region)->data());
-    for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
-    ASSERT_TRUE((*region)->PageOut(0, pages * kPage).ok());
-    ASSERT_TRUE(SettleReclaim(*space));
+    PagedOut p;
+    ASSERT_NO_FATAL_FAILURE(OpenPagedOut(pages, windows[k], &p));
+    auto& space = p.space;
+    Region* region = p.region.get();
+    uint8_t* base = p.base;
     // Every page is on swap: no page is found that is not.
-    ASSERT_EQ(FindPage(**region, 0, pages,
+    ASSERT_EQ(FindPage(*region, 0, pages,
                        [](const PteSnapshot& p) { return p.state != PageState::kSwapped; }),
               pages);
     const Stats before = space->stats();
@@ -110,18 +128,12 @@ TEST_F(EngineTest, DescendingAndStridedScansStream) {
     bool down;
     uint64_t skip;  // every skip-th page is not touched (0: none)
   };
-  for (const Scan& scan : {Scan{"down", true, 0}, Scan{"down, skipping", true, 4},
-                           Scan{"up, skipping", false, 4}}) {
-    Config cfg = SmallConfig(2 * pages, NewSwapFile("a.swap", 4096));
-    cfg.compress = "off";  // every swap-in reads the disk
-    auto space = OpenSpace(cfg);
-    ASSERT_TRUE(space);
-    auto region = space->Map(pages * kPage);
-    ASSERT_TRUE(region.ok());
-    uint8_t* base = static_cast<uint8_t*>((*region)->data());
-    for (uint64_t i = 0; i < pages; i++) WritePage(base + i * kPage, i, 1);
-    ASSERT_TRUE((*region)->PageOut(0, pages * kPage).ok());
-    ASSERT_TRUE(SettleReclaim(*space));
+  for (const Scan& scan :
+       {Scan{"down", true, 0}, Scan{"down, skipping", true, 4}, Scan{"up, skipping", false, 4}}) {
+    PagedOut p;
+    ASSERT_NO_FATAL_FAILURE(OpenPagedOut(pages, 128, &p));
+    auto& space = p.space;
+    uint8_t* base = p.base;
     const Stats before = space->stats();
     uint64_t touched = 0;
     for (uint64_t k = 0; k < pages; k++) {
