@@ -24,12 +24,6 @@ class MlockTest : public EngineFixture, public ::testing::WithParamInterface<Fau
     cfg.mlock_limit_bytes = mlock_limit_pages * kPage;
     return OpenSpace(cfg);
   }
-  static uint64_t Count(Region& r, uint64_t first, uint64_t end,
-                        const std::function<bool(const PteSnapshot&)>& pred) {
-    uint64_t n = 0;
-    for (uint64_t i = first; i < end; i++) n += pred(SnapshotPte(r, i));
-    return n;
-  }
   static bool ResidentMapped(const PteSnapshot& s) {
     return s.state == PageState::kResident && (s.flags & kMapped);
   }
@@ -47,16 +41,17 @@ TEST_P(MlockTest, LockedPagesStayResidentAndMappedUntilUnlocked) {
   // Pages 0-63, most of them swapped out by the fill of 96-1023, and
   // 64-95, never touched: kAll brings all of them in.
   FillPages(base, 96, 1024, 1);
-  ASSERT_GT(Count(**r, 0, 64, [](const PteSnapshot& s) { return s.state == PageState::kSwapped; }),
-            0u);
+  ASSERT_GT(
+      CountPages(**r, 0, 64, [](const PteSnapshot& s) { return s.state == PageState::kSwapped; }),
+      0u);
   Status st = (*r)->Mlock(0, 96 * kPage);
   ASSERT_TRUE(st.ok()) << st.ToString();
   ASSERT_TRUE((*r)->Mlock(0, 96 * kPage).ok()) << "mlock twice is not an error";
   EXPECT_EQ(space->stats().mlocked_pages, 96u) << "mlocks do not nest";
-  EXPECT_EQ(Count(**r, 0, 96, ResidentMapped), 96u);
+  EXPECT_EQ(CountPages(**r, 0, 96, ResidentMapped), 96u);
 
   for (int pass = 2; pass < 4; pass++) FillPages(base, 96, 1024, pass);
-  EXPECT_EQ(Count(**r, 0, 96, ResidentMapped), 96u) << "reclaim took an mlock'ed page";
+  EXPECT_EQ(CountPages(**r, 0, 96, ResidentMapped), 96u) << "reclaim took an mlock'ed page";
   const Stats s0 = space->stats();
   EXPECT_EQ(CheckPages(base, 0, 64, 3), 0u);
   EXPECT_EQ(CheckZeroPages(base, 64, 96), 32u) << "never-touched pages come in as zeros";
@@ -72,7 +67,7 @@ TEST_P(MlockTest, LockedPagesStayResidentAndMappedUntilUnlocked) {
   ASSERT_TRUE((*r)->Munlock(0, 96 * kPage).ok());
   EXPECT_EQ(space->stats().mlocked_pages, 0u);
   ASSERT_TRUE((*r)->PageOut(0, 96 * kPage).ok());
-  EXPECT_EQ(Count(**r, 0, 64, ResidentMapped), 0u);
+  EXPECT_EQ(CountPages(**r, 0, 64, ResidentMapped), 0u);
   EXPECT_EQ(CheckPages(base, 0, 64, 3), 0u);
   EXPECT_TRUE((*r)->Discard(0, kPage).ok());
 }
@@ -86,7 +81,7 @@ TEST_P(MlockTest, MlockAndPinAreKeptApart) {
   ASSERT_TRUE((*r)->Pin(0, 4 * kPage).ok());
   ASSERT_TRUE((*r)->Mlock(0, 8 * kPage).ok());
   ASSERT_TRUE((*r)->Unpin(0, 4 * kPage).ok());
-  EXPECT_EQ(Count(**r, 0, 8, Locked), 8u) << "Unpin took the mlock away";
+  EXPECT_EQ(CountPages(**r, 0, 8, Locked), 8u) << "Unpin took the mlock away";
   Status st = (*r)->Unpin(4 * kPage, kPage);
   EXPECT_TRUE(st.IsInvalidArgument()) << "an mlock'ed page is not pinned: " << st.ToString();
   ASSERT_TRUE((*r)->Pin(0, kPage).ok());
@@ -110,7 +105,7 @@ TEST_P(MlockTest, TheLimitRefusesAnMlockAndNothingStaysLocked) {
   EXPECT_TRUE(st.IsNoSpace()) << st.ToString();
   EXPECT_NE(st.ToString().find("mlock_limit_bytes"), std::string::npos) << st.ToString();
   EXPECT_EQ(space->stats().mlocked_pages, 16u) << "the refused call left pages locked";
-  EXPECT_EQ(Count(**r, 64, 96, Locked), 0u);
+  EXPECT_EQ(CountPages(**r, 64, 96, Locked), 0u);
   ASSERT_TRUE((*r)->Mlock(64 * kPage, 24 * kPage).ok()) << "exactly at the limit";
   EXPECT_EQ(space->stats().mlocked_pages, 40u);
   EXPECT_TRUE((*r)->Mlock(128 * kPage, kPage).IsNoSpace());
@@ -138,16 +133,17 @@ TEST_P(MlockTest, TouchedAndResidentScopesBringInOnlyWhatTheySay) {
   const Stats s0 = space->stats();
   ASSERT_TRUE((*r)->Mlock(0, 2048 * kPage, Scope::kResident).ok());
   EXPECT_EQ(space->stats().mlocked_pages, 64u);
-  EXPECT_EQ(Count(**r, 128, 192, Locked), 64u);
+  EXPECT_EQ(CountPages(**r, 128, 192, Locked), 64u);
   EXPECT_EQ(space->stats().Since(s0).pswpin, 0u);
 
   // kTouched also brings block 0 back, and leaves block 1 and the
   // untouched rest of the region (no block allocated) as they are.
   ASSERT_TRUE((*r)->Mlock(0, 2048 * kPage, Scope::kTouched).ok());
   EXPECT_EQ(space->stats().mlocked_pages, 128u);
-  EXPECT_EQ(Count(**r, 0, 64, ResidentMapped), 64u);
-  EXPECT_EQ(Count(**r, 64, 128, [](const PteSnapshot& s) { return s.state == PageState::kNone; }),
-            64u);
+  EXPECT_EQ(CountPages(**r, 0, 64, ResidentMapped), 64u);
+  EXPECT_EQ(
+      CountPages(**r, 64, 128, [](const PteSnapshot& s) { return s.state == PageState::kNone; }),
+      64u);
   EXPECT_EQ(space->stats().resident_pages, 128u);
   EXPECT_EQ(CheckPages(base, 0, 64, 5), 0u);
   EXPECT_EQ(CheckPages(base, 128, 192, 6), 0u);
@@ -169,11 +165,11 @@ TEST_P(MlockTest, FaultsInTheLockOnFaultRangeLockWhatTheyBringIn) {
   FillPages(base, 64, 128, 2);
   EXPECT_EQ(CheckPages(base, 0, 64, 1), 0u);
   FillPages(base, 192, 256, 3);
-  EXPECT_EQ(Count(**r, 0, 128, Locked), 128u);
-  EXPECT_EQ(Count(**r, 192, 256, Locked), 0u) << "outside the range";
+  EXPECT_EQ(CountPages(**r, 0, 128, Locked), 128u);
+  EXPECT_EQ(CountPages(**r, 192, 256, Locked), 0u) << "outside the range";
   // Past the limit (160) pages fault in unlocked, counted.
   FillPages(base, 128, 192, 4);
-  EXPECT_EQ(Count(**r, 128, 192, Locked), 32u);
+  EXPECT_EQ(CountPages(**r, 128, 192, Locked), 32u);
   EXPECT_EQ(space->stats().mlocked_pages, 160u);
   EXPECT_EQ(space->stats().mlock_limit_refusals, 32u);
   // Off: later faults lock nothing; the locked pages stay locked.
@@ -181,7 +177,7 @@ TEST_P(MlockTest, FaultsInTheLockOnFaultRangeLockWhatTheyBringIn) {
   ASSERT_TRUE((*r)->Munlock(64 * kPage, 64 * kPage).ok());
   ASSERT_TRUE((*r)->PageOut(64 * kPage, 64 * kPage).ok());
   EXPECT_EQ(CheckPages(base, 64, 128, 2), 0u);
-  EXPECT_EQ(Count(**r, 64, 128, Locked), 0u);
+  EXPECT_EQ(CountPages(**r, 64, 128, Locked), 0u);
   EXPECT_EQ(space->stats().mlocked_pages, 96u);
   EXPECT_TRUE((*r)->SetMlockOnFault(0, 2048 * kPage).IsInvalidArgument());
 }

@@ -22,9 +22,7 @@ class PageOutTest : public EngineFixture, public ::testing::WithParamInterface<F
 };
 
 uint64_t CountState(Region& r, uint64_t first, uint64_t end, PageState state) {
-  uint64_t n = 0;
-  for (uint64_t i = first; i < end; i++) n += SnapshotPte(r, i).state == state;
-  return n;
+  return CountPages(r, first, end, [state](const PteSnapshot& s) { return s.state == state; });
 }
 
 TEST_P(PageOutTest, DirtyPagesAreWrittenAndComeBack) {

@@ -199,11 +199,15 @@ inline uint64_t FindPage(Region& region, uint64_t from, uint64_t end,
   return end;
 }
 
-inline uint64_t CountPages(Region& region, const std::function<bool(const PteSnapshot&)>& pred) {
+// The pages in [first, end) (or the whole region) whose entry satisfies pred.
+inline uint64_t CountPages(Region& region, uint64_t first, uint64_t end,
+                           const std::function<bool(const PteSnapshot&)>& pred) {
   uint64_t n = 0;
-  const uint64_t pages = ImplOf(region)->mm()->pages();
-  for (uint64_t i = 0; i < pages; i++) n += pred(SnapshotPte(region, i));
+  for (uint64_t i = first; i < end; i++) n += pred(SnapshotPte(region, i));
   return n;
+}
+inline uint64_t CountPages(Region& region, const std::function<bool(const PteSnapshot&)>& pred) {
+  return CountPages(region, 0, ImplOf(region)->mm()->pages(), pred);
 }
 
 inline uint64_t AreaInuse(const Stats& s) {
