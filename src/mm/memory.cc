@@ -77,6 +77,7 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
   // Called mapped, yet it faulted: a racing fault mapped it first (CONTINUE
   // below gets EEXIST and wakes the thread) or its PTE was removed from
   // outside (the memfd still holds the page: CONTINUE maps it again).
+  const bool was_mapped = p.flags & kMapped;
   p.flags &= ~(kMapped | kWriteProtected);
   bool wp_map;
   if (p.flags & kWriteback) {
@@ -137,8 +138,13 @@ FaultResult FaultHandler::DoResident(MmRegion* r, uint64_t index, bool write) {
     readahead_.StreamAdvance(r, index, index, index + 1, 1);
   }
   // A resident page mapped again in a lock-on-fault range (mlockall) is
-  // locked as a fault-in is.
-  node_->MlockOnFaultLocked(r, index, index + 1);
+  // locked as a fault-in is. One that was mapped already had its try when
+  // it was mapped: a racing fault on it (the same access delivered twice)
+  // tries again quietly, so that a refusal is counted once per mapping.
+  if (!was_mapped)
+    node_->MlockOnFaultLocked(r, index, index + 1);
+  else if (r->mlock_on_fault(index))
+    (void)node_->MlockLocked(r, index);
   Status st = pte_->Continue(addr, page_size_, wp_map).status();
   USWAP_CHECK_MSG(st.ok(), st.ToString().c_str());
   p.flags |= kMapped;
