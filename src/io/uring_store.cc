@@ -1,6 +1,7 @@
 #include "io/uring_store.h"
 
 #include <liburing.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "base/check.h"
+#include "base/supervisor_pass.h"
 
 namespace uswap {
 
@@ -38,12 +40,12 @@ class UringStore::Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  // Returns 0 or a negative errno from io_uring_queue_init.
+  // Returns 0 or a negative errno from io_uring_setup or the mapping.
   int Setup(unsigned depth) {
     // COOP_TASKRUN: completions are run when we enter the kernel to wait,
     // not by interrupting us; the thread always waits for its own batch.
-    int ret = io_uring_queue_init(depth, &ring_, IORING_SETUP_COOP_TASKRUN);
-    if (ret == -EINVAL) ret = io_uring_queue_init(depth, &ring_, 0);  // kernel < 5.19
+    int ret = Init(depth, IORING_SETUP_COOP_TASKRUN);
+    if (ret == -EINVAL) ret = Init(depth, 0);  // kernel < 5.19
     if (ret < 0) return ret;
     ready_ = true;
     depth_ = ring_.sq.ring_entries;
@@ -65,6 +67,27 @@ class UringStore::Ring {
   // Consumes every posted completion; returns how many.
   unsigned Reap(size_t page_size, std::span<BlockIo> ios, bool may_retry);
   void Complete(size_t page_size, std::span<BlockIo> ios, size_t i, int res, bool may_retry);
+
+  // io_uring_queue_init's work, with our own io_uring_setup: a new ring
+  // may be made on the fault path, and under `uswap run` the call must
+  // pass the pin guard's filter (base/supervisor_pass.h), which liburing's
+  // own system call would not.
+  int Init(unsigned depth, unsigned flags) {
+    io_uring_params p{};
+    p.flags = flags;
+    const int fd =
+        static_cast<int>(syscall(SYS_io_uring_setup, depth, &p, 0, 0, 0, kSupervisorPass));
+    if (fd < 0) return -errno;
+    if (int ret = io_uring_queue_mmap(fd, &p, &ring_); ret < 0) {
+      ::close(fd);
+      return ret;
+    }
+    // What io_uring_queue_init adds to the mapping (liburing 2.3): SQ
+    // slots mapped one to one onto SQEs, and the kernel's features.
+    for (unsigned i = 0; i < ring_.sq.ring_entries; i++) ring_.sq.array[i] = i;
+    ring_.features = p.features;
+    return 0;
+  }
 
   io_uring ring_{};
   bool ready_ = false;

@@ -14,9 +14,11 @@
 //    of its own (AnonSpace::Fork: the region is MADV_DONTFORK, so a plain
 //    fork would leave the child without it), taken while the program's
 //    other threads are stopped (StopOtherThreads);
-//  - open() with O_DIRECT: the flag is dropped, so that the kernel reads
-//    into program memory through copy_to_user, which userfaultfd sees
-//    (engine audit F3: DMA into a page uswap may evict loses data);
+//  - open() and fcntl(F_SETFL) with O_DIRECT: the flag is dropped, so that
+//    the kernel reads into program memory through copy_to_user, which
+//    userfaultfd sees (engine audit F3: DMA into a page uswap may evict
+//    loses data); the same calls made without the C library, and io_uring's
+//    pinned buffers, are the pin guard's (run/pin_guard.h);
 //  - pthread_create: threads the engine starts are marked as engine
 //    threads (their allocations and system calls bypass the region).
 //
@@ -64,6 +66,7 @@
 #include "base/proc_file.h"
 #include "base/unique_fd.h"
 #include "run/anon_space.h"
+#include "run/pin_guard.h"
 #include "run/proc_maps.h"
 #include "run/run_env.h"
 #include "uswap/swap_area.h"
@@ -1143,12 +1146,17 @@ USWAP_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, v
 
 // ---- O_DIRECT -------------------------------------------------------------
 
+// The program's O_DIRECT is dropped once its memory is uswap memory; the
+// engine's own (its swap areas) is kept, and carries kSupervisorPass so that
+// the pin guard's filter lets it through (run/pin_guard.h).
 static int NoDirect(int flags) {
   if ((flags & O_DIRECT) && Ready() && !t_engine) return flags & ~O_DIRECT;
   return flags;
 }
 static int OpenAt(int dirfd, const char* path, int flags, mode_t mode) {
-  return static_cast<int>(syscall(SYS_openat, dirfd, path, NoDirect(flags), mode));
+  flags = NoDirect(flags);
+  return static_cast<int>(
+      syscall(SYS_openat, dirfd, path, flags, mode, 0L, (flags & O_DIRECT) ? kSupervisorPass : 0));
 }
 // The mode argument exists only with O_CREAT or O_TMPFILE.
 #define USWAP_MODE_ARG(flags)                                  \
@@ -1177,3 +1185,18 @@ USWAP_EXPORT int open64(const char*, int, ...) __attribute__((alias("open")));
 USWAP_EXPORT int openat64(int, const char*, int, ...) __attribute__((alias("openat")));
 USWAP_EXPORT int __open64_2(const char*, int) __attribute__((alias("__open_2")));
 USWAP_EXPORT int __openat64_2(int, const char*, int) __attribute__((alias("__openat_2")));
+// fcntl(F_SETFL, O_DIRECT) as open: made buffered. Every other command goes
+// to the C library's fcntl unchanged (its argument is an int or a pointer,
+// passed on as the C library reads it: one machine word).
+USWAP_EXPORT int fcntl(int fd, int cmd, ...) {
+  static auto real = Next<int (*)(int, int, ...)>("fcntl");
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  if (cmd == F_SETFL)
+    arg = reinterpret_cast<void*>(
+        static_cast<intptr_t>(NoDirect(static_cast<int>(reinterpret_cast<intptr_t>(arg)))));
+  return real(fd, cmd, arg);
+}
+USWAP_EXPORT int fcntl64(int, int, ...) __attribute__((alias("fcntl")));

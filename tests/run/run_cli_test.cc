@@ -182,6 +182,41 @@ TEST_F(RunCliTest, SystemCallsReadIntoSwappedOutHeapIncludingODirect) {
   Compare(this, plain, under, 96);
 }
 
+// What the shim cannot interpose — O_DIRECT and io_uring's registered
+// buffers through direct system calls — the pin guard refuses on uswap
+// memory, one line each on the program's stderr, and lets through
+// elsewhere: the C library's calls (made buffered), shared memory, and a
+// child the shim is not in. --no-pin-guard leaves it out.
+TEST_F(RunCliTest, ThePinGuardRefusesDirectCallsThatWouldPinUswapMemory) {
+  const std::vector<std::string> program = {RUN_MATRIX, "pinguard", "64"};
+  Outcome plain = Run(program);
+  ExpectExited(plain, 0, "without uswap");
+  const size_t no_uring = plain.out.find("io_uring unavailable");  // its line is kept
+  const bool uring = no_uring == std::string::npos;
+  Outcome under = Run(Uswap(program));
+  ExpectExited(under, 0, "under uswap run");
+  std::string want =
+      "raw open O_DIRECT: EINVAL\n"
+      "open O_DIRECT: ok\n"
+      "raw fcntl O_DIRECT: EINVAL\n"
+      "fcntl O_DIRECT: ok\n";
+  want += uring ? "register heap buffers: EOPNOTSUPP\nregister shared buffers: ok\n"
+                : plain.out.substr(no_uring, plain.out.find('\n', no_uring) + 1 - no_uring);
+  EXPECT_EQ(under.out, want + "child raw open O_DIRECT: ok\n");
+  for (const char* line : {"]: open(O_DIRECT) refused (EINVAL): O_DIRECT would DMA",
+                           "]: fcntl(F_SETFL, O_DIRECT) refused (EINVAL)",
+                           uring ? "]: io_uring_register(IORING_REGISTER_BUFFERS) refused "
+                                   "(EOPNOTSUPP): the buffers are uswap memory"
+                                 : "uswap run: run_matrix["})
+    EXPECT_NE(under.err.find(line), std::string::npos) << line << "\nstderr: " << under.err;
+  std::vector<std::string> off = Uswap(program);
+  off.insert(off.begin() + 2, "--no-pin-guard");
+  Outcome unguarded = Run(off);
+  ExpectExited(unguarded, 0, "--no-pin-guard");
+  EXPECT_EQ(unguarded.out, plain.out);
+  EXPECT_EQ(unguarded.err, "");
+}
+
 TEST_F(RunCliTest, PosixSpawnVforkAndSystemRunChildrenUnderUswap) {
   Outcome under = ExpectSameUnderUswap({RUN_MATRIX, "spawn"});
   EXPECT_NE(under.out.find("system status 3"), std::string::npos) << under.out;

@@ -9,6 +9,11 @@
  *                               under MCL_FUTURE, DONTNEED refused; MiB paged after munlockall;
  *                               ends with mlockall(MCL_CURRENT) in force
  *   run_matrix syscall MiB      read(2) (buffered and O_DIRECT) into swapped-out heap
+ *   run_matrix pinguard MiB     calls that would pin heap memory for the kernel, made
+ *                               without the C library (O_DIRECT open and fcntl,
+ *                               io_uring registered buffers, their iovecs swapped out
+ *                               by MiB of other data) and through it; then the same
+ *                               raw open in a child without uswap (rawdirect PATH)
  *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
  *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
  *   run_matrix forkwrite MiB    fork() while other threads write MiB and allocate: the
@@ -31,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +317,74 @@ static int Syscall(size_t mib) {
   return failures != 0;
 }
 
+/* ---- the pin guard: calls that would let the kernel pin heap memory ---- */
+static const char* Outcome(long r) { return r >= 0 ? "ok" : strerrorname_np(errno); }
+static int RawDirect(const char* path) {
+  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECT);
+  printf("child raw open O_DIRECT: %s\n", Outcome(fd));
+  return fd < 0;
+}
+static int PinGuard(const char* self, size_t mib) {
+  char path[] = "/var/tmp/run_matrix.XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0, "mkstemp");
+  char* heap = aligned_alloc(PAGE, 16 * PAGE);
+  Fill(heap, 16 * PAGE, 71);
+  CHECK(write(fd, heap, 16 * PAGE) == 16 * PAGE, "write file");
+  long r = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECT);
+  printf("raw open O_DIRECT: %s\n", Outcome(r));
+  if (r >= 0) close((int)r);
+  r = open(path, O_RDONLY | O_DIRECT);
+  printf("open O_DIRECT: %s\n", Outcome(r));
+  if (r >= 0) close((int)r);
+  r = syscall(SYS_fcntl, fd, F_SETFL, O_DIRECT);
+  printf("raw fcntl O_DIRECT: %s\n", Outcome(r));
+  r = fcntl(fd, F_SETFL, O_DIRECT);
+  printf("fcntl O_DIRECT: %s\n", Outcome(r));
+  struct io_uring_params params;
+  memset(&params, 0, sizeof(params));
+  long ring = syscall(SYS_io_uring_setup, 4, &params);
+  if (ring < 0) {
+    printf("io_uring unavailable (%s)\n", strerrorname_np(errno));
+  } else {
+    /* The iovecs themselves on the heap, pushed out to swap: whoever
+     * judges the call reads them back. */
+    struct iovec* iov = malloc(2 * sizeof(*iov));
+    iov[0] = (struct iovec){heap, 8 * PAGE};
+    iov[1] = (struct iovec){heap + 8 * PAGE, 8 * PAGE};
+    char* other = malloc(mib * MIB);
+    Fill(other, mib * MIB, 72);
+    r = syscall(SYS_io_uring_register, ring, IORING_REGISTER_BUFFERS, iov, 2);
+    printf("register heap buffers: %s\n", Outcome(r));
+    if (r >= 0) syscall(SYS_io_uring_register, ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+    CHECK(Same(other, mib * MIB, 72), "other memory");
+    free(other);
+    free(iov);
+    void* shared = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct iovec siov = {shared, 16 * PAGE};
+    r = syscall(SYS_io_uring_register, ring, IORING_REGISTER_BUFFERS, &siov, 1);
+    printf("register shared buffers: %s\n", Outcome(r));
+    munmap(shared, 16 * PAGE);
+    close((int)ring);
+  }
+  CHECK(Same(heap, 16 * PAGE, 71), "heap");
+  /* A child the shim is not preloaded into: nothing of its is refused. */
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    unsetenv("LD_PRELOAD");
+    execl(self, self, "rawdirect", path, (char*)NULL);
+    _exit(127);
+  }
+  int status = -1;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child without uswap");
+  close(fd);
+  unlink(path);
+  free(heap);
+  return failures != 0;
+}
+
 /* ---- processes ---- */
 static int Child(const char* tag) {
   char* p = malloc(8 * MIB);
@@ -582,6 +658,8 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "mm")) return Mm(mib);
   if (!strcmp(mode, "mlockall")) return Mlockall(mib);
   if (!strcmp(mode, "syscall")) return Syscall(mib);
+  if (!strcmp(mode, "pinguard")) return PinGuard(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL), mib);
+  if (!strcmp(mode, "rawdirect") && argc > 2) return RawDirect(argv[2]);
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
   if (!strcmp(mode, "fork")) return Fork(mib);
   if (!strcmp(mode, "forkwrite")) return ForkWrite(mib);

@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "fault/uffd.h"
 #include "mm/policy/reclaim_policy.h"
+#include "run/pin_guard.h"
 #include "run/run_env.h"
 #include "uswap/space.h"
 
@@ -40,7 +41,7 @@ constexpr char kCmd[] = "run";
 constexpr char kHelp[] =
     "usage: uswap run [--ram SIZE] [--swap FILE | --swap-dir DIR] [--swap-size SIZE]\n"
     "                 [--compress ALG] [--policy NAME] [--stats FILE]\n"
-    "                 [--record-faults FILE] [--count-process-memory]\n"
+    "                 [--record-faults FILE] [--count-process-memory] [--no-pin-guard]\n"
     "                 [--] PROGRAM [ARGS...]\n"
     "\n"
     "Runs PROGRAM (dynamically linked) with its anonymous memory - the malloc\n"
@@ -66,6 +67,10 @@ constexpr char kHelp[] =
     "  --count-process-memory  the budget also holds each process's own memory\n"
     "                    outside uswap (the allocator's, the interpreter's):\n"
     "                    the whole tree, as a memory cgroup counts it\n"
+    "  --no-pin-guard    leave out the guard that keeps the kernel from pinning\n"
+    "                    uswap memory (O_DIRECT and io_uring buffers made by\n"
+    "                    direct system calls: refused there, as data would be\n"
+    "                    lost); without it uswap run needs no no_new_privs\n"
     "\n"
     "Threads, fork() (the child gets a private copy of the memory), exec,\n"
     "posix_spawn and system() work; the processes share the budget, each has\n"
@@ -192,12 +197,14 @@ int RunMain(int argc, char** argv) {
                                     {"record-faults", required_argument, nullptr, 'R'},
                                     {"stats", required_argument, nullptr, 'S'},
                                     {"count-process-memory", no_argument, nullptr, 'P'},
+                                    {"no-pin-guard", no_argument, nullptr, 'G'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   RunSettings s;
   s.ram_bytes = 256u << 20;
   uint64_t swap_bytes = 8ull << 30;
   bool sized = false;
+  bool pin_guard = true;
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "+h", kOptions, nullptr)) != -1) {
@@ -230,6 +237,9 @@ int RunMain(int argc, char** argv) {
         break;
       case 'P':
         s.count_process = true;
+        break;
+      case 'G':
+        pin_guard = false;
         break;
       default:
         return HelpOrUsageError(kCmd, c, argv, kHelp);
@@ -304,6 +314,12 @@ int RunMain(int argc, char** argv) {
   std::string preload = shim;
   if (const char* old = std::getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
   setenv("LD_PRELOAD", preload.c_str(), 1);
+  // Last: from here on the filter judges this process's calls too.
+  if (pin_guard)
+    if (Status st = StartPinGuard(); !st.ok())
+      return Refuse(st.ToString() +
+                    " (--no-pin-guard runs without it: then O_DIRECT and io_uring buffers "
+                    "in direct system calls can lose data)");
   execv(program.c_str(), argv + optind);
   const int err = errno;
   return Refuse(program + ": " + std::strerror(err), err == ENOENT ? 127 : 126);
