@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -25,7 +24,9 @@
 #include <set>
 #include <utility>
 
+#include "base/proc_file.h"
 #include "base/unique_fd.h"
+#include "run/proc_maps.h"
 
 namespace uswap {
 namespace {
@@ -275,20 +276,12 @@ PinGuardVerdict JudgePinningCall(int nr, const uint64_t args[6], PinGuardTarget&
 std::vector<AddrRange> UswapRangesInMaps(std::string_view maps) {
   static constexpr std::string_view kName = "/memfd:uswap-region-";
   std::vector<AddrRange> out;
-  size_t pos = 0;
-  while (pos < maps.size()) {
-    size_t eol = maps.find('\n', pos);
-    if (eol == std::string_view::npos) eol = maps.size();
-    const std::string_view line = maps.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (line.find(kName) == std::string_view::npos) continue;
-    const std::string text(line.substr(0, line.find(' ')));
-    unsigned long lo = 0, hi = 0;
-    if (std::sscanf(text.c_str(), "%lx-%lx", &lo, &hi) != 2 || hi <= lo) continue;
-    if (!out.empty() && out.back().end == lo)
-      out.back().end = hi;  // the region's accessible and PROT_NONE parts
+  for (const ProcMapping& m : ParseProcMaps(maps)) {
+    if (m.name.compare(0, kName.size(), kName) != 0) continue;
+    if (!out.empty() && out.back().end == m.range.begin)
+      out.back().end = m.range.end;  // the region's accessible and PROT_NONE parts
     else
-      out.push_back({lo, hi});
+      out.push_back(m.range);
   }
   return out;
 }
@@ -409,18 +402,10 @@ Result<UniqueFd> InstallFilter() {
 
 // ---- the supervisor --------------------------------------------------------
 
-std::string ReadSmallFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::string text;
-  if (!fd.valid()) return text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  return text;
+// A /proc file of the caller, or "" when it is gone.
+std::string ProcText(pid_t tid, const char* name) {
+  Result<std::string> r = ReadProcText("/proc/" + std::to_string(tid) + "/" + name);
+  return r.ok() ? std::move(r).value() : std::string();
 }
 
 class ProcessTarget final : public PinGuardTarget {
@@ -434,8 +419,7 @@ class ProcessTarget final : public PinGuardTarget {
     return false;
   }
   const std::vector<AddrRange>& UswapRanges() override {
-    if (!ranges_)
-      ranges_ = UswapRangesInMaps(ReadSmallFile("/proc/" + std::to_string(tid_) + "/maps"));
+    if (!ranges_) ranges_ = UswapRangesInMaps(ProcText(tid_, "maps"));
     return *ranges_;
   }
 
@@ -447,12 +431,12 @@ class ProcessTarget final : public PinGuardTarget {
 // One line on the refused process's own stderr: the same open file (its
 // offset, its pipe), through pidfd_getfd. Once per process and call.
 void Tell(pid_t tid, const PinGuardVerdict& v, std::set<std::pair<pid_t, std::string>>& told) {
-  const std::string status = ReadSmallFile("/proc/" + std::to_string(tid) + "/status");
+  const std::string status = ProcText(tid, "status");
   const size_t at = status.find("\nTgid:");
   const pid_t tgid = at == std::string::npos ? tid : std::atoi(status.c_str() + at + 6);
   if (told.size() > 4096) told.clear();
   if (!told.insert({tgid, v.call}).second) return;
-  std::string comm = ReadSmallFile("/proc/" + std::to_string(tid) + "/comm");
+  std::string comm = ProcText(tid, "comm");
   if (!comm.empty() && comm.back() == '\n') comm.pop_back();
   UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, tgid, 0)));
   if (!pidfd.valid()) return;

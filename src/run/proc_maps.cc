@@ -8,28 +8,22 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "base/unique_fd.h"
+#include "base/proc_file.h"
 
 namespace uswap {
 
 Result<std::vector<ProcMapping>> ReadProcMaps(uintptr_t b, uintptr_t e) {
-  UniqueFd fd(::open("/proc/self/maps", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::FromErrno("open(/proc/self/maps)", errno);
-  std::string text;
-  char buf[16384];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno("read(/proc/self/maps)", errno);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
+  USWAP_ASSIGN_OR_RETURN(const std::string text, ReadProcText("/proc/self/maps"));
+  return ParseProcMaps(text, b, e);
+}
+
+std::vector<ProcMapping> ParseProcMaps(std::string_view text, uintptr_t b, uintptr_t e) {
   std::vector<ProcMapping> out;
   size_t pos = 0;
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    const std::string line = text.substr(pos, eol - pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string line(text.substr(pos, eol - pos));
     pos = eol + 1;
     unsigned long lo = 0, hi = 0;
     char perms[5] = {};

@@ -1,11 +1,13 @@
 // ReadProcMaps: the calling process's mappings, from /proc/self/maps (cf.
 // the kernel's show_map_vma). fork() reads the protections the program
 // gave region memory (mprotect is the kernel's, not in AnonSpace's
-// bookkeeping) and mlockall() the file mappings it locks outside the region.
+// bookkeeping), mlockall() the file mappings it locks outside the region,
+// and the pin guard another process's uswap memory.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "run/range_set.h"
@@ -22,5 +24,8 @@ struct ProcMapping {
 // The mappings that intersect [b, e), clipped to it, in address order.
 // The open or read error names the file.
 Result<std::vector<ProcMapping>> ReadProcMaps(uintptr_t b = 0, uintptr_t e = UINTPTR_MAX);
+// The same from the text of a maps file (another process's: the pin guard).
+std::vector<ProcMapping> ParseProcMaps(std::string_view text, uintptr_t b = 0,
+                                       uintptr_t e = UINTPTR_MAX);
 
 }  // namespace uswap
