@@ -44,11 +44,12 @@ enum RegisterOp : uint32_t {
   kRegisterResizeRings = 33,
   kRegisterMemRegion = 34,
 };
-constexpr uint32_t kRsrcRegisterSparse = 1u << 0;  // IORING_RSRC_REGISTER_SPARSE
-constexpr uint16_t kPbufRingMmap = 1u << 0;        // IOU_PBUF_RING_MMAP
-constexpr uint32_t kMemRegionTypeUser = 1u << 0;   // IORING_MEM_REGION_TYPE_USER
-constexpr uint32_t kZcrxAreaDmabuf = 1u << 0;      // IORING_ZCRX_AREA_DMABUF
-constexpr uint64_t kSqeBytesMax = 128;             // an SQE128 entry
+constexpr uint32_t kRsrcRegisterSparse = 1u << 0;     // IORING_RSRC_REGISTER_SPARSE
+constexpr uint16_t kPbufRingMmap = 1u << 0;           // IOU_PBUF_RING_MMAP
+constexpr uint32_t kMemRegionTypeUser = 1u << 0;      // IORING_MEM_REGION_TYPE_USER
+constexpr uint32_t kZcrxAreaDmabuf = 1u << 0;         // IORING_ZCRX_AREA_DMABUF
+constexpr uint64_t kSqeBytesMax = 128;                // an SQE128 entry
+constexpr uint64_t kMaxRegisteredBuffers = 1u << 14;  // IORING_MAX_REG_BUFFERS
 
 struct RingOffsets {  // io_sqring_offsets / io_cqring_offsets
   uint32_t words[8];
@@ -129,6 +130,7 @@ class Judge {
   }
   // Whether any of n iovecs at addr is uswap memory.
   bool IovecsUswap(uint64_t addr, uint64_t n) {
+    if (n > kMaxRegisteredBuffers) return false;  // the kernel refuses it (EINVAL)
     iovec chunk[64];
     for (uint64_t i = 0; i < n;) {
       const uint64_t k = std::min<uint64_t>(n - i, 64);
@@ -171,83 +173,82 @@ class Judge {
   int read_errno_ = 0;
 };
 
-PinGuardVerdict Refuse(int error, std::string call, const char* reason) {
-  return {false, error, std::move(call), reason};
+PinGuardVerdict Refuse(int error, std::string call, std::string reason) {
+  return {false, error, std::move(call), std::move(reason)};
+}
+PinGuardVerdict RefuseUring(std::string call, const char* what) {
+  return Refuse(EOPNOTSUPP, std::move(call), std::string(what) + " uswap memory; " + kUringWayOut);
 }
 
 PinGuardVerdict JudgeRegister(uint64_t op, uint64_t arg, uint64_t nr_args, Judge& j) {
+  const char* name;  // the operation
+  const char* what;  // what of the program's memory it would pin
+  bool pins = false;
   switch (op) {
     case kRegisterBuffers:
-      if (j.IovecsUswap(arg, nr_args))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_BUFFERS)",
-                      "the buffers are uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_BUFFERS)");
+      name = "IORING_REGISTER_BUFFERS", what = "the buffers are";
+      pins = j.IovecsUswap(arg, nr_args);
+      break;
     case kRegisterBuffers2: {
+      name = "IORING_REGISTER_BUFFERS2", what = "the buffers are";
       RsrcRegister r;
-      if (j.Read(arg, &r) && !(r.flags & kRsrcRegisterSparse) && r.data &&
-          j.IovecsUswap(r.data, r.nr))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_BUFFERS2)",
-                      "the buffers are uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_BUFFERS2)");
+      pins = j.Read(arg, &r) && !(r.flags & kRsrcRegisterSparse) && r.data &&
+             j.IovecsUswap(r.data, r.nr);
+      break;
     }
     case kRegisterBuffersUpdate: {
+      name = "IORING_REGISTER_BUFFERS_UPDATE", what = "the buffers are";
       RsrcUpdate2 u;
-      if (j.Read(arg, &u) && u.data && j.IovecsUswap(u.data, u.nr))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_BUFFERS_UPDATE)",
-                      "the buffers are uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_BUFFERS_UPDATE)");
+      pins = j.Read(arg, &u) && u.data && j.IovecsUswap(u.data, u.nr);
+      break;
     }
     case kRegisterPbufRing: {
+      name = "IORING_REGISTER_PBUF_RING", what = "the buffer ring is";
       BufReg b;
-      if (j.Read(arg, &b) && !(b.flags & kPbufRingMmap) &&
-          j.Uswap(b.ring_addr, uint64_t{b.ring_entries} * kBufRingEntryBytes))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_PBUF_RING)",
-                      "the buffer ring is uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_PBUF_RING)");
+      pins = j.Read(arg, &b) && !(b.flags & kPbufRingMmap) &&
+             j.Uswap(b.ring_addr, uint64_t{b.ring_entries} * kBufRingEntryBytes);
+      break;
     }
     case kRegisterResizeRings: {
+      name = "IORING_REGISTER_RESIZE_RINGS", what = "the new rings are";
       UringParams p;
-      if (j.Read(arg, &p) && j.RingsUswap(p, p.sq_entries))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_RESIZE_RINGS)",
-                      "the new rings are uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_RESIZE_RINGS)");
+      pins = j.Read(arg, &p) && j.RingsUswap(p, p.sq_entries);
+      break;
     }
     case kRegisterMemRegion: {
+      name = "IORING_REGISTER_MEM_REGION", what = "the region is";
       MemRegionReg m;
-      if (j.Read(arg, &m) && j.RegionUswap(m.region_uptr))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_MEM_REGION)",
-                      "the region is uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_MEM_REGION)");
+      pins = j.Read(arg, &m) && j.RegionUswap(m.region_uptr);
+      break;
     }
     case kRegisterZcrxIfq: {
+      name = "IORING_REGISTER_ZCRX_IFQ", what = "the receive area is";
       ZcrxIfqReg z;
       ZcrxAreaReg a;
-      if (j.Read(arg, &z) && ((z.area_ptr && j.Read(z.area_ptr, &a) &&
-                               !(a.flags & kZcrxAreaDmabuf) && j.Uswap(a.addr, a.len)) ||
-                              j.RegionUswap(z.region_ptr)))
-        return Refuse(EOPNOTSUPP, "io_uring_register(IORING_REGISTER_ZCRX_IFQ)",
-                      "the receive area is uswap memory; ");
-      return j.Unreadable("io_uring_register(IORING_REGISTER_ZCRX_IFQ)");
+      pins = j.Read(arg, &z) && ((z.area_ptr && j.Read(z.area_ptr, &a) &&
+                                  !(a.flags & kZcrxAreaDmabuf) && j.Uswap(a.addr, a.len)) ||
+                                 j.RegionUswap(z.region_ptr));
+      break;
     }
     default:
       return {};  // the filter traps no other operation
   }
+  std::string call = std::string("io_uring_register(") + name + ")";
+  return pins ? RefuseUring(std::move(call), what) : j.Unreadable(std::move(call));
 }
 
 }  // namespace
 
 PinGuardVerdict JudgePinningCall(int nr, const uint64_t args[6], PinGuardTarget& target) {
   Judge j(target);
-  PinGuardVerdict v;
   switch (nr) {
     case SYS_open:
     case SYS_openat:
     case SYS_fcntl:
       // The filter traps these only with O_DIRECT.
-      if (!target.UswapRanges().empty())
-        v = Refuse(EINVAL, nr == SYS_fcntl ? "fcntl(F_SETFL, O_DIRECT)" : "open(O_DIRECT)",
-                   kDirectWayOut);
-      return v;
+      if (target.UswapRanges().empty()) return {};
+      return Refuse(EINVAL, nr == SYS_fcntl ? "fcntl(F_SETFL, O_DIRECT)" : "open(O_DIRECT)",
+                    kDirectWayOut);
     case SYS_openat2: {
       uint64_t flags = 0;  // open_how.flags, its first field
       if (j.Read(args[1], &flags) && (flags & O_DIRECT) && !target.UswapRanges().empty())
@@ -257,20 +258,14 @@ PinGuardVerdict JudgePinningCall(int nr, const uint64_t args[6], PinGuardTarget&
     case SYS_io_uring_setup: {
       UringParams p;
       if (j.Read(args[1], &p) && j.RingsUswap(p, args[0]))
-        v = Refuse(EOPNOTSUPP, "io_uring_setup(IORING_SETUP_NO_MMAP)",
-                   "the rings are uswap memory; ");
-      else
-        v = j.Unreadable("io_uring_setup");
-      break;
+        return RefuseUring("io_uring_setup(IORING_SETUP_NO_MMAP)", "the rings are");
+      return j.Unreadable("io_uring_setup");
     }
     case SYS_io_uring_register:
-      v = JudgeRegister(args[1] & ~uint64_t{kRegisterUseRegisteredRing}, args[2], args[3], j);
-      break;
+      return JudgeRegister(args[1] & ~uint64_t{kRegisterUseRegisteredRing}, args[2], args[3], j);
     default:
-      return v;
+      return {};
   }
-  if (!v.allow && v.reason.size() > 0 && v.reason.back() == ' ') v.reason += kUringWayOut;
-  return v;
 }
 
 std::vector<AddrRange> UswapRangesInMaps(std::string_view maps) {
