@@ -57,6 +57,7 @@ struct Stats {
   uint64_t zswap_rejected_full = 0;     // pages sent to disk because the pool was full
   uint64_t zswap_writeback_errors = 0;  // write-backs that failed (the object stays)
   uint64_t zswap_corrupt = 0;           // objects that did not decompress (EBADMSG)
+  uint64_t zswap_copied_in = 0;         // objects a fork copy brought as they were (uswap run)
   uint64_t resident_pages = 0;          // frames in use now
   uint64_t free_frames = 0;             // budget - resident (0 when over)
   uint64_t budget_pages = 0;

@@ -338,6 +338,7 @@ Stats SpaceImpl::stats() const {
     s.zswap_rejected_full = zs.rejected_full;
     s.zswap_writeback_errors = zs.writeback_errors;
     s.zswap_corrupt = zs.corrupt;
+    s.zswap_copied_in = zs.copied_in;
     s.zswap_objects = zs.objects;
     s.zswap_pool_pages = zs.pool_pages;
     s.zswap_payload_bytes = zs.payload_bytes;
@@ -562,13 +563,29 @@ Status RegionImpl::AddPage(size_t offset, const void* page) {
   return node.AddPageLocked(mm_.get(), first, page);
 }
 
-Status RegionImpl::CopyPages(size_t offset, size_t bytes, void* out) {
+Status RegionImpl::CopyPages(size_t offset, size_t bytes, void* out,
+                             MemoryNode::CompressedPages* objects) {
   USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::CopyPages"));
   uint64_t first, end;
   USWAP_RETURN_IF_ERROR(PageRange(offset, bytes, &first, &end));
   MemoryNode& node = space_->node();
   ReaderLock rl(&node.regions_mu());
-  return node.CopyPagesLocked(mm_.get(), first, end - first, static_cast<uint8_t*>(out));
+  return node.CopyPagesLocked(mm_.get(), first, end - first, static_cast<uint8_t*>(out), objects);
+}
+
+Status RegionImpl::AddObject(size_t offset, const uint8_t* obj, size_t n, uint32_t sum) {
+  USWAP_RETURN_IF_ERROR(space_->CheckOwner("Region::AddObject"));
+  uint64_t first, end;
+  USWAP_RETURN_IF_ERROR(PageRange(offset, 1, &first, &end));
+  MemoryNode& node = space_->node();
+  if (!node.zswap()) return Status::NotSupported("AddObject: no compressed tier");
+  ReaderLock rl(&node.regions_mu());
+  return node.AddObjectLocked(mm_.get(), first, obj, n, sum);
+}
+
+std::string RegionImpl::ObjectCodec() {
+  Zswap* z = space_->node().zswap();
+  return z ? z->codec() : "";
 }
 
 Status RegionImpl::PopulatedRanges(std::vector<std::pair<size_t, size_t>>* ranges,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -136,8 +137,16 @@ class RegionImpl {
   // dirty; the next access maps it. MemoryNode::AddPageLocked's contract.
   Status AddPage(size_t offset, const void* page);
   // Copies [offset, offset + bytes) (whole pages) into `out` (page-aligned)
-  // without faulting anything in: MemoryNode::CopyPagesLocked's contract.
-  Status CopyPages(size_t offset, size_t bytes, void* out);
+  // without faulting anything in: MemoryNode::CopyPagesLocked's contract
+  // (with `objects`, pages in the compressed tier stay compressed).
+  Status CopyPages(size_t offset, size_t bytes, void* out,
+                   MemoryNode::CompressedPages* objects = nullptr);
+  // AddPage for a page given as a compressed object of a tier with codec
+  // ObjectCodec(): MemoryNode::AddObjectLocked's contract.
+  Status AddObject(size_t offset, const uint8_t* obj, size_t n, uint32_t sum);
+  // The compressed tier's codec ("" without one): a compressed copy goes
+  // between regions whose codecs are the same.
+  std::string ObjectCodec();
   MmRegion* mm() { return mm_.get(); }
   SpaceImpl* space() { return space_; }
 

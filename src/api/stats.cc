@@ -15,15 +15,17 @@ namespace {
   X(zswap_stored)               \
   X(zswap_loaded)               \
   X(zswap_written_back)         \
-  X(zswap_rejected_poor) X(zswap_rejected_full) X(zswap_writeback_errors) X(zswap_corrupt)
-#define USWAP_STATS_GAUGES(X)                                                                 \
-  X(resident_pages)                                                                           \
-  X(free_frames)                                                                              \
-  X(budget_pages)                                                                             \
-  X(frame_limit)                                                                              \
-  X(swap_cache_pages) X(mlocked_pages) X(metadata_bytes) X(zswap_objects) X(zswap_pool_pages) \
-      X(zswap_payload_bytes) X(zswap_limit_pages) X(group_limit_bytes) X(group_usage_bytes)   \
-          X(group_peak_bytes) X(group_members)
+  X(zswap_rejected_poor)        \
+  X(zswap_rejected_full) X(zswap_writeback_errors) X(zswap_corrupt) X(zswap_copied_in)
+#define USWAP_STATS_GAUGES(X)                                                                    \
+  X(resident_pages)                                                                              \
+  X(free_frames)                                                                                 \
+  X(budget_pages)                                                                                \
+  X(frame_limit)                                                                                 \
+  X(swap_cache_pages)                                                                            \
+  X(mlocked_pages) X(metadata_bytes) X(zswap_objects) X(zswap_pool_pages) X(zswap_payload_bytes) \
+      X(zswap_limit_pages) X(group_limit_bytes) X(group_usage_bytes) X(group_peak_bytes)         \
+          X(group_members)
 #define USWAP_STATS_SCALARS(X) USWAP_STATS_COUNTERS(X) USWAP_STATS_GAUGES(X)
 
 std::string JsonString(const std::string& s) {

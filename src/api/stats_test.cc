@@ -53,7 +53,7 @@ TEST(StatsTest, SinceCoversEveryCounter) {
   s.budget_overshoot_pages = s.group_reclaim_requests = s.group_waits = 3;
   s.mlock_limit_refusals = 3;
   s.zswap_stored = s.zswap_loaded = s.zswap_written_back = s.zswap_rejected_poor = 3;
-  s.zswap_rejected_full = s.zswap_writeback_errors = s.zswap_corrupt = 3;
+  s.zswap_rejected_full = s.zswap_writeback_errors = s.zswap_corrupt = s.zswap_copied_in = 3;
   s.resident_pages = s.free_frames = s.budget_pages = s.frame_limit = s.swap_cache_pages =
       s.mlocked_pages = s.metadata_bytes = 3;
   s.zswap_objects = s.zswap_pool_pages = s.zswap_payload_bytes = s.zswap_limit_pages = 3;
@@ -67,7 +67,7 @@ TEST(StatsTest, SinceCoversEveryCounter) {
     if (line.substr(line.rfind(' ') + 1) != "0") nonzero++;
     at = end + 1;
   }
-  EXPECT_EQ(lines, 52u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
+  EXPECT_EQ(lines, 53u) << "a field was added to Stats: list it in stats.cc and here\n" << text;
   EXPECT_EQ(nonzero, 15u) << text;  // the gauges
 }
 

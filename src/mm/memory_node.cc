@@ -282,7 +282,8 @@ void MemoryNode::NotifyReclaimProgress() {
   progress_cv_.SignalAll();
 }
 
-Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out) {
+Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out,
+                                   CompressedPages* objects) {
   if (!page_io_->options().checksums)
     return Status::NotSupported("reading swapped pages without a fault needs checksums");
   // A page in flight (kSwapIn) or read back wrong is looked at again, for
@@ -297,6 +298,9 @@ Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint
     uint8_t* const at = out + (i - first) * ps;
     reads.clear();
     bool again = false;
+    // A block looked at again drops the objects it appended.
+    const size_t objects_at = objects ? objects->pages.size() : 0;
+    const size_t bytes_at = objects ? objects->bytes.size() : 0;
     if (!r->block_exists(i)) {
       std::memset(at, 0, (stop - i) * ps);  // never touched: 64 kNone pages
     } else {
@@ -317,6 +321,17 @@ Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint
             USWAP_RETURN_IF_ERROR(r->CopyOut(j, 1, to));
             break;
           case PageState::kSwapped:
+            if (objects && zswap_) {
+              const size_t at = objects->bytes.size(), cap = zswap_->max_object();
+              objects->bytes.resize(at + cap);
+              const size_t len = zswap_->CopyObject(p.entry(), objects->bytes.data() + at, cap);
+              objects->bytes.resize(at + len);
+              if (len) {
+                objects->pages.push_back(
+                    {static_cast<uint32_t>(j - first), static_cast<uint32_t>(len), p.sum});
+                break;
+              }
+            }
             reads.push_back(SwapPage{p.entry(), to, p.sum});
             break;
           case PageState::kSwapIn:
@@ -333,6 +348,10 @@ Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint
       for (const SwapPage& p : reads) again |= p.status != 0;
     }
     if (again) {
+      if (objects) {
+        objects->pages.resize(objects_at);
+        objects->bytes.resize(bytes_at);
+      }
       if (++retries > kMaxRetries)
         return Status::IOError("pages " + std::to_string(i) + ".." + std::to_string(stop - 1) +
                                " of the region could not be read for a copy");
@@ -343,6 +362,41 @@ Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint
     i = stop;
   }
   return Status::OK();
+}
+
+Status MemoryNode::AddObjectLocked(MmRegion* r, uint64_t index, const uint8_t* obj, size_t n,
+                                   uint32_t sum) {
+  USWAP_CHECK(zswap_ != nullptr);
+  if (page_io_->options().checksums) {
+    if (std::optional<SwapEntry> e = devices_->Allocate()) {
+      if (zswap_->StoreObject(*e, obj, n)) {
+        {
+          MutexLock l(&r->block_lock(index));
+          PageEntry& p = r->pte(index);
+          if (p.state == PageState::kNone) {
+            p.state = PageState::kSwapped;  // as reclaim leaves a page the pool took
+            p.flags = 0;
+            p.shadow = 0;
+            p.set_entry(*e);
+            p.sum = sum;
+            return Status::OK();
+          }
+        }
+        FreeSwapEntry(*e);
+        return Status::InvalidArgument("AddObject: page " + std::to_string(index) +
+                                       " is not untouched");
+      }
+      FreeSwapEntry(*e);
+    }
+  }
+  // No room in the tier or on swap: the page itself, as a copy adds it.
+  PageBuffer buffer(r->page_size());
+  uint8_t* page = reinterpret_cast<uint8_t*>(buffer.data());
+  if (!zswap_->Decompress(obj, n, page) ||
+      (page_io_->options().checksums && PageChecksum(page, r->page_size()) != sum))
+    return Status::Corruption("page " + std::to_string(index) +
+                              ": a compressed copy does not decompress to its checksum");
+  return AddPageLocked(r, index, page);
 }
 
 Status MemoryNode::AddPageLocked(MmRegion* r, uint64_t index, const void* data) {

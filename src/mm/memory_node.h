@@ -151,7 +151,32 @@ class MemoryNode {
   // NotSupported without checksums (a reused slot could not be told
   // apart); IOError for a poisoned page or one that stays unreadable.
   // REQUIRES: regions_mu_ held shared, no block lock.
-  Status CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out)
+  //
+  // With `objects`, a page the compressed tier holds is not decompressed:
+  // its object is appended there instead (Zswap::CopyObject, under the
+  // page's block lock, so that the slot is still the page's) and its place
+  // in `out` is left as it was.
+  struct CompressedPages {
+    struct Page {
+      uint32_t index;  // within the copy
+      uint32_t len;    // of its object
+      uint32_t sum;    // the page's checksum
+    };
+    std::vector<Page> pages;     // in order
+    std::vector<uint8_t> bytes;  // the objects, one after another
+    void clear() { pages.clear(), bytes.clear(); }
+  };
+  Status CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint8_t* out,
+                         CompressedPages* objects = nullptr) REQUIRES_SHARED(regions_mu_);
+  // The other side of a compressed copy: the never-touched page `index`
+  // becomes swapped, its object in this node's compressed tier under a
+  // slot of its own, with checksum `sum` (checked when it is loaded). When
+  // the tier takes no more or no slot is free, the page is decompressed
+  // and added as AddPageLocked adds it. Corruption if the object does not
+  // decompress to `sum`; otherwise AddPageLocked's errors.
+  // REQUIRES: regions_mu_ held shared, no block lock; a compressed tier
+  // with the codec that made the object.
+  Status AddObjectLocked(MmRegion* r, uint64_t index, const uint8_t* obj, size_t n, uint32_t sum)
       REQUIRES_SHARED(regions_mu_);
   // Releases a resident page's frame (policy, descriptor, charge).
   // REQUIRES: block lock; the memfd page was already freed.

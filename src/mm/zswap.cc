@@ -257,28 +257,9 @@ void Zswap::StoreImpl(std::span<SwapPage> pages, bool on_disk) {
       }
       continue;
     }
-    std::atomic<uint32_t>* cell = Cell(page.entry, true);
-    USWAP_CHECK_MSG(cell != nullptr, "zswap: store to a slot of no attached area");
-    Result<uint64_t> handle = pool_.Store(dst, n);
-    if (!handle.ok()) {
+    if (!Insert(page.entry, dst, n, seq, on_disk ? kReferenced | kOnDisk : kReferenced)) {
       Count(rejected_full_);
       continue;
-    }
-    const uint32_t id = entries_.Alloc();
-    USWAP_CHECK(id < kGhost);
-    Entry* e = entries_.Get(id);
-    e->handle = *handle;
-    e->entry = page.entry;
-    e->seq = seq;
-    e->flags.store(on_disk ? kReferenced | kOnDisk : kReferenced, std::memory_order_relaxed);
-    objects_.fetch_add(1, std::memory_order_relaxed);
-    {
-      MutexLock l(&ShardOf(page.entry).mu);
-      const uint32_t old = cell->load(std::memory_order_relaxed);
-      USWAP_CHECK_MSG(old == 0 || (old & kGhost), "zswap: store over a live object");
-      cell->store(id, std::memory_order_relaxed);
-      MutexLock ll(&lru_mu_);
-      LruAppend(id);
     }
     page.sum = options_.checksums ? PageChecksum(page.buf, ps) : 0;
     page.status = 0;
@@ -287,6 +268,58 @@ void Zswap::StoreImpl(std::span<SwapPage> pages, bool on_disk) {
   }
   if (stored_any) SyncTableCharge();
   if (NeedsWriteback() && wake_) wake_();
+}
+
+bool Zswap::Insert(SwapEntry entry, const uint8_t* obj, size_t n, uint32_t seq, uint32_t flags) {
+  std::atomic<uint32_t>* cell = Cell(entry, true);
+  USWAP_CHECK_MSG(cell != nullptr, "zswap: store to a slot of no attached area");
+  Result<uint64_t> handle = pool_.Store(obj, n);
+  if (!handle.ok()) return false;
+  const uint32_t id = entries_.Alloc();
+  USWAP_CHECK(id < kGhost);
+  Entry* e = entries_.Get(id);
+  e->handle = *handle;
+  e->entry = entry;
+  e->seq = seq;
+  e->flags.store(flags, std::memory_order_relaxed);
+  objects_.fetch_add(1, std::memory_order_relaxed);
+  MutexLock l(&ShardOf(entry).mu);
+  const uint32_t old = cell->load(std::memory_order_relaxed);
+  USWAP_CHECK_MSG(old == 0 || (old & kGhost), "zswap: store over a live object");
+  cell->store(id, std::memory_order_relaxed);
+  MutexLock ll(&lru_mu_);
+  LruAppend(id);
+  return true;
+}
+
+size_t Zswap::CopyObject(SwapEntry e, uint8_t* out, size_t cap) {
+  const std::atomic<uint32_t>* cell = Cell(e);
+  if (!cell) return 0;
+  size_t got = 0;
+  MutexLock l(&ShardOf(e).mu);
+  const uint32_t v = cell->load(std::memory_order_relaxed);
+  if (v == 0 || (v & kGhost)) return 0;  // kPoor has the ghost bit too
+  pool_.Access(entries_.Get(v)->handle, [&](const uint8_t* src, size_t n) {
+    if (n <= cap) {
+      std::memcpy(out, src, n);
+      got = n;
+    }
+  });
+  return got;
+}
+
+bool Zswap::StoreObject(SwapEntry e, const uint8_t* obj, size_t n) {
+  if (n == 0 || n > pool_.max_object() || PoolFull()) return false;
+  const uint32_t seq = evict_seq_.fetch_add(1, std::memory_order_relaxed);
+  if (!Insert(e, obj, n, seq, kReferenced)) return false;
+  Count(copied_in_);
+  SyncTableCharge();
+  if (NeedsWriteback() && wake_) wake_();
+  return true;
+}
+
+bool Zswap::Decompress(const uint8_t* obj, size_t n, uint8_t* page) const {
+  return codec_->Decompress(obj, n, page, page_size_);
 }
 
 void Zswap::Load(std::span<SwapPage> pages) {
@@ -538,6 +571,7 @@ ZswapStats Zswap::stats() const {
   s.rejected_full = rejected_full_.load();
   s.writeback_errors = writeback_errors_.load();
   s.corrupt = corrupt_.load();
+  s.copied_in = copied_in_.load();
   const ZsPoolStats ps = pool_.stats();
   s.objects = ps.objects;
   s.pool_pages = ps.pool_pages;

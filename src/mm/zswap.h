@@ -98,6 +98,7 @@ struct ZswapStats {
   uint64_t rejected_full = 0;     // pages sent to disk because the pool was full
   uint64_t writeback_errors = 0;  // write-backs that failed (the object stays)
   uint64_t corrupt = 0;           // loads whose object did not decompress (EBADMSG)
+  uint64_t copied_in = 0;         // objects a fork's copy stored as they were (StoreObject)
   uint64_t objects = 0;           // objects in the pool now
   uint64_t pool_pages = 0;        // pages the pool holds now (charged)
   uint64_t payload_bytes = 0;     // compressed bytes stored now
@@ -138,6 +139,20 @@ class Zswap final : public SwapBackend {
   // True when the slot's page is in the pool (a racy hint: readahead uses
   // it not to pull disk pages into a fault served from the pool).
   bool Holds(SwapEntry e) const;
+  // A fork's copy of the pool (cf. copy_page_range, which shares the
+  // parent's swap entry; a `uswap run` child is another process with a
+  // pool of its own, so it gets the object, still compressed):
+  // CopyObject copies the object of slot `e` into `out` (at most `cap`
+  // bytes) and returns its size, or 0 when the pool does not hold `e`.
+  // StoreObject stores such an object, made by a pool with the same
+  // codec(), for slot `e` of this pool, as Store would have stored the
+  // page; false when the pool takes no more (the caller stores the page
+  // another way). Decompress: one object of this codec into a page; false
+  // when it is corrupt.
+  size_t CopyObject(SwapEntry e, uint8_t* out, size_t cap);
+  bool StoreObject(SwapEntry e, const uint8_t* obj, size_t n);
+  bool Decompress(const uint8_t* obj, size_t n, uint8_t* page) const;
+  size_t max_object() const { return pool_.max_object(); }
   // A disk read of a batch of `pages` pages (a fault and its readahead)
   // took `ns`: the adaptive share's price of a disk load.
   void NoteDiskRead(uint64_t ns, size_t pages);
@@ -191,6 +206,9 @@ class Zswap final : public SwapBackend {
   static constexpr uint32_t kGhost = 1u << 31;
   static constexpr uint32_t kPoor = ~0u;
   void StoreImpl(std::span<SwapPage> pages, bool on_disk);
+  // Puts object `obj` (n bytes) in the pool for slot `entry`, on the LRU;
+  // false when the pool refuses it.
+  bool Insert(SwapEntry entry, const uint8_t* obj, size_t n, uint32_t seq, uint32_t flags);
   static constexpr uint32_t kChunk = 1024;  // slots per table chunk (one page)
   static constexpr size_t kChunkBytes = kChunk * sizeof(std::atomic<uint32_t>);  // one page
   static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
@@ -253,7 +271,7 @@ class Zswap final : public SwapBackend {
   std::atomic<uint64_t> disk_read_ns_{50000}, pool_load_ns_{3000};
   // Counters (ZswapStats).
   std::atomic<uint64_t> stored_{0}, loaded_{0}, written_back_{0}, rejected_poor_{0},
-      rejected_full_{0}, writeback_errors_{0}, corrupt_{0};
+      rejected_full_{0}, writeback_errors_{0}, corrupt_{0}, copied_in_{0};
   // Last: the pool's destructor reports its pages through the members above.
   // Chunks of 256 entries (8 KiB): the tier's metadata grows in small
   // steps, which small budgets feel.

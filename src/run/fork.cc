@@ -107,35 +107,32 @@ Status RecvStatus(int fd, const char* who) {
   return Status::IOError(text);
 }
 
-// Sends [b, e) of the region (at `base`) to the child. The pages are read
-// by the engine without faulting anything in (RegionImpl::CopyPages): a
-// swapped page comes from its slot into a buffer, never into the parent's
-// budget, so the copy does not make the parent evict what it sends next.
-// Without checksums (CopyPages cannot tell a reused slot) the range is
-// sent from the parent's own memory, faulting its pages back. A range the
+// A string (the child's codec): length, then bytes.
+Status SendString(int fd, const std::string& text) {
+  const uint32_t len = static_cast<uint32_t>(text.size());
+  USWAP_RETURN_IF_ERROR(SendAll(fd, &len, sizeof(len)));
+  return SendAll(fd, text.data(), len);
+}
+Result<std::string> RecvString(int fd) {
+  uint32_t len = 0;
+  USWAP_RETURN_IF_ERROR(RecvAll(fd, &len, sizeof(len)));
+  if (len > 4096)
+    return Status::Corruption("fork copy: a string of " + std::to_string(len) + " bytes");
+  std::string text(len, '\0');
+  USWAP_RETURN_IF_ERROR(RecvAll(fd, text.data(), len));
+  return text;
+}
+
+// [b, b + n) of the program's own memory to the socket. A range the
 // program made unreadable (PROT_NONE, write-only) fails with EFAULT in
 // send(); it is read through /proc/self/mem instead, which ignores
 // protections as a debugger's access does (FOLL_FORCE).
-Status SendRange(int fd, RegionImpl* region, uintptr_t base, uintptr_t b, uintptr_t e,
-                 UniqueFd* mem, std::vector<uint8_t>* bounce, PageBuffer* pages) {
-  bool faulting = false;
-  while (b < e && !faulting) {
-    const size_t want = std::min<uintptr_t>(e - b, kChunk);
-    if (pages->size() < kChunk) *pages = PageBuffer(kChunk);
-    Status st = region->CopyPages(b - base, want, pages->data());
-    if (st.IsNotSupported()) {
-      faulting = true;
-      break;
-    }
-    USWAP_RETURN_IF_ERROR(st);
-    USWAP_RETURN_IF_ERROR(SendAll(fd, pages->data(), want));
-    b += want;
-  }
-  while (b < e) {
-    const size_t want = std::min<uintptr_t>(e - b, kChunk);
-    ssize_t n = ::send(fd, reinterpret_cast<void*>(b), want, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EFAULT) {
+Status SendFromMemory(int fd, uintptr_t b, size_t n, UniqueFd* mem, std::vector<uint8_t>* bounce) {
+  for (const uintptr_t e = b + n; b < e;) {
+    const size_t want = e - b;
+    ssize_t sent = ::send(fd, reinterpret_cast<void*>(b), want, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && errno == EFAULT) {
       if (!mem->valid()) {
         mem->Reset(::open("/proc/self/mem", O_RDONLY | O_CLOEXEC));
         if (!mem->valid()) return Status::FromErrno("open(/proc/self/mem)", errno);
@@ -149,8 +146,66 @@ Status SendRange(int fd, RegionImpl* region, uintptr_t base, uintptr_t b, uintpt
       b += want;
       continue;
     }
-    if (n < 0) return Status::FromErrno("send (fork copy)", errno);
-    b += static_cast<size_t>(n);
+    if (sent < 0) return Status::FromErrno("send (fork copy)", errno);
+    b += static_cast<size_t>(sent);
+  }
+  return Status::OK();
+}
+
+using CompressedPages = MemoryNode::CompressedPages;
+
+// Sends [b, e) of the region (at `base`) to the child, chunk by chunk
+// (kChunk bytes, or the range's rest). A chunk is: the number of its pages
+// sent compressed (uint32), their records (CompressedPages::Page: index in
+// the chunk, object length, checksum), the objects, then the chunk's other
+// pages in order. The pages are read by the engine without faulting
+// anything in (RegionImpl::CopyPages): a swapped page comes from its slot
+// into a buffer, never into the parent's budget, so the copy does not make
+// the parent evict what it sends next; with `objects` (the child's
+// compressed tier has the same codec) a page in the compressed tier goes
+// as its object, neither decompressed here nor compressed again there.
+// Without checksums (CopyPages cannot tell a reused slot) the range is
+// sent from the parent's own memory, faulting its pages back.
+Status SendRange(int fd, RegionImpl* region, uintptr_t base, uintptr_t b, uintptr_t e,
+                 UniqueFd* mem, std::vector<uint8_t>* bounce, PageBuffer* pages,
+                 CompressedPages* objects) {
+  constexpr size_t kPageBytes = 4096;
+  bool faulting = false;
+  while (b < e) {
+    const size_t want = std::min<uintptr_t>(e - b, kChunk);
+    uint32_t nobj = 0;
+    if (!faulting) {
+      if (pages->size() < kChunk) *pages = PageBuffer(kChunk);
+      if (objects) objects->clear();
+      Status st = region->CopyPages(b - base, want, pages->data(), objects);
+      if (st.IsNotSupported()) {
+        faulting = true;
+        continue;
+      }
+      USWAP_RETURN_IF_ERROR(st);
+      if (objects) nobj = static_cast<uint32_t>(objects->pages.size());
+    }
+    USWAP_RETURN_IF_ERROR(SendAll(fd, &nobj, sizeof(nobj)));
+    if (faulting) {
+      USWAP_RETURN_IF_ERROR(SendFromMemory(fd, b, want, mem, bounce));
+      b += want;
+      continue;
+    }
+    if (nobj) {
+      USWAP_RETURN_IF_ERROR(
+          SendAll(fd, objects->pages.data(), nobj * sizeof(CompressedPages::Page)));
+      USWAP_RETURN_IF_ERROR(SendAll(fd, objects->bytes.data(), objects->bytes.size()));
+    }
+    // The other pages: the runs between compressed ones.
+    size_t from = 0;
+    for (size_t k = 0; k <= nobj; k++) {
+      const size_t to = k < nobj ? objects->pages[k].index : want / kPageBytes;
+      if (to > from)
+        USWAP_RETURN_IF_ERROR(
+            SendAll(fd, pages->data() + from * kPageBytes, (to - from) * kPageBytes));
+      from = to + 1;
+    }
+    b += want;
   }
   return Status::OK();
 }
@@ -236,15 +291,40 @@ Status AnonSpace::ReopenInChildLocked(const SpaceOpener& open_space) {
 
 Status AnonSpace::ReceiveLocked(int fd, const ForkPlan& plan) {
   constexpr size_t kPageBytes = 4096;
-  std::vector<uint8_t> buf(kChunk);
+  std::vector<uint8_t> buf(kChunk), objects;
+  std::vector<CompressedPages::Page> records;
   RegionImpl* region = ImplOf(*region_);
   for (const AddrRange& r : plan.copy) {
     for (uintptr_t at = r.begin; at < r.end;) {
-      const size_t n = std::min<uintptr_t>(r.end - at, kChunk);
-      USWAP_RETURN_IF_ERROR(RecvAll(fd, buf.data(), n));
-      // Same-filled pages (zero above all) take no frame: AddPage's contract.
-      for (size_t off = 0; off < n; off += kPageBytes)
-        USWAP_RETURN_IF_ERROR(region->AddPage(at + off - begin_, buf.data() + off));
+      // One chunk as SendRange sends it.
+      const size_t n = std::min<uintptr_t>(r.end - at, kChunk), npages = n / kPageBytes;
+      uint32_t nobj = 0;
+      USWAP_RETURN_IF_ERROR(RecvAll(fd, &nobj, sizeof(nobj)));
+      if (nobj > npages) return Status::Corruption("fork copy: a chunk of more objects than pages");
+      records.resize(nobj);
+      USWAP_RETURN_IF_ERROR(RecvAll(fd, records.data(), nobj * sizeof(CompressedPages::Page)));
+      size_t total = 0;
+      for (uint32_t k = 0; k < nobj; k++) {
+        if (records[k].index >= npages || (k && records[k].index <= records[k - 1].index) ||
+            records[k].len == 0 || records[k].len > kPageBytes)
+          return Status::Corruption("fork copy: a bad compressed page record");
+        total += records[k].len;
+      }
+      objects.resize(total);
+      USWAP_RETURN_IF_ERROR(RecvAll(fd, objects.data(), total));
+      USWAP_RETURN_IF_ERROR(RecvAll(fd, buf.data(), (npages - nobj) * kPageBytes));
+      const uint8_t *object = objects.data(), *page = buf.data();
+      for (size_t i = 0, k = 0; i < npages; i++) {
+        const size_t off = at + i * kPageBytes - begin_;
+        if (k < nobj && records[k].index == i) {
+          USWAP_RETURN_IF_ERROR(region->AddObject(off, object, records[k].len, records[k].sum));
+          object += records[k++].len;
+        } else {
+          // Same-filled pages (zero above all) take no frame: AddPage's contract.
+          USWAP_RETURN_IF_ERROR(region->AddPage(off, page));
+          page += kPageBytes;
+        }
+      }
       at += n;
     }
   }
@@ -301,6 +381,8 @@ pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::
     Status s = ReopenInChildLocked(open_space);
     SendStatus(fd, s);
     if (!s.ok()) ::_exit(125);
+    // Which compressed objects this child can take as they are.
+    if (!SendString(fd, ImplOf(*region_)->ObjectCodec()).ok()) ::_exit(125);
     s = ReceiveLocked(fd, plan);
     if (!s.ok()) {
       // Say why, then take the rest of the copy unread until the parent has
@@ -323,14 +405,18 @@ pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::
   child_end.Reset();
   const int fd = parent_end.get();
   Status s = RecvStatus(fd, "before it had its own uswap memory");
+  Result<std::string> codec = s.ok() ? RecvString(fd) : Result<std::string>(s);
+  if (!codec.ok()) s = codec.status();
   if (s.ok()) {
     UniqueFd mem;
     std::vector<uint8_t> bounce;
     PageBuffer pages;
+    CompressedPages objects;
+    const bool compressed = !codec->empty() && *codec == ImplOf(*region_)->ObjectCodec();
     Status sent;
     for (size_t i = 0; sent.ok() && i < plan.copy.size(); i++)
       sent = SendRange(fd, ImplOf(*region_), begin_, plan.copy[i].begin, plan.copy[i].end, &mem,
-                       &bounce, &pages);
+                       &bounce, &pages, compressed ? &objects : nullptr);
     // The child's verdict: after a failed send, its reason if it gave one.
     s = RecvStatus(fd, "while it received its copy of the memory");
     if (s.ok()) s = sent;

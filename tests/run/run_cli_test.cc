@@ -239,6 +239,28 @@ TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) {
 // for the copy, as the kernel's fork write-protects the parent's pages),
 // mimalloc's structures in it are whole (the child allocates), and the
 // threads go on afterwards.
+// Pages in the parent's compressed tier go to the child as their objects
+// (neither decompressed nor compressed again) and read back intact: the
+// child's counters (--stats, FILE.PID) count them.
+TEST_F(RunCliTest, ForkCopiesCompressedPagesAsTheyAre) {
+  Outcome plain = Run({RUN_MATRIX, "forkzip", "96"});
+  std::vector<std::string> argv = Uswap({RUN_MATRIX, "forkzip", "96"});
+  argv.insert(argv.begin() + 2, {"--stats", dir_ + "/keep.stats"});
+  Outcome under = Run(argv);
+  Compare(this, plain, under, 96);
+  EXPECT_NE(under.out.find("fork child: ok"), std::string::npos) << under.out << under.err;
+  std::string child;
+  if (DIR* d = opendir(dir_.c_str())) {
+    while (dirent* e = readdir(d))
+      if (std::string(e->d_name).rfind("keep.stats.", 0) == 0)
+        child = ReadAll(dir_ + "/" + e->d_name);
+    closedir(d);
+  }
+  const size_t at = child.find("\nzswap_copied_in ");
+  ASSERT_NE(at, std::string::npos) << "the child's stats file:\n" << child;
+  EXPECT_GT(std::stoull(child.substr(at + 17)), 1000u) << child;
+}
+
 TEST_F(RunCliTest, ForkWhileOtherThreadsWriteAndAllocateCopiesOneInstant) {
   EXPECT_EQ(ExpectSameUnderUswap({RUN_MATRIX, "forkwrite", "16"}).err, "");
 }

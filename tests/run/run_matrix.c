@@ -16,6 +16,7 @@
  *                               raw open in a child without uswap (rawdirect PATH)
  *   run_matrix spawn            posix_spawn, vfork+exec and system() of children
  *   run_matrix fork MiB         fork(): what a child and grandchild read of the parent's memory
+ *   run_matrix forkzip MiB      the same with pages that compress 2:1; the child ends with exit()
  *   run_matrix forkwrite MiB    fork() while other threads write MiB and allocate: the
  *                               child's copy is one instant of the parent's memory
  *   run_matrix forkatfork       fork() whose atfork handler takes a lock another thread
@@ -56,7 +57,13 @@ static int failures = 0;
     }                                                       \
   } while (0)
 
-static uint64_t Word(uint64_t seed, uint64_t i) { return (seed * 0x9E3779B97F4A7C15ull) ^ (i * 0xD6E8FEB86659FD93ull) ^ 1; }
+/* forkzip: the second half of every page is one word, so that pages
+ * compress about 2:1 (into uswap's compressed tier); otherwise nothing does. */
+static int compressible = 0;
+static uint64_t Word(uint64_t seed, uint64_t i) {
+  if (compressible && i % (PAGE / 8) >= PAGE / 16) i -= i % (PAGE / 8);
+  return (seed * 0x9E3779B97F4A7C15ull) ^ (i * 0xD6E8FEB86659FD93ull) ^ 1;
+}
 
 static void Fill(void* p, size_t bytes, uint64_t seed) {
   uint64_t* w = p;
@@ -498,6 +505,7 @@ static int Fork(size_t mib) {
     int gst = 0;
     if (grandchild < 0 || waitpid(grandchild, &gst, 0) != grandchild || gst != 0) bad |= 1 << 9;
     if (bad) fprintf(stderr, "run_matrix: fork child failed checks %#x\n", bad);
+    if (compressible) exit(bad ? 1 : 0); /* its exit handlers run (uswap run --stats) */
     _exit(bad ? 1 : 0);
   }
   Fill(heap, half, 61);
@@ -662,6 +670,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "rawdirect") && argc > 2) return RawDirect(argv[2]);
   if (!strcmp(mode, "spawn")) return Spawn(argv[0][0] == '/' ? argv[0] : realpath(argv[0], NULL));
   if (!strcmp(mode, "fork")) return Fork(mib);
+  if (!strcmp(mode, "forkzip")) return compressible = 1, Fork(mib);
   if (!strcmp(mode, "forkwrite")) return ForkWrite(mib);
   if (!strcmp(mode, "forkatfork")) return ForkAtfork();
   if (!strcmp(mode, "segv")) return Segv();
