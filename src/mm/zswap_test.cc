@@ -277,6 +277,55 @@ TEST_F(ZswapTest, AFullPoolPassesPagesDownAndIncompressibleOnesBypassIt) {
   }
 }
 
+// A fork's copy: the objects of one pool go into another with the same
+// codec as they are, and load back as the pages they were, written back
+// like any other; a full pool refuses them and what it does not hold gives
+// nothing to copy.
+TEST_F(ZswapTest, ObjectsCopiedIntoAnotherPoolLoadAsTheirPages) {
+  Tiers parent, child;
+  std::vector<uint8_t> buf(kPage), back(kPage), obj(kPage);
+  std::vector<uint32_t> sums(64);
+  for (uint64_t slot = 0; slot < 64; slot++) {
+    Fill(buf.data(), slot, 7);
+    bool in_pool = false;
+    ASSERT_EQ(parent.Store(SwapEntry(0, slot), buf.data(), &sums[slot], &in_pool), 0);
+    ASSERT_TRUE(in_pool);
+    const size_t n = parent.z->CopyObject(SwapEntry(0, slot), obj.data(), obj.size());
+    ASSERT_GT(n, 0u);
+    ASSERT_LT(n, kPage);
+    // Under another slot in the child, as a child's own area numbers it.
+    ASSERT_TRUE(child.z->StoreObject(SwapEntry(0, 1000 + slot), obj.data(), n));
+  }
+  EXPECT_EQ(child.z->stats().copied_in, 64u);
+  EXPECT_EQ(child.z->stats().stored, 0u) << "nothing was compressed in the child";
+  EXPECT_EQ(child.z->stats().objects, 64u);
+  EXPECT_EQ(parent.z->CopyObject(SwapEntry(0, 64), obj.data(), obj.size()), 0u) << "not held";
+  // Half written back to the child's disk, then every page loaded.
+  EXPECT_EQ(child.z->Writeback(32), 32u);
+  for (uint64_t slot = 0; slot < 64; slot++) {
+    ASSERT_EQ(child.Load(SwapEntry(0, 1000 + slot), back.data(), sums[slot]), 0) << slot;
+    Fill(buf.data(), slot, 7);
+    ASSERT_EQ(std::memcmp(buf.data(), back.data(), kPage), 0) << slot;
+    child.Free(SwapEntry(0, 1000 + slot));
+    parent.Free(SwapEntry(0, slot));
+  }
+  // A pool at its limit takes no copied object.
+  ZswapOptions o;
+  o.max_pool_percent = 5;
+  Tiers full(o);
+  uint64_t refused = 0;
+  for (uint64_t slot = 0; slot < 1000 && !refused; slot++) {
+    Fill(buf.data(), slot, 7);
+    ASSERT_EQ(parent.Store(SwapEntry(0, slot), buf.data(), &sums[0]), 0);
+    const size_t n = parent.z->CopyObject(SwapEntry(0, slot), obj.data(), obj.size());
+    if (!full.z->StoreObject(SwapEntry(0, slot), obj.data(), n)) refused = slot;
+    parent.Free(SwapEntry(0, slot));
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_LE(full.z->stats().pool_pages, full.z->stats().limit_pages + 4);
+  for (uint64_t slot = 0; slot < refused; slot++) full.Free(SwapEntry(0, slot));
+}
+
 TEST_F(ZswapTest, AFailedWritebackKeepsTheObject) {
   ZswapOptions o;
   o.max_pool_percent = 50;
