@@ -322,10 +322,10 @@ Status MemoryNode::CopyPagesLocked(MmRegion* r, uint64_t first, uint64_t n, uint
             break;
           case PageState::kSwapped:
             if (objects && zswap_) {
-              const size_t at = objects->bytes.size(), cap = zswap_->max_object();
-              objects->bytes.resize(at + cap);
-              const size_t len = zswap_->CopyObject(p.entry(), objects->bytes.data() + at, cap);
-              objects->bytes.resize(at + len);
+              const size_t end = objects->bytes.size(), cap = zswap_->max_object();
+              objects->bytes.resize(end + cap);
+              const size_t len = zswap_->CopyObject(p.entry(), objects->bytes.data() + end, cap);
+              objects->bytes.resize(end + len);
               if (len) {
                 objects->pages.push_back(
                     {static_cast<uint32_t>(j - first), static_cast<uint32_t>(len), p.sum});
