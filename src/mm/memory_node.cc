@@ -884,7 +884,14 @@ size_t MemoryNode::BalanceOnce() {
     uint64_t want = (group->TakeRequest() + frames_.frame_cost() - 1) / frames_.frame_cost();
     if (want > 0) Count(vmstat_.group_reclaim_requests);
     while (want > 0) {
-      const size_t got = ReclaimLocked(std::min<uint64_t>(want, options_.writeback_batch));
+      const size_t batch = std::min<uint64_t>(want, options_.writeback_batch);
+      size_t got = ReclaimLocked(batch);
+      // Nothing resident left to evict: the share is in the compressed
+      // pool, which gives pages back by writing objects to their slots (a
+      // charge's last resort too, ChargeFramesLocked). Otherwise a member
+      // whose memory is all pool would hold the group's budget while
+      // another member's charges overshoot it.
+      if (got == 0 && zswap_) got = zswap_->Shrink(batch);
       if (got == 0) break;
       total += got;
       want -= std::min<uint64_t>(want, got);
