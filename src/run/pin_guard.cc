@@ -487,19 +487,28 @@ void Tell(pid_t tid, const PinGuardVerdict& v, std::set<std::pair<pid_t, std::st
   }
 }
 
-// Receives the listener over the socket the supervisor was started with.
-UniqueFd ReceiveFd(int sock) {
+// One byte carrying one file descriptor (SCM_RIGHTS): the listener, from
+// the caller to the supervisor.
+struct FdMessage {
   char data = 0;
   iovec iov{&data, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  while (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0)
+  FdMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  FdMessage(const FdMessage&) = delete;
+  FdMessage& operator=(const FdMessage&) = delete;
+};
+
+UniqueFd ReceiveFd(int sock) {
+  FdMessage m;
+  while (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) < 0)
     if (errno != EINTR) return UniqueFd();
-  const cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  const cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) return UniqueFd();
   int fd;
   std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
@@ -507,20 +516,13 @@ UniqueFd ReceiveFd(int sock) {
 }
 
 Status SendFd(int sock, int fd) {
-  char data = 0;
-  iovec iov{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  FdMessage m;
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-  while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+  while (sendmsg(sock, &m.msg, MSG_NOSIGNAL) < 0)
     if (errno != EINTR) return Status::FromErrno("pin guard: sendmsg(listener)", errno);
   return Status::OK();
 }

@@ -105,6 +105,7 @@ class RunCliTest : public ::testing::Test {
   // Runs the program without uswap and under uswap run: both exit 0 with
   // the same output. Returns the run under uswap.
   Outcome ExpectSameUnderUswap(std::vector<std::string> program);
+  void ExpectForkCopy(const char* mode);
   std::vector<std::string> Uswap(std::vector<std::string> program) {
     std::vector<std::string> v = {
         USWAP_CLI,     "run", "--ram", std::to_string(kBudgetMiB) + "M", "--swap-dir", dir_,
@@ -130,6 +131,16 @@ void Compare(RunCliTest* t, const Outcome& plain, const Outcome& under, long pla
   EXPECT_GE(plain.maxrss_kib, plain_min_mib << 10) << "the workload must exceed the budget";
   EXPECT_LE(under.maxrss_kib, (kBudgetMiB + kOverheadMiB) << 10)
       << "peak resident memory under uswap run";
+}
+
+// run_matrix MODE 96 (fork, forkzip) with and without uswap: the same
+// output, within the budget, the child's checks passed, nothing on stderr.
+void RunCliTest::ExpectForkCopy(const char* mode) {
+  Outcome plain = Run({RUN_MATRIX, mode, "96"});
+  Outcome under = Run(Uswap({RUN_MATRIX, mode, "96"}));
+  Compare(this, plain, under, 96);
+  EXPECT_NE(under.out.find("fork child: ok"), std::string::npos) << under.out << under.err;
+  EXPECT_EQ(under.err, "");
 }
 
 Outcome RunCliTest::ExpectSameUnderUswap(std::vector<std::string> program) {
@@ -226,13 +237,7 @@ TEST_F(RunCliTest, PosixSpawnVforkAndSystemRunChildrenUnderUswap) {
 // (heap and mmap, more than the budget, much of it on swap), neither side
 // sees the other's later writes, protections, MADV_WIPEONFORK and
 // MADV_DONTFORK are the kernel's, and every process stays within the budget.
-TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) {
-  Outcome plain = Run({RUN_MATRIX, "fork", "96"});
-  Outcome under = Run(Uswap({RUN_MATRIX, "fork", "96"}));
-  Compare(this, plain, under, 96);
-  EXPECT_NE(under.out.find("fork child: ok"), std::string::npos) << under.out << under.err;
-  EXPECT_EQ(under.err, "");
-}
+TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) { ExpectForkCopy("fork"); }
 
 // fork() while the program's other threads write and allocate: each child
 // gets one instant of the parent's memory (the other threads are stopped
@@ -274,13 +279,7 @@ TEST_F(RunCliTest, ForkCopiesCompressedPagesAsTheyAre) {
 // resident left writes pool objects back to disk (MemoryNode::BalanceOnce)
 // instead of letting another member's charges overshoot the budget (which
 // they did, by up to 36 881 pages, logged as "shared RAM budget exceeded").
-TEST_F(RunCliTest, PoolsGiveWayWhenTheTreeIsShort) {
-  Outcome plain = Run({RUN_MATRIX, "forkzip", "96"});
-  Outcome under = Run(Uswap({RUN_MATRIX, "forkzip", "96"}));
-  Compare(this, plain, under, 96);
-  EXPECT_NE(under.out.find("fork child: ok"), std::string::npos) << under.out << under.err;
-  EXPECT_EQ(under.err, "");
-}
+TEST_F(RunCliTest, PoolsGiveWayWhenTheTreeIsShort) { ExpectForkCopy("forkzip"); }
 
 TEST_F(RunCliTest, ForkWhileOtherThreadsWriteAndAllocateCopiesOneInstant) {
   EXPECT_EQ(ExpectSameUnderUswap({RUN_MATRIX, "forkwrite", "16"}).err, "");
