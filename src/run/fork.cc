@@ -69,19 +69,6 @@ Status SendAll(int fd, const void* p, size_t n) {
   return Status::OK();
 }
 
-// The status messages between child and parent: 'K', or 'E' + length +
-// text.
-void SendStatus(int fd, const Status& s) {
-  std::string msg = s.ok() ? "K" : "E";
-  if (!s.ok()) {
-    const std::string text = s.ToString();
-    const uint32_t len = static_cast<uint32_t>(text.size());
-    msg.append(reinterpret_cast<const char*>(&len), sizeof(len));
-    msg += text;
-  }
-  (void)SendAll(fd, msg.data(), msg.size());
-}
-
 Status RecvAll(int fd, void* to, size_t len) {
   auto* p = static_cast<uint8_t*>(to);
   while (len > 0) {
@@ -95,32 +82,36 @@ Status RecvAll(int fd, void* to, size_t len) {
   return Status::OK();
 }
 
-Status RecvStatus(int fd, const char* who) {
-  char tag = 0;
-  Status s = RecvAll(fd, &tag, 1);
-  if (!s.ok()) return Status::IOError(std::string("the fork child exited ") + who);
-  if (tag == 'K') return Status::OK();
-  uint32_t len = 0;
-  USWAP_RETURN_IF_ERROR(RecvAll(fd, &len, sizeof(len)));
-  std::string text(len, '\0');
-  USWAP_RETURN_IF_ERROR(RecvAll(fd, text.data(), len));
-  return Status::IOError(text);
-}
-
-// A string (the child's codec): length, then bytes.
+// A string (an error's text, the child's codec): length, then bytes.
 Status SendString(int fd, const std::string& text) {
   const uint32_t len = static_cast<uint32_t>(text.size());
   USWAP_RETURN_IF_ERROR(SendAll(fd, &len, sizeof(len)));
   return SendAll(fd, text.data(), len);
 }
-Result<std::string> RecvString(int fd) {
+Result<std::string> RecvString(int fd, uint32_t max_len) {
   uint32_t len = 0;
   USWAP_RETURN_IF_ERROR(RecvAll(fd, &len, sizeof(len)));
-  if (len > 4096)
+  if (len > max_len)
     return Status::Corruption("fork copy: a string of " + std::to_string(len) + " bytes");
   std::string text(len, '\0');
   USWAP_RETURN_IF_ERROR(RecvAll(fd, text.data(), len));
   return text;
+}
+
+// The status messages between child and parent: 'K', or 'E' and the
+// error's text (a string, as above).
+void SendStatus(int fd, const Status& s) {
+  if (!SendAll(fd, s.ok() ? "K" : "E", 1).ok() || s.ok()) return;
+  (void)SendString(fd, s.ToString());
+}
+
+Status RecvStatus(int fd, const char* who) {
+  char tag = 0;
+  Status s = RecvAll(fd, &tag, 1);
+  if (!s.ok()) return Status::IOError(std::string("the fork child exited ") + who);
+  if (tag == 'K') return Status::OK();
+  USWAP_ASSIGN_OR_RETURN(std::string text, RecvString(fd, UINT32_MAX));
+  return Status::IOError(text);
 }
 
 // [b, b + n) of the program's own memory to the socket. A range the
@@ -405,7 +396,7 @@ pid_t AnonSpace::Fork(pid_t (*real_fork)(), const SpaceOpener& open_space, std::
   child_end.Reset();
   const int fd = parent_end.get();
   Status s = RecvStatus(fd, "before it had its own uswap memory");
-  Result<std::string> codec = s.ok() ? RecvString(fd) : Result<std::string>(s);
+  Result<std::string> codec = s.ok() ? RecvString(fd, 4096) : Result<std::string>(s);
   if (!codec.ok()) s = codec.status();
   if (s.ok()) {
     UniqueFd mem;
