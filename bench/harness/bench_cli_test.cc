@@ -251,6 +251,8 @@ TEST(BenchCliTest, BadUsageExitsWith2) {
         std::vector<std::string>{"--engine", "ram", "--region", "64M", "--pattern", "nope"},
         std::vector<std::string>{"--engine", "kernel", "--region", "64M"},
         std::vector<std::string>{"--region", "64M", "--ram", "8M", "--zipf", "1.5"},
+        std::vector<std::string>{"--region", "64M", "--ram", "8M", "--inactive-percent", "0"},
+        std::vector<std::string>{"--region", "64M", "--ram", "8M", "--inactive-percent", "91"},
         // --equal-memory is about kernel+zswap's pool only.
         std::vector<std::string>{"--engine", "kernel", "--region", "64M", "--ram", "8M",
                                  "--equal-memory"},

@@ -40,6 +40,7 @@ struct EngineConfig {
   unsigned handler_threads = 2;     // uswap: fault handler threads
   bool sigbus = false;              // uswap: SIGBUS fault delivery instead of threads
   std::string reclaim_policy;       // uswap: Config::reclaim_policy ("" = its default)
+  unsigned inactive_percent = 0;    // uswap: Config::inactive_percent (0 = its default)
   std::string compress;             // uswap: Config::compress ("" = its default)
   std::string zswap_compressor;     // kernel+zswap: "" = KernelZswap::On's choice
   // kernel+zswap: give the cgroup the limit L at which L + the zswap pool's

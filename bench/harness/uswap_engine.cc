@@ -55,6 +55,7 @@ class UswapEngine final : public Engine {
     cfg.handler_threads = config_.handler_threads;
     if (config_.sigbus) cfg.fault_delivery = FaultDelivery::kSigbus;
     if (!config_.reclaim_policy.empty()) cfg.reclaim_policy = config_.reclaim_policy;
+    if (config_.inactive_percent) cfg.inactive_percent = config_.inactive_percent;
     if (!config_.compress.empty()) cfg.compress = config_.compress;
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Space> space, Space::Open(cfg));
     USWAP_ASSIGN_OR_RETURN(std::unique_ptr<Region> region, space->Map(spec.region_bytes));

@@ -48,7 +48,7 @@ struct MemoryNodeOptions {
   uint64_t budget_pages = 0;
   Watermarks watermarks;
   std::string policy = "two-list";
-  unsigned inactive_percent = 25;
+  unsigned inactive_percent = kDefaultInactivePercent;
   unsigned writeback_batch = 64;  // pages isolated per shrink pass
   bool hard_limit = false;
   // Most pages mlock'ed at once (MlockLocked; cf. RLIMIT_MEMLOCK).

@@ -92,6 +92,8 @@ constexpr const char kUsage[] =
     "  --sigbus          uswap: SIGBUS fault delivery instead of handler threads\n"
     "  --policy NAME     uswap's reclaim policy: lru, fifo, clock, two-list, arc,\n"
     "                    s3fifo, lirs or rdist (default two-list; doc/policies.md)\n"
+    "  --inactive-percent N  uswap's inactive (unmapped) share of resident pages,\n"
+    "                    1-90 (default 10; Config::inactive_percent)\n"
     "  --compress ALG    uswap's compressed tier: lz4, zstd or off (default: uswap's\n"
     "                    default, lz4 when built with it; doc/tiers.md)\n"
     "  --json            one JSON object per engine run, one per line\n"
@@ -121,8 +123,9 @@ struct Options {
   std::string swap_path;
   unsigned handler_threads = 2;
   bool sigbus = false;
-  std::string policy;    // --policy NAME, "" for Config's default
-  std::string compress;  // --compress ALG, "" for Config's default
+  std::string policy;             // --policy NAME, "" for Config's default
+  unsigned inactive_percent = 0;  // --inactive-percent N, 0 for Config's default
+  std::string compress;           // --compress ALG, "" for Config's default
   bool json = false;
   std::string plot;  // --plot FILE, "" for none
 };
@@ -158,6 +161,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
     kJson,
     kPlot,
     kPolicy,
+    kInactivePercent,
     kCompress,
     kKernelZswap,
     kEqualMemory,
@@ -182,6 +186,7 @@ int ParseOptions(int argc, char** argv, Options* o) {
       {"json", no_argument, nullptr, kJson},
       {"plot", required_argument, nullptr, kPlot},
       {"policy", required_argument, nullptr, kPolicy},
+      {"inactive-percent", required_argument, nullptr, kInactivePercent},
       {"compress", required_argument, nullptr, kCompress},
       {"kernel-zswap", optional_argument, nullptr, kKernelZswap},
       {"equal-memory", no_argument, nullptr, kEqualMemory},
@@ -288,6 +293,10 @@ int ParseOptions(int argc, char** argv, Options* o) {
           return UsageError(kCmd, "unknown --policy '" + arg +
                                       "' (lru, fifo, clock, two-list, arc, s3fifo, lirs or rdist)");
         o->policy = arg;
+        break;
+      case kInactivePercent:
+        if (!ParseCount(optarg, 90, &n)) return UsageError(kCmd, "bad --inactive-percent " + arg);
+        o->inactive_percent = static_cast<unsigned>(n);
         break;
       case kCompress:
         if (arg != "lz4" && arg != "zstd" && arg != "off")
@@ -410,6 +419,7 @@ int BenchMain(int argc, char** argv) {
   ec.handler_threads = o.handler_threads;
   ec.sigbus = o.sigbus;
   ec.reclaim_policy = o.policy;
+  ec.inactive_percent = o.inactive_percent;
   ec.compress = o.compress;
   ec.zswap_compressor = o.zswap_compressor;
   ec.equal_memory = o.equal_memory;

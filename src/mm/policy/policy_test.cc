@@ -377,7 +377,8 @@ struct PlainTwoList : PlainModel {
   }
   void Miss(uint64_t p, size_t cap, size_t resident) override {
     if (resident == cap) {
-      size_t total = active.size() + inactive.size(), want = total * 25 / 100;
+      size_t total = active.size() + inactive.size(),
+             want = total * ReclaimPolicyOptions{}.inactive_percent / 100;
       if (inactive.size() < want) Refill(std::min<size_t>(want - inactive.size(), 4));
       if (inactive.empty()) Refill(1);
       inactive.pop_back();
@@ -613,8 +614,9 @@ TEST(HandWorked, Clock) {
 }
 
 TEST(HandWorked, TwoListPromotesOnlyFromInactive) {
-  // Cache 4: target inactive = 25% = 1 frame. 1 2 3 4 fill active; 5
-  // deactivates 1 (the tail) and evicts it; 1 misses again.
+  // Cache 4: target inactive = 10% = 0 frames, so reclaim deactivates one
+  // when it needs a victim. 1 2 3 4 fill active; 5 deactivates 1 (the tail)
+  // and evicts it; 1 misses again.
   EXPECT_EQ(Misses("two-list", {1, 2, 3, 4, 5, 1}, 4), (std::vector<uint8_t>{1, 1, 1, 1, 1, 1}));
 }
 
