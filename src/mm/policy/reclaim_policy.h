@@ -115,9 +115,10 @@ class ReclaimPolicy {
 // hardware sets the accessed bit. Here each unmapped page that is touched
 // again costs a minor fault and each unmapping a TLB flush, so the list is
 // smaller: measured live (doc/policies.md, "The inactive share"), 10% beat
-// 25% on zipf-read, mixed and rand-read (+6% to +18% accesses/s) and on
-// xz under `uswap run` (-25% wall time), while the simulated misses rose
-// by a few percent.
+// 25% at one thread on zipf-read, mixed, rand-read and rand-write (+6% to
+// +18% accesses/s) and on xz under `uswap run` (-14% wall time); at two
+// threads it was even on zipf-read and 6% behind on mixed; the simulated
+// misses rose by up to 12%.
 inline constexpr unsigned kDefaultInactivePercent = 10;
 
 struct ReclaimPolicyOptions {

@@ -11,10 +11,12 @@
 //     (referenced) since it was isolated gets one more round.
 //
 // The inactive list is kept at `inactive_percent` of the resident frames
-// (default 10%: kDefaultInactivePercent), not the whole budget: every unmapped page that is touched
-// again costs a minor fault (~6 µs here, DESIGN.md §4), so unmapping more than reclaim needs is
-// pure overhead. cf. inactive_is_low(). Shadows are plain eviction stamps; the policy ignores them
-// on refault (the kernel's workingset_refault() activation is what "rdist" adds).
+// (default 10%: kDefaultInactivePercent), not the whole budget: every
+// unmapped page that is touched again costs a minor fault (~6 µs here,
+// DESIGN.md §4), so unmapping more than reclaim needs is pure overhead.
+// cf. inactive_is_low(). Shadows are plain eviction stamps; the policy
+// ignores them on refault (the kernel's workingset_refault() activation is
+// what "rdist" adds).
 #pragma once
 
 #include "mm/policy/list_policy.h"
