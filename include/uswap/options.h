@@ -55,7 +55,8 @@ struct Config {
   // Touching an inactive page costs a minor fault; too small a list makes
   // reclaim evict recently used pages. cf. inactive_is_low(). The default,
   // 10, was measured against 25 (doc/policies.md, "The inactive share").
-  unsigned inactive_percent = 10;
+  static constexpr unsigned kDefaultInactivePercent = 10;
+  unsigned inactive_percent = kDefaultInactivePercent;
 
   FaultDelivery fault_delivery = FaultDelivery::kHandlerThreads;
   unsigned handler_threads = 2;  // kHandlerThreads mode only

@@ -98,7 +98,7 @@ Status SpaceImpl::Init() {
     return Status::InvalidArgument("handler_threads must be in [1, 64]");
   if (config_.handler_poll_us > 100000)
     return Status::InvalidArgument("handler_poll_us must be at most 100000 (100 ms)");
-  static_assert(Config{}.inactive_percent == kDefaultInactivePercent,
+  static_assert(Config::kDefaultInactivePercent == kDefaultInactivePercent,
                 "the public default is the policies' own");
   if (config_.inactive_percent < 1 || config_.inactive_percent > 90)
     return Status::InvalidArgument("inactive_percent must be in [1, 90]");
