@@ -106,10 +106,11 @@ class RunCliTest : public ::testing::Test {
   // the same output. Returns the run under uswap.
   Outcome ExpectSameUnderUswap(std::vector<std::string> program);
   void ExpectForkCopy(const char* mode);
-  std::vector<std::string> Uswap(std::vector<std::string> program) {
-    std::vector<std::string> v = {
-        USWAP_CLI,     "run", "--ram", std::to_string(kBudgetMiB) + "M", "--swap-dir", dir_,
-        "--swap-size", "1G",  "--"};
+  // `uswap run` with this test's swap directory, at a budget of ram_mib.
+  std::vector<std::string> Uswap(std::vector<std::string> program, long ram_mib = kBudgetMiB) {
+    std::vector<std::string> v = {USWAP_CLI,    "run", "--ram",       std::to_string(ram_mib) + "M",
+                                  "--swap-dir", dir_,  "--swap-size", "1G",
+                                  "--"};
     v.insert(v.end(), program.begin(), program.end());
     return v;
   }
@@ -254,8 +255,7 @@ TEST_F(RunCliTest, ForkGivesTheChildAPrivateCopyWithinTheBudget) { ExpectForkCop
 TEST_F(RunCliTest, ForkCopiesCompressedPagesAsTheyAre) {
   const std::vector<std::string> program = {RUN_MATRIX, "forkzip", "96"};
   Outcome plain = Run(program);
-  std::vector<std::string> argv = Uswap(program);
-  argv[3] = "64M";  // --ram
+  std::vector<std::string> argv = Uswap(program, 64);
   argv.insert(argv.begin() + 2, {"--stats", dir_ + "/keep.stats"});
   Outcome under = Run(argv);
   ExpectExited(plain, 0, "without uswap");
